@@ -1,0 +1,344 @@
+//! Content-addressed blob storage on [`object_store`]: the local filesystem by default, any
+//! S3-compatible store by configuration.
+//!
+//! Layout inside the store:
+//! - `blobs/<algorithm>/<first two hex>/<hex>`: committed blobs, immutable, named by digest.
+//! - `uploads/<session>/<part>`: staged parts of an upload session, never served.
+//!
+//! Invariants this crate keeps: a blob becomes visible under its digest only through an atomic
+//! rename (or atomic put) of bytes whose digest was verified on the way; nothing under
+//! `uploads/` is ever read by a pull. This crate knows nothing of repositories, tags or
+//! HTTP; the metadata store decides which blobs a repository may see.
+
+use std::ops::Range;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use bulwark_oci::{Digest, DigestAlgorithm, DigestHasher};
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, WriteMultipart};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// Parts are written to the object store in pieces of this size; it bounds the memory one
+/// upload holds (times [`WRITE_CONCURRENCY`]) whatever the blob size.
+const WRITE_CHUNK: usize = 8 * 1024 * 1024;
+const WRITE_CONCURRENCY: usize = 2;
+/// Read buffer for serving local files; object_store's own local stream reads 8 KiB at a time,
+/// which caps pulls far below disk speed.
+const READ_CHUNK: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobStoreError {
+    #[error("object store: {0}")]
+    ObjectStore(#[from] object_store::Error),
+    #[error("local storage: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("upload session id {0:?} is not a storage-safe identifier")]
+    BadSessionId(String),
+    #[error("the upload is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("reading the request body failed: {0}")]
+    Body(std::io::Error),
+    #[error("content digest {actual} does not match the expected {expected}")]
+    DigestMismatch { expected: Digest, actual: Digest },
+    #[error("range {start}-{end} is outside the blob of {size} bytes")]
+    RangeNotSatisfiable { start: u64, end: u64, size: u64 },
+}
+
+pub type Result<T, E = BlobStoreError> = std::result::Result<T, E>;
+
+/// One staged piece of an upload session, as recorded by the metadata store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedPart {
+    /// Object name of the part inside the session's folder.
+    pub name: String,
+    pub size: u64,
+    /// sha256 of the part, computed while it streamed in; lets a single-part upload commit
+    /// without reading its bytes again.
+    pub sha256: Digest,
+}
+
+/// A byte stream of (part of) a committed blob.
+pub type BlobStream = BoxStream<'static, Result<Bytes>>;
+
+#[derive(Clone)]
+pub struct BlobStore {
+    objects: Arc<dyn ObjectStore>,
+    /// Set for the local filesystem back end: object_store hides its own half-written staging
+    /// files (`name#n`) from listings, so reclaiming a dead session's space needs the real path.
+    local_root: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStore")
+            .field("objects", &self.objects.to_string())
+            .finish()
+    }
+}
+
+fn blob_path(digest: &Digest) -> Path {
+    let encoded = digest.encoded();
+    Path::from(format!(
+        "blobs/{}/{}/{}",
+        digest.algorithm().as_str(),
+        &encoded[..2],
+        encoded
+    ))
+}
+
+fn check_session_id(session: &str) -> Result<()> {
+    let safe = !session.is_empty()
+        && session.len() <= 64
+        && session
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if safe {
+        Ok(())
+    } else {
+        Err(BlobStoreError::BadSessionId(session.to_owned()))
+    }
+}
+
+fn session_prefix(session: &str) -> Path {
+    Path::from(format!("uploads/{session}"))
+}
+
+fn part_path(session: &str, part: &str) -> Path {
+    Path::from(format!("uploads/{session}/{part}"))
+}
+
+impl BlobStore {
+    /// Blobs on the local filesystem under `root` (created if missing).
+    pub fn open_local(root: &FsPath) -> Result<Self> {
+        std::fs::create_dir_all(root)?;
+        let root = root.canonicalize()?;
+        Ok(BlobStore {
+            objects: Arc::new(LocalFileSystem::new_with_prefix(&root)?),
+            local_root: Some(root),
+        })
+    }
+
+    /// Blobs in memory, for tests.
+    pub fn in_memory() -> Self {
+        BlobStore {
+            objects: Arc::new(InMemory::new()),
+            local_root: None,
+        }
+    }
+
+    /// Size of a committed blob, or `None` when it is not stored.
+    pub async fn blob_size(&self, digest: &Digest) -> Result<Option<u64>> {
+        match self.objects.head(&blob_path(digest)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Streams a committed blob, whole or the byte `range` (end exclusive).
+    /// `None` when the blob is not stored.
+    pub async fn read(&self, digest: &Digest, range: Option<Range<u64>>) -> Result<Option<BlobStream>> {
+        let options = GetOptions {
+            range: range.clone().map(GetRange::Bounded),
+            ..GetOptions::default()
+        };
+        let result = match self.objects.get_opts(&blob_path(digest), options).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let range = result.range.clone();
+        let stream = match result.payload {
+            GetResultPayload::File(file, _) => {
+                let mut file = tokio::fs::File::from_std(file);
+                file.seek(std::io::SeekFrom::Start(range.start)).await?;
+                let reader = file.take(range.end - range.start);
+                tokio_util::io::ReaderStream::with_capacity(reader, READ_CHUNK)
+                    .map_err(BlobStoreError::Io)
+                    .boxed()
+            }
+            GetResultPayload::Stream(stream) => stream.map_err(BlobStoreError::ObjectStore).boxed(),
+        };
+        Ok(Some(stream))
+    }
+
+    /// Streams `body` into a new part of upload `session`, hashing it on the way, and refuses
+    /// to store more than `max_len` bytes. Nothing is recorded anywhere but the part object;
+    /// the caller records the returned [`StagedPart`] in the session's metadata.
+    pub async fn stage_part<S>(&self, session: &str, body: S, max_len: u64) -> Result<StagedPart>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send,
+    {
+        check_session_id(session)?;
+        let name = uuid::Uuid::new_v4().to_string();
+        let path = part_path(session, &name);
+        let upload = self.objects.put_multipart(&path).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, WRITE_CHUNK);
+        let mut hasher = DigestHasher::new(DigestAlgorithm::Sha256);
+        let mut size: u64 = 0;
+        let mut body = std::pin::pin!(body);
+        let outcome: Result<()> = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(BlobStoreError::Body)?;
+                size += chunk.len() as u64;
+                if size > max_len {
+                    return Err(BlobStoreError::TooLarge { limit: max_len });
+                }
+                hasher.update(&chunk);
+                writer.wait_for_capacity(WRITE_CONCURRENCY).await?;
+                writer.write(&chunk);
+            }
+            Ok(())
+        }
+        .await;
+        match outcome {
+            Ok(()) => {
+                writer.finish().await?;
+                Ok(StagedPart {
+                    name,
+                    size,
+                    sha256: hasher.finish(),
+                })
+            }
+            Err(e) => {
+                if let Err(abort_error) = writer.abort().await {
+                    tracing::warn!(%session, error = %abort_error, "aborting a failed part left data behind");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Verifies that the concatenated `parts` of `session` have digest `expected` and makes
+    /// them the blob `expected` in one atomic step. On a mismatch nothing is committed and the
+    /// parts stay as they were. Returns the blob size.
+    pub async fn commit(&self, session: &str, parts: &[StagedPart], expected: &Digest) -> Result<u64> {
+        check_session_id(session)?;
+        let target = blob_path(expected);
+        match parts {
+            [] => {
+                let actual = Digest::compute(expected.algorithm(), b"");
+                if &actual != expected {
+                    return Err(BlobStoreError::DigestMismatch {
+                        expected: expected.clone(),
+                        actual,
+                    });
+                }
+                self.objects.put(&target, Bytes::new().into()).await?;
+                Ok(0)
+            }
+            [only] if expected.algorithm() == DigestAlgorithm::Sha256 => {
+                if &only.sha256 != expected {
+                    return Err(BlobStoreError::DigestMismatch {
+                        expected: expected.clone(),
+                        actual: only.sha256.clone(),
+                    });
+                }
+                self.objects
+                    .rename(&part_path(session, &only.name), &target)
+                    .await?;
+                Ok(only.size)
+            }
+            _ => self.assemble(session, parts, expected, &target).await,
+        }
+    }
+
+    /// Several parts (or a digest other than the one computed while staging): read the parts
+    /// once, in order, into one object while hashing, and rename it into place if it verifies.
+    async fn assemble(&self, session: &str, parts: &[StagedPart], expected: &Digest, target: &Path) -> Result<u64> {
+        let assembled = part_path(session, "assembled");
+        let upload = self.objects.put_multipart(&assembled).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, WRITE_CHUNK);
+        let mut hasher = DigestHasher::new(expected.algorithm());
+        let mut size = 0u64;
+        let copied: Result<()> = async {
+            for part in parts {
+                let mut stream = self
+                    .objects
+                    .get(&part_path(session, &part.name))
+                    .await?
+                    .into_stream();
+                while let Some(chunk) = stream.try_next().await? {
+                    size += chunk.len() as u64;
+                    hasher.update(&chunk);
+                    writer.wait_for_capacity(WRITE_CONCURRENCY).await?;
+                    writer.write(&chunk);
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = copied {
+            writer.abort().await.ok();
+            return Err(e);
+        }
+        writer.finish().await?;
+        let actual = hasher.finish();
+        if &actual != expected {
+            self.objects.delete(&assembled).await?;
+            return Err(BlobStoreError::DigestMismatch {
+                expected: expected.clone(),
+                actual,
+            });
+        }
+        self.objects.rename(&assembled, target).await?;
+        Ok(size)
+    }
+
+    /// Removes everything staged for `session`, including half-written parts of a crashed
+    /// process.
+    pub async fn discard_upload(&self, session: &str) -> Result<()> {
+        check_session_id(session)?;
+        if let Some(root) = &self.local_root {
+            let dir = root.join("uploads").join(session);
+            match tokio::fs::remove_dir_all(&dir).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let prefix = session_prefix(session);
+        let locations = self.objects.list(Some(&prefix)).map_ok(|meta| meta.location).boxed();
+        self.objects
+            .delete_stream(locations)
+            .try_collect::<Vec<_>>()
+            .await?;
+        Ok(())
+    }
+
+    /// Sessions that have anything staged, to find leftovers no metadata refers to.
+    pub async fn staged_sessions(&self) -> Result<Vec<String>> {
+        if let Some(root) = &self.local_root {
+            let mut sessions = Vec::new();
+            let mut entries = match tokio::fs::read_dir(root.join("uploads")).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(sessions),
+                Err(e) => return Err(e.into()),
+            };
+            while let Some(entry) = entries.next_entry().await? {
+                if let Some(name) = entry.file_name().to_str() {
+                    sessions.push(name.to_owned());
+                }
+            }
+            return Ok(sessions);
+        }
+        let listing = self
+            .objects
+            .list_with_delimiter(Some(&Path::from("uploads")))
+            .await?;
+        Ok(listing
+            .common_prefixes
+            .iter()
+            .filter_map(|prefix| prefix.filename().map(str::to_owned))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,102 @@
+//! One suite, run on every back end.
+
+use super::*;
+
+fn body(chunks: &[&'static [u8]]) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
+    futures::stream::iter(
+        chunks
+            .iter()
+            .map(|c| Ok(Bytes::from_static(c)))
+            .collect::<Vec<_>>(),
+    )
+}
+
+async fn read_all(store: &BlobStore, digest: &Digest, range: Option<Range<u64>>) -> Vec<u8> {
+    let stream = store.read(digest, range).await.unwrap().unwrap();
+    let chunks: Vec<Bytes> = stream.try_collect().await.unwrap();
+    chunks.concat()
+}
+
+const SESSION: &str = "0b6c5d3e-0000-4000-8000-000000000001";
+
+async fn suite(store: BlobStore) {
+    // Single part: committed by rename, readable whole and by range.
+    let part = store
+        .stage_part(SESSION, body(&[b"hello ", b"world"]), 1024)
+        .await
+        .unwrap();
+    assert_eq!(part.size, 11);
+    let digest = Digest::sha256_of(b"hello world");
+    assert_eq!(part.sha256, digest);
+    assert_eq!(store.blob_size(&digest).await.unwrap(), None);
+    assert_eq!(store.commit(SESSION, &[part], &digest).await.unwrap(), 11);
+    assert_eq!(store.blob_size(&digest).await.unwrap(), Some(11));
+    assert_eq!(read_all(&store, &digest, None).await, b"hello world");
+    assert_eq!(read_all(&store, &digest, Some(6..11)).await, b"world");
+    store.discard_upload(SESSION).await.unwrap();
+
+    // Several parts, sha512: assembled and verified.
+    let a = store.stage_part(SESSION, body(&[b"abc"]), 1024).await.unwrap();
+    let b = store.stage_part(SESSION, body(&[b"def"]), 1024).await.unwrap();
+    let digest512 = Digest::compute(DigestAlgorithm::Sha512, b"abcdef");
+    assert_eq!(
+        store
+            .commit(SESSION, &[a.clone(), b.clone()], &digest512)
+            .await
+            .unwrap(),
+        6
+    );
+    assert_eq!(read_all(&store, &digest512, None).await, b"abcdef");
+
+    // Wrong digest: nothing becomes visible.
+    let wrong = Digest::sha256_of(b"something else");
+    let err = store.commit(SESSION, &[a, b], &wrong).await.unwrap_err();
+    assert!(matches!(err, BlobStoreError::DigestMismatch { .. }));
+    assert_eq!(store.blob_size(&wrong).await.unwrap(), None);
+    assert_eq!(store.staged_sessions().await.unwrap(), vec![SESSION.to_owned()]);
+    store.discard_upload(SESSION).await.unwrap();
+    assert!(store.staged_sessions().await.unwrap().is_empty());
+
+    // Limits are enforced while streaming and leave nothing committed.
+    let err = store
+        .stage_part(SESSION, body(&[b"0123456789", b"0123456789"]), 15)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BlobStoreError::TooLarge { limit: 15 }));
+
+    // The empty blob.
+    let empty = Digest::sha256_of(b"");
+    assert_eq!(store.commit(SESSION, &[], &empty).await.unwrap(), 0);
+    assert_eq!(read_all(&store, &empty, None).await, b"");
+
+    // Unsafe session names never reach the store.
+    assert!(matches!(
+        store.stage_part("../x", body(&[]), 1).await,
+        Err(BlobStoreError::BadSessionId(_))
+    ));
+    assert!(store.read(&wrong, None).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn in_memory_store() {
+    suite(BlobStore::in_memory()).await;
+}
+
+#[tokio::test]
+async fn local_store() {
+    let dir = tempfile::tempdir().unwrap();
+    suite(BlobStore::open_local(dir.path()).unwrap()).await;
+}
+
+#[tokio::test]
+async fn local_discard_removes_half_written_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open_local(dir.path()).unwrap();
+    // What a killed process leaves: a staging file object_store never lists.
+    let session_dir = dir.path().join("uploads").join(SESSION);
+    std::fs::create_dir_all(&session_dir).unwrap();
+    std::fs::write(session_dir.join("part#1"), b"partial").unwrap();
+    assert_eq!(store.staged_sessions().await.unwrap(), vec![SESSION.to_owned()]);
+    store.discard_upload(SESSION).await.unwrap();
+    assert!(!session_dir.exists());
+}
