@@ -143,7 +143,11 @@ impl BlobStore {
 
     /// Streams a committed blob, whole or the byte `range` (end exclusive).
     /// `None` when the blob is not stored.
-    pub async fn read(&self, digest: &Digest, range: Option<Range<u64>>) -> Result<Option<BlobStream>> {
+    pub async fn read(
+        &self,
+        digest: &Digest,
+        range: Option<Range<u64>>,
+    ) -> Result<Option<BlobStream>> {
         let options = GetOptions {
             range: range.clone().map(GetRange::Bounded),
             ..GetOptions::default()
@@ -218,7 +222,12 @@ impl BlobStore {
     /// Verifies that the concatenated `parts` of `session` have digest `expected` and makes
     /// them the blob `expected` in one atomic step. On a mismatch nothing is committed and the
     /// parts stay as they were. Returns the blob size.
-    pub async fn commit(&self, session: &str, parts: &[StagedPart], expected: &Digest) -> Result<u64> {
+    pub async fn commit(
+        &self,
+        session: &str,
+        parts: &[StagedPart],
+        expected: &Digest,
+    ) -> Result<u64> {
         check_session_id(session)?;
         let target = blob_path(expected);
         match parts {
@@ -251,7 +260,13 @@ impl BlobStore {
 
     /// Several parts (or a digest other than the one computed while staging): read the parts
     /// once, in order, into one object while hashing, and rename it into place if it verifies.
-    async fn assemble(&self, session: &str, parts: &[StagedPart], expected: &Digest, target: &Path) -> Result<u64> {
+    async fn assemble(
+        &self,
+        session: &str,
+        parts: &[StagedPart],
+        expected: &Digest,
+        target: &Path,
+    ) -> Result<u64> {
         let assembled = part_path(session, "assembled");
         let upload = self.objects.put_multipart(&assembled).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, WRITE_CHUNK);
@@ -304,7 +319,11 @@ impl BlobStore {
             }
         }
         let prefix = session_prefix(session);
-        let locations = self.objects.list(Some(&prefix)).map_ok(|meta| meta.location).boxed();
+        let locations = self
+            .objects
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location)
+            .boxed();
         self.objects
             .delete_stream(locations)
             .try_collect::<Vec<_>>()

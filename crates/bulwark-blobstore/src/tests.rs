@@ -36,8 +36,14 @@ async fn suite(store: BlobStore) {
     store.discard_upload(SESSION).await.unwrap();
 
     // Several parts, sha512: assembled and verified.
-    let a = store.stage_part(SESSION, body(&[b"abc"]), 1024).await.unwrap();
-    let b = store.stage_part(SESSION, body(&[b"def"]), 1024).await.unwrap();
+    let a = store
+        .stage_part(SESSION, body(&[b"abc"]), 1024)
+        .await
+        .unwrap();
+    let b = store
+        .stage_part(SESSION, body(&[b"def"]), 1024)
+        .await
+        .unwrap();
     let digest512 = Digest::compute(DigestAlgorithm::Sha512, b"abcdef");
     assert_eq!(
         store
@@ -53,7 +59,10 @@ async fn suite(store: BlobStore) {
     let err = store.commit(SESSION, &[a, b], &wrong).await.unwrap_err();
     assert!(matches!(err, BlobStoreError::DigestMismatch { .. }));
     assert_eq!(store.blob_size(&wrong).await.unwrap(), None);
-    assert_eq!(store.staged_sessions().await.unwrap(), vec![SESSION.to_owned()]);
+    assert_eq!(
+        store.staged_sessions().await.unwrap(),
+        vec![SESSION.to_owned()]
+    );
     store.discard_upload(SESSION).await.unwrap();
     assert!(store.staged_sessions().await.unwrap().is_empty());
 
@@ -96,7 +105,10 @@ async fn local_discard_removes_half_written_parts() {
     let session_dir = dir.path().join("uploads").join(SESSION);
     std::fs::create_dir_all(&session_dir).unwrap();
     std::fs::write(session_dir.join("part#1"), b"partial").unwrap();
-    assert_eq!(store.staged_sessions().await.unwrap(), vec![SESSION.to_owned()]);
+    assert_eq!(
+        store.staged_sessions().await.unwrap(),
+        vec![SESSION.to_owned()]
+    );
     store.discard_upload(SESSION).await.unwrap();
     assert!(!session_dir.exists());
 }

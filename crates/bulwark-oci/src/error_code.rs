@@ -90,7 +90,9 @@ impl ErrorCode {
             ErrorCode::RangeInvalid => "requested range not satisfiable",
             ErrorCode::BlobUploadUnknown => "blob upload unknown to registry",
             ErrorCode::DigestInvalid => "provided digest did not match uploaded content",
-            ErrorCode::ManifestBlobUnknown => "manifest references a blob unknown to the repository",
+            ErrorCode::ManifestBlobUnknown => {
+                "manifest references a blob unknown to the repository"
+            }
             ErrorCode::ManifestInvalid => "manifest invalid",
             ErrorCode::ManifestUnknown => "manifest unknown",
             ErrorCode::ManifestTooLarge => "manifest too large",

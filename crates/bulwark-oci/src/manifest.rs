@@ -44,7 +44,10 @@ impl ManifestKind {
     }
 
     pub fn is_index(self) -> bool {
-        matches!(self, ManifestKind::OciIndex | ManifestKind::DockerManifestList)
+        matches!(
+            self,
+            ManifestKind::OciIndex | ManifestKind::DockerManifestList
+        )
     }
 }
 
@@ -129,7 +132,10 @@ fn valid_media_type(media_type: &str) -> bool {
             && part.len() <= 127
             && part.bytes().all(|b| {
                 b.is_ascii_alphanumeric()
-                    || matches!(b, b'!' | b'#' | b'$' | b'&' | b'-' | b'^' | b'_' | b'.' | b'+')
+                    || matches!(
+                        b,
+                        b'!' | b'#' | b'$' | b'&' | b'-' | b'^' | b'_' | b'.' | b'+'
+                    )
             })
     };
     match media_type.split_once('/') {
@@ -299,7 +305,10 @@ mod tests {
             digest('c')
         );
         let parsed = ParsedManifest::parse(None, image(&extra).as_bytes()).unwrap();
-        assert_eq!(parsed.artifact_type.as_deref(), Some("application/spdx+json"));
+        assert_eq!(
+            parsed.artifact_type.as_deref(),
+            Some("application/spdx+json")
+        );
         assert_eq!(parsed.subject.unwrap().digest.to_string(), digest('c'));
     }
 
@@ -325,7 +334,10 @@ mod tests {
             r#"{"schemaVersion":2,"mediaType":"text/plain"}"#,
             r#"{"schemaVersion":2}"#,
         ] {
-            assert!(ParsedManifest::parse(None, body.as_bytes()).is_err(), "{body}");
+            assert!(
+                ParsedManifest::parse(None, body.as_bytes()).is_err(),
+                "{body}"
+            );
         }
         let bad_digest = image("").replace(&digest('a'), "sha256:1234");
         assert!(ParsedManifest::parse(None, bad_digest.as_bytes()).is_err());

@@ -12,7 +12,9 @@ const MAX_TAG_LEN: usize = 128;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NameError {
-    #[error("repository name {0:?} does not match [a-z0-9]+((.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((.|_|__|-+)[a-z0-9]+)*)*")]
+    #[error(
+        "repository name {0:?} does not match [a-z0-9]+((.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((.|_|__|-+)[a-z0-9]+)*)*"
+    )]
     InvalidName(String),
     #[error("repository name is longer than {MAX_NAME_LEN} characters")]
     NameTooLong,
@@ -198,8 +200,8 @@ mod tests {
     #[test]
     fn rejects_invalid_names() {
         for name in [
-            "", "A", "a/", "/a", "a//b", "a..b", "a___b", "a_-b", "-a", "a-", "a b", "a/B",
-            "a:b", "a.", "_a",
+            "", "A", "a/", "/a", "a//b", "a..b", "a___b", "a_-b", "-a", "a-", "a b", "a/B", "a:b",
+            "a.", "_a",
         ] {
             assert!(name.parse::<RepositoryName>().is_err(), "{name:?}");
         }

@@ -195,8 +195,19 @@ mod tests {
 
     #[test]
     fn rejects_unknown_and_invalid() {
-        for path in ["/v3/", "/v2/a", "/v2/a/b", "/v2/tags/list", "/v2/a/manifests/", "/v2x"] {
-            assert_eq!(RegistryRoute::parse(path), Err(RouteError::NotFound), "{path}");
+        for path in [
+            "/v3/",
+            "/v2/a",
+            "/v2/a/b",
+            "/v2/tags/list",
+            "/v2/a/manifests/",
+            "/v2x",
+        ] {
+            assert_eq!(
+                RegistryRoute::parse(path),
+                Err(RouteError::NotFound),
+                "{path}"
+            );
         }
         assert!(matches!(
             RegistryRoute::parse("/v2/Upper/manifests/x"),

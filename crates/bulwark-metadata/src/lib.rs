@@ -1,0 +1,127 @@
+//! Registry metadata in SQL, on SQLite (the embedded default) or PostgreSQL (scale-out).
+//!
+//! One implementation serves both back ends through sqlx's `Any` driver: every query is
+//! written in the SQL both dialects accept, with `$n` placeholders, and values limited to
+//! integers, text and bytes. Each back end has its own migrations (`migrations/sqlite`,
+//! `migrations/postgres`) because DDL differs. The same test suite runs on both.
+//!
+//! Write transactions that touch a repository start by locking its row
+//! ([`lock_repository`]), which serialises pushes and deletes per repository on PostgreSQL and
+//! takes SQLite's write lock up front (a deferred transaction that reads first can fail with
+//! `SQLITE_BUSY` when it later writes). This crate knows nothing of blob bytes or HTTP.
+
+mod registry;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use registry::{
+    BlobUnlink, ManifestDelete, ManifestRecord, ManifestSummary, MissingContent, NewManifest,
+    PutManifestError, UploadPart, UploadRecord,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrating the database schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?}: use sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("stored value is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = MetadataError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Handle on the metadata database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MetadataStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl MetadataStore {
+    /// Connects to `url` (`sqlite://PATH?mode=rwc` or `postgres://…`) and brings the schema up
+    /// to date.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(MetadataError::UnsupportedUrl(url.to_owned()));
+        };
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the single writer; foreign keys are off
+                        // by default in SQLite; the busy timeout makes writers queue, not fail.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 30000").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let store = MetadataStore { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The embedded default: a SQLite file inside `data_dir`.
+    pub async fn open_sqlite_in(data_dir: &std::path::Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| MetadataError::Database(sqlx::Error::Io(e)))?;
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("metadata.db").display()
+        );
+        Self::connect(&url, 8).await
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Milliseconds since the Unix epoch, the unit of every stored time.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
