@@ -306,6 +306,15 @@ impl BlobStore {
         Ok(size)
     }
 
+    /// Removes one staged part that will not be recorded.
+    pub async fn discard_part(&self, session: &str, part: &str) -> Result<()> {
+        check_session_id(session)?;
+        match self.objects.delete(&part_path(session, part)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Removes everything staged for `session`, including half-written parts of a crashed
     /// process.
     pub async fn discard_upload(&self, session: &str) -> Result<()> {

@@ -433,7 +433,11 @@ mod tests {
             ("Debian:12", Ecosystem::Debian, Some("12")),
             ("Alpine:v3.20", Ecosystem::Alpine, Some("v3.20")),
             ("Ubuntu:22.04:LTS", Ecosystem::Ubuntu, Some("22.04:LTS")),
-            ("Ubuntu:Pro:18.04:LTS", Ecosystem::Ubuntu, Some("Pro:18.04:LTS")),
+            (
+                "Ubuntu:Pro:18.04:LTS",
+                Ecosystem::Ubuntu,
+                Some("Pro:18.04:LTS"),
+            ),
             (
                 "Red Hat:enterprise_linux:9::appstream",
                 Ecosystem::RedHat,
@@ -464,7 +468,12 @@ mod tests {
 
     #[test]
     fn qualified_names_round_trip() {
-        for name in ["Debian:12", "Red Hat:rhel_aus:8.4::appstream", "npm", "Nix:24.05"] {
+        for name in [
+            "Debian:12",
+            "Red Hat:rhel_aus:8.4::appstream",
+            "npm",
+            "Nix:24.05",
+        ] {
             assert_eq!(Ecosystem::from_osv_name(name).osv_name(), name);
         }
     }
@@ -505,7 +514,11 @@ mod tests {
         for (ecosystem, scheme) in expected {
             assert_eq!(ecosystem.scheme(), Some(scheme), "{ecosystem}");
         }
-        for ecosystem in [Ecosystem::Android, Ecosystem::Linux, Ecosystem::GitHubActions] {
+        for ecosystem in [
+            Ecosystem::Android,
+            Ecosystem::Linux,
+            Ecosystem::GitHubActions,
+        ] {
             assert!(!ecosystem.has_ordering(), "{ecosystem}");
         }
     }

@@ -1,17 +1,32 @@
-//! Maven version ordering, as Apache Maven 3.9's `ComparableVersion` defines it.
+//! Maven version ordering, as the Version Order Specification of the Maven POM reference
+//! defines it (the rules osv.dev applies to Maven advisories).
 //!
-//! A version is cut into items at `.`, at `-` and wherever digits meet non-digits. Numbers
-//! compare by value; words ("qualifiers") by the well-known order
-//! `alpha < beta < milestone < rc = cr < snapshot < "" = ga = final = release < sp`,
-//! then unknown words in lexical order after all known ones. `a1`, `b1`, `m1` are short
-//! for `alpha-1`, `beta-1`, `milestone-1` when a digit follows directly. Every `-` (and
-//! every switch between digits and letters) opens a nested list, and a list, a number
-//! and a word at the same position order `word < list < number`: so `1-1 < 1.1` and
-//! `1-sp < 1-1`. Trailing "null" items (zeros, empty and release qualifiers, empty
-//! lists) are dropped from the end of each list, so `1 = 1.0 = 1-0 = 1.0.0-ga`.
+//! A version is cut into tokens at `.`, at `-` and wherever digits meet non-digits; each
+//! token remembers the separator before it, a digit/letter switch counting as `-`. Empty
+//! tokens are `0`, qualifiers are case-insensitive, `cr` is `rc`, `ga`, `final` and
+//! `release` are the empty qualifier, and `a`, `b`, `m` directly followed by a digit are
+//! `alpha`, `beta`, `milestone` (`1a1` = `1-alpha-1`). Trailing "null" tokens (`0`, `""`)
+//! are trimmed from the end, and again before each remaining `-`, so `1.0.0-foo.0.0` is
+//! `1-foo` and `1 = 1.0 = 1-0 = 1.ga`.
 //!
-//! Like Maven, this accepts any string: every character that is not a separator or an
-//! ASCII digit is part of a word. Only the empty string is refused.
+//! Tokens then compare left to right, the shorter version padded with nulls taking the
+//! separator of the other side (`0` after `.`, `""` after `-`):
+//! - with the same separator, numbers compare by value and sort after qualifiers, which
+//!   follow `alpha < beta < milestone < rc < snapshot < "" < sp` and then, after all of
+//!   those, other words in lexical order;
+//! - with different separators, `.qualifier < -qualifier < -number < .number`, so
+//!   `1-1 < 1.1` and `1.0-SNAPSHOT < 1.0`.
+//!
+//! Maven 3.9's `ComparableVersion` departs from this specification in a few corners
+//! (since MNG-7644 it reads `1.0.RC1` like `1.0-RC1`); advisories and their enumerated
+//! version lists are computed with the specification, so this module follows it.
+//!
+//! The specification is not quite a total order: ranking `.qualifier` below
+//! `-qualifier` whatever the words makes `1-SNAPSHOT < 1 < 1.sp < 1-SNAPSHOT`. Such a
+//! cycle needs a qualifier after a `.` *and* one after a `-` at the same position; this
+//! module reproduces the specification there rather than picking a winner.
+//!
+//! Every non-empty string is a Maven version.
 
 use std::cmp::Ordering;
 
@@ -21,161 +36,107 @@ use crate::numeric::DecimalNumber;
 /// The well-known qualifiers, in order; their index is their rank.
 const KNOWN_QUALIFIERS: [&str; 7] = ["alpha", "beta", "milestone", "rc", "snapshot", "", "sp"];
 
-/// The rank of the release qualifier `""` (and its aliases `ga`, `final`, `release`).
-const RELEASE_RANK: usize = 5;
-
 /// A parsed Maven version.
 #[derive(Debug, Clone)]
 pub struct MavenVersion {
-    items: ListItem,
+    /// Never empty: an empty token list is not a version.
+    tokens: Vec<Token>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Separator {
+    /// `.`, and the implied separator before the first token.
+    Dot,
+    /// `-`, and a switch between digits and letters.
+    Hyphen,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Atom {
+enum Value {
     Number(DecimalNumber),
-    Qualifier(Qualifier),
+    /// A qualifier with its aliases resolved (`cr` is stored as `rc`, `ga` as `""`).
+    Qualifier(Box<str>),
 }
 
-/// A word with its aliases already resolved (`cr` is stored as `rc`, `ga` as `""`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Qualifier {
-    name: Box<str>,
+struct Token {
+    separator: Separator,
+    value: Value,
+    /// Padding added to the shorter version during comparison, not read from the input.
+    padding: bool,
 }
 
-/// A list of items. Maven only ever nests a new list as the last item of the current one,
-/// so a list is some atoms followed by at most one sub-list.
-#[derive(Debug, Clone, Default)]
-struct ListItem {
-    atoms: Vec<Atom>,
-    sublist: Option<Box<ListItem>>,
-}
-
-#[derive(Clone, Copy)]
-enum Item<'a> {
-    Atom(&'a Atom),
-    List(&'a ListItem),
-}
-
-impl Qualifier {
-    fn new(word: &str, followed_by_digit: bool) -> Self {
-        let expanded = match word {
-            "a" if followed_by_digit => "alpha",
-            "b" if followed_by_digit => "beta",
-            "m" if followed_by_digit => "milestone",
-            "ga" | "final" | "release" => "",
-            "cr" => "rc",
-            other => other,
-        };
-        Qualifier {
-            name: expanded.into(),
+impl Token {
+    fn is_null(&self) -> bool {
+        match &self.value {
+            Value::Number(number) => number.is_zero(),
+            Value::Qualifier(name) => name.is_empty(),
         }
     }
 
-    fn rank(&self) -> usize {
+    /// The null token the shorter version is padded with opposite `other`.
+    fn padding_for(other: &Token) -> Token {
+        let value = match (other.separator, &other.value) {
+            // `sp` is the one qualifier above the empty one, so opposite `.sp` the padding
+            // must be the empty qualifier rather than the number zero for `1 < 1.sp`.
+            (Separator::Dot, Value::Qualifier(name)) if &**name == "sp" => {
+                Value::Qualifier("".into())
+            }
+            (Separator::Dot, _) => Value::Number(DecimalNumber::zero()),
+            (Separator::Hyphen, _) => Value::Qualifier("".into()),
+        };
+        Token {
+            separator: other.separator,
+            value,
+            padding: true,
+        }
+    }
+
+    /// `.qualifier < -qualifier < -number < .number`, for tokens whose separators differ.
+    fn separator_rank(&self) -> u8 {
+        match (&self.value, self.separator) {
+            (Value::Qualifier(_), Separator::Dot) => 0,
+            (Value::Qualifier(_), Separator::Hyphen) => 1,
+            (Value::Number(_), Separator::Hyphen) => 2,
+            (Value::Number(_), Separator::Dot) => 3,
+        }
+    }
+
+    fn cmp_with(&self, other: &Token) -> Ordering {
+        if self.separator != other.separator {
+            return self.separator_rank().cmp(&other.separator_rank());
+        }
+        match (&self.value, &other.value) {
+            (Value::Number(left), Value::Number(right)) => left.cmp(right),
+            // A real number is above any qualifier; padding zero is not a real number.
+            (Value::Number(_), _) if !self.padding => Ordering::Greater,
+            (_, Value::Number(_)) if !other.padding => Ordering::Less,
+            _ => compare_qualifiers(self.qualifier_text(), other.qualifier_text()),
+        }
+    }
+
+    /// The text a token is ranked by among qualifiers; padding zero ranks as the word `0`.
+    fn qualifier_text(&self) -> &str {
+        match &self.value {
+            Value::Qualifier(name) => name,
+            Value::Number(_) => "0",
+        }
+    }
+}
+
+/// Known qualifiers by rank, then unknown ones after all of them, lexically.
+fn compare_qualifiers(left: &str, right: &str) -> Ordering {
+    let rank = |name: &str| {
         KNOWN_QUALIFIERS
             .iter()
-            .position(|known| *known == &*self.name)
+            .position(|known| *known == name)
             .unwrap_or(KNOWN_QUALIFIERS.len())
-    }
-
-    fn is_release(&self) -> bool {
-        self.rank() == RELEASE_RANK
-    }
-
-    fn cmp_with(&self, other: &Qualifier) -> Ordering {
-        let (own_rank, other_rank) = (self.rank(), other.rank());
-        own_rank.cmp(&other_rank).then_with(|| {
-            if own_rank == KNOWN_QUALIFIERS.len() {
-                // Java compares strings by UTF-16 code unit, which differs from UTF-8
-                // byte order above U+FFFF.
-                self.name.encode_utf16().cmp(other.name.encode_utf16())
-            } else {
-                Ordering::Equal
-            }
-        })
-    }
-}
-
-impl Atom {
-    fn is_null(&self) -> bool {
-        match self {
-            Atom::Number(number) => number.is_zero(),
-            Atom::Qualifier(qualifier) => qualifier.is_release(),
-        }
-    }
-}
-
-impl ListItem {
-    fn items(&self) -> impl Iterator<Item = Item<'_>> {
-        self.atoms
-            .iter()
-            .map(Item::Atom)
-            .chain(self.sublist.as_deref().map(Item::List))
-    }
-
-    fn len(&self) -> usize {
-        self.atoms.len() + usize::from(self.sublist.is_some())
-    }
-}
-
-impl<'a> Item<'a> {
-    /// `ComparableVersion.Item.compareTo`, where `None` is the padding Maven compares the
-    /// longer list's extra items against.
-    fn compare(self, other: Option<Item<'a>>) -> Ordering {
-        match (self, other) {
-            (Item::Atom(Atom::Number(number)), None) => {
-                if number.is_zero() {
-                    Ordering::Equal
-                } else {
-                    Ordering::Greater
-                }
-            }
-            (Item::Atom(Atom::Number(left)), Some(Item::Atom(Atom::Number(right)))) => {
-                left.cmp(right)
-            }
-            (Item::Atom(Atom::Number(_)), Some(_)) => Ordering::Greater,
-
-            (Item::Atom(Atom::Qualifier(qualifier)), None) => qualifier.rank().cmp(&RELEASE_RANK),
-            (Item::Atom(Atom::Qualifier(_)), Some(Item::Atom(Atom::Number(_)))) => Ordering::Less,
-            (Item::Atom(Atom::Qualifier(left)), Some(Item::Atom(Atom::Qualifier(right)))) => {
-                left.cmp_with(right)
-            }
-            (Item::Atom(Atom::Qualifier(_)), Some(Item::List(_))) => Ordering::Less,
-
-            (Item::List(list), None) => list
-                .items()
-                .map(|item| item.compare(None))
-                .find(|ordering| ordering.is_ne())
-                .unwrap_or(Ordering::Equal),
-            (Item::List(_), Some(Item::Atom(Atom::Number(_)))) => Ordering::Less,
-            (Item::List(_), Some(Item::Atom(Atom::Qualifier(_)))) => Ordering::Greater,
-            (Item::List(left), Some(Item::List(right))) => compare_lists(left, right),
-        }
-    }
-}
-
-fn compare_lists(left: &ListItem, right: &ListItem) -> Ordering {
-    let mut left_items = left.items();
-    let mut right_items = right.items();
-    for _ in 0..left.len().max(right.len()) {
-        let ordering = match (left_items.next(), right_items.next()) {
-            (Some(l), r) => l.compare(r),
-            (None, Some(r)) => r.compare(None).reverse(),
-            (None, None) => Ordering::Equal,
-        };
-        if ordering.is_ne() {
-            return ordering;
-        }
-    }
-    Ordering::Equal
-}
-
-/// A number or word token, read the way `ComparableVersion.parseItem` reads it.
-fn parse_atom(is_digit: bool, token: &str) -> Atom {
-    if is_digit {
-        Atom::Number(DecimalNumber::from_ascii_digits(token))
+    };
+    let (left_rank, right_rank) = (rank(left), rank(right));
+    if left_rank == KNOWN_QUALIFIERS.len() && right_rank == KNOWN_QUALIFIERS.len() {
+        left.cmp(right)
     } else {
-        Atom::Qualifier(Qualifier::new(token, false))
+        left_rank.cmp(&right_rank)
     }
 }
 
@@ -186,89 +147,105 @@ impl MavenVersion {
             return Err(InvalidVersion::Empty);
         }
         let text = input.to_lowercase();
-
-        // The chain of nested lists, outermost first; each list's sub-list is the next one.
-        let mut lists: Vec<Vec<Atom>> = vec![Vec::new()];
-        let mut is_digit = false;
-        let mut start = 0;
-        for (i, c) in text.char_indices() {
-            let current = lists.len() - 1;
-            match c {
-                '.' | '-' => {
-                    let atom = if i == start {
-                        Atom::Number(DecimalNumber::zero())
-                    } else {
-                        parse_atom(is_digit, &text[start..i])
-                    };
-                    lists[current].push(atom);
-                    start = i + c.len_utf8();
-                    if c == '-' {
-                        lists.push(Vec::new());
-                    }
-                }
-                '0'..='9' => {
-                    if !is_digit && i > start {
-                        // A word directly before a digit. Maven 3.9 reads `.X1` like `-X1`
-                        // by opening a list first unless the word starts one anyway.
-                        if !lists[current].is_empty() {
-                            lists.push(Vec::new());
-                        }
-                        let last = lists.len() - 1;
-                        lists[last].push(Atom::Qualifier(Qualifier::new(&text[start..i], true)));
-                        start = i;
-                        lists.push(Vec::new());
-                    }
-                    is_digit = true;
-                }
-                _ => {
-                    if is_digit && i > start {
-                        lists[current].push(parse_atom(true, &text[start..i]));
-                        start = i;
-                        lists.push(Vec::new());
-                    }
-                    is_digit = false;
-                }
+        let mut tokens = Vec::new();
+        let mut separator = Separator::Dot;
+        let mut raw_start = 0;
+        for (i, c) in text
+            .char_indices()
+            .chain(std::iter::once((text.len(), '.')))
+        {
+            if i < text.len() && c != '.' && c != '-' {
+                continue;
             }
+            push_raw_token(&text[raw_start..i], separator, &mut tokens);
+            separator = if c == '-' {
+                Separator::Hyphen
+            } else {
+                Separator::Dot
+            };
+            raw_start = i + c.len_utf8();
         }
-        if text.len() > start {
-            // A trailing word after a `.` is read like one after a `-`.
-            if !is_digit && lists.last().is_some_and(|list| !list.is_empty()) {
-                lists.push(Vec::new());
-            }
-            let last = lists.len() - 1;
-            lists[last].push(parse_atom(is_digit, &text[start..]));
-        }
-
-        Ok(MavenVersion {
-            items: normalize_and_nest(lists),
-        })
+        trim_nulls(&mut tokens);
+        Ok(MavenVersion { tokens })
     }
 }
 
-/// Drops trailing null items from every list, innermost first (so a sub-list that became
-/// empty is itself dropped), and nests the chain into one tree.
-fn normalize_and_nest(lists: Vec<Vec<Atom>>) -> ListItem {
-    let mut nested: Option<Box<ListItem>> = None;
-    for mut atoms in lists.into_iter().rev() {
-        // An empty sub-list is a null item; a non-empty one is skipped over, and the null
-        // atoms before it are still removed up to the first non-null atom.
-        if nested.as_ref().is_some_and(|list| list.len() == 0) {
-            nested = None;
+/// Splits one separator-free piece at its digit/non-digit switches and pushes the parts.
+fn push_raw_token(raw: &str, separator: Separator, tokens: &mut Vec<Token>) {
+    let mut separator = separator;
+    let mut rest = raw;
+    loop {
+        let starts_with_digit = rest.starts_with(|c: char| c.is_ascii_digit());
+        let end = rest
+            .find(|c: char| c.is_ascii_digit() != starts_with_digit)
+            .unwrap_or(rest.len());
+        let (part, after) = rest.split_at(end);
+        let followed_by_digit = !after.is_empty();
+        let value = if starts_with_digit {
+            Value::Number(DecimalNumber::from_ascii_digits(part))
+        } else if part.is_empty() {
+            // Empty tokens (`1..2`, `1-`) are zeros.
+            Value::Number(DecimalNumber::zero())
+        } else {
+            Value::Qualifier(resolve_alias(part, followed_by_digit).into())
+        };
+        tokens.push(Token {
+            separator,
+            value,
+            padding: false,
+        });
+        if after.is_empty() {
+            break;
         }
-        while atoms.last().is_some_and(Atom::is_null) {
-            atoms.pop();
-        }
-        nested = Some(Box::new(ListItem {
-            atoms,
-            sublist: nested,
-        }));
+        separator = Separator::Hyphen;
+        rest = after;
     }
-    nested.map(|root| *root).unwrap_or_default()
+}
+
+fn resolve_alias(word: &str, followed_by_digit: bool) -> &str {
+    match word {
+        "cr" => "rc",
+        "ga" | "final" | "release" => "",
+        "a" if followed_by_digit => "alpha",
+        "b" if followed_by_digit => "beta",
+        "m" if followed_by_digit => "milestone",
+        other => other,
+    }
+}
+
+/// Removes null tokens from the end, then again before each remaining hyphen, from the
+/// end towards the start. The first token always stays.
+fn trim_nulls(tokens: &mut Vec<Token>) {
+    let mut i = tokens.len().saturating_sub(1);
+    while i > 0 {
+        if tokens[i].is_null() {
+            tokens.remove(i);
+            i -= 1;
+            continue;
+        }
+        // Skip back over this hyphen group to the token before its hyphen.
+        while i > 0 && tokens[i].separator != Separator::Hyphen {
+            i -= 1;
+        }
+        i = i.saturating_sub(1);
+    }
 }
 
 impl Ord for MavenVersion {
     fn cmp(&self, other: &Self) -> Ordering {
-        compare_lists(&self.items, &other.items)
+        for i in 0..self.tokens.len().max(other.tokens.len()) {
+            let ordering = match (self.tokens.get(i), other.tokens.get(i)) {
+                (Some(left), Some(right)) if left == right => Ordering::Equal,
+                (Some(left), Some(right)) => left.cmp_with(right),
+                (Some(left), None) => left.cmp_with(&Token::padding_for(left)),
+                (None, Some(right)) => Token::padding_for(right).cmp_with(right),
+                (None, None) => Ordering::Equal,
+            };
+            if ordering.is_ne() {
+                return ordering;
+            }
+        }
+        Ordering::Equal
     }
 }
 
@@ -321,8 +298,18 @@ mod tests {
             "1-1",
             "1.1",
         ]);
-        assert_all_equal(&["1", "1-ga", "1-final", "1-release", "1.0", "1-0", "1.0.0"]);
+        assert_all_equal(&[
+            "1",
+            "1-ga",
+            "1-final",
+            "1-release",
+            "1.0",
+            "1-0",
+            "1.0.0",
+            "1.",
+        ]);
         assert_all_equal(&["1-rc", "1-cr", "1cr", "1RC"]);
+        assert!(v("1") < v("1.sp"));
     }
 
     #[test]
@@ -330,27 +317,29 @@ mod tests {
         assert_eq!(v("1a1"), v("1-alpha-1"));
         assert_eq!(v("1b2"), v("1-beta-2"));
         assert_eq!(v("1m3"), v("1-milestone-3"));
+        assert_eq!(v("1m3"), v("1MILESTONE3"));
         // Without a digit, `a` is an unknown word: after every known qualifier.
         assert!(v("1-a") > v("1-sp"));
         assert_eq!(v("1-a"), v("1a"));
     }
 
     #[test]
-    fn digits_and_letters_split_like_hyphens() {
+    fn digit_letter_switches_read_as_hyphens() {
         assert_all_equal(&["1a", "1-a", "1.0-a", "1.0.0-a", "1.0a", "1.0.0a"]);
         assert_eq!(v("1-1.foo-bar-1-baz-0.1"), v("1-1.foo-bar1baz-.1"));
         assert_eq!(v("1.1"), v("1.01"));
     }
 
     #[test]
-    fn dot_qualifier_with_digit_reads_like_hyphen_qualifier() {
-        // Maven 3.9 (MNG-7644): `.RC1` < `-RC2`, and `.X1` = `-X1`.
-        assert!(v("1.0.0.RC1") < v("1.0.0-RC2"));
-        assert_eq!(v("1.0.0.RC1"), v("1.0.0-RC1"));
+    fn trims_nulls_before_each_hyphen() {
+        assert_eq!(v("1.0.0-foo.0.0"), v("1-foo"));
+        assert_eq!(v("1.0.0-0.0.0"), v("1"));
+        assert_eq!(v("0.0.0-0.0.0"), v("0-final-ga"));
+        assert_eq!(v("1-1"), v("1-ga-1"));
     }
 
     #[test]
-    fn snapshots_and_sub_releases() {
+    fn separators_rank_qualifiers_below_numbers() {
         assert_chain(&[
             "1.0-alpha-1-SNAPSHOT",
             "1.0-alpha-1",
@@ -363,6 +352,16 @@ mod tests {
             "2.0.1-xyz",
             "2.0.1-123",
         ]);
+        assert!(v("2.9.0-1") < v("2.9.0.RC1"));
+        assert!(v("1.5.9.RC1") < v("1.5.9-RC0"));
+    }
+
+    #[test]
+    fn the_specification_has_a_cycle_with_dot_qualifiers() {
+        // Kept deliberately: each step is what the specification (and osv.dev) says.
+        assert!(v("1-SNAPSHOT") < v("1"));
+        assert!(v("1") < v("1.sp"));
+        assert!(v("1.sp") < v("1-SNAPSHOT"));
     }
 
     #[test]

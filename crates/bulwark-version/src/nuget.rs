@@ -40,9 +40,8 @@ impl NuGetVersion {
 
 impl Ord for NuGetVersion {
     fn cmp(&self, other: &Self) -> Ordering {
-        compare_zero_padded(&self.parts.release, &other.parts.release).then_with(|| {
-            compare_pre_release(&self.parts.pre_release, &other.parts.pre_release)
-        })
+        compare_zero_padded(&self.parts.release, &other.parts.release)
+            .then_with(|| compare_pre_release(&self.parts.pre_release, &other.parts.pre_release))
     }
 }
 

@@ -1,10 +1,11 @@
 //! Packagist (Composer) version ordering: PHP's `version_compare` on Composer-style input.
 //!
-//! The version is lower-cased, a leading `v` is dropped (Composer strips it before
-//! comparing), `-`, `_` and `+` become `.`, and a `.` is implied wherever digits meet
-//! non-digits, so `1.0rc1` reads as `1.0.rc.1`. The parts then compare left to right:
-//! numbers by value; words by PHP's special forms, matched by prefix,
-//! `dev < alpha = a < beta = b < rc < # < pl = p`, with any other word before `dev`;
+//! A leading `v` or `V` is dropped (Composer strips it before comparing), `-`, `_` and
+//! `+` become `.`, and a `.` is implied wherever digits meet non-digits, so `1.0rc1`
+//! reads as `1.0.rc.1`. The parts then compare left to right: numbers by value; words by
+//! PHP's special forms, matched case-sensitively by prefix,
+//! `dev < alpha = a < beta = b < RC = rc < # < pl = p`, with any other word (`ALPHA`
+//! included, as in PHP) before `dev`;
 //! a number against a word counts as `#`. When one version runs out, a following number
 //! makes the longer one greater, and following words are weighed against `#`, so
 //! `1.0 < 1.0.0`, `1.0rc1 < 1.0`, `1.0 < 1.0pl1` and `1.2.3.# = 1.2.3`.
@@ -45,8 +46,8 @@ enum SpecialForm {
 }
 
 impl SpecialForm {
-    /// PHP matches the forms by prefix, in this order, so `alpha1` is alpha and `patch`
-    /// is `p`.
+    /// PHP matches the forms by prefix, in this order and case-sensitively, so `alpha1`
+    /// is alpha, `patch` is `p` and `Beta` is no special form at all.
     fn of(word: &str) -> SpecialForm {
         const PREFIXES: &[(&str, SpecialForm)] = &[
             ("dev", SpecialForm::Dev),
@@ -54,6 +55,7 @@ impl SpecialForm {
             ("a", SpecialForm::Alpha),
             ("beta", SpecialForm::Beta),
             ("b", SpecialForm::Beta),
+            ("RC", SpecialForm::ReleaseCandidate),
             ("rc", SpecialForm::ReleaseCandidate),
             ("#", SpecialForm::Number),
             ("pl", SpecialForm::Patch),
@@ -88,8 +90,7 @@ impl PackagistVersion {
         if input.trim().is_empty() {
             return Err(InvalidVersion::Empty);
         }
-        let lowered = input.to_lowercase();
-        let text = lowered.strip_prefix('v').unwrap_or(&lowered);
+        let text = input.strip_prefix(['v', 'V']).unwrap_or(input);
         Ok(PackagistVersion {
             parts: split_parts(text),
         })
@@ -209,6 +210,7 @@ mod tests {
     fn branches_and_unknown_words_sort_first() {
         assert!(v("dev-foo") < v("1.26.0"));
         assert!(v("1.0-foo") < v("1.0-dev"));
+        assert_eq!(v("1.9.0-ALPHA.1"), v("1.9.0-BETA.1"));
     }
 
     #[test]

@@ -86,7 +86,8 @@ impl Pep440Version {
                 form: Form::Standard(key),
             });
         }
-        if let Some((position, found)) = trimmed.char_indices().find(|(_, c)| !c.is_ascii_graphic()) {
+        if let Some((position, found)) = trimmed.char_indices().find(|(_, c)| !c.is_ascii_graphic())
+        {
             let offset = input.len() - input.trim_start().len();
             return Err(InvalidVersion::UnexpectedCharacter {
                 found,
@@ -225,7 +226,9 @@ fn parse_standard(text: &str) -> Option<StandardKey> {
                 match cursor.eat_one_of(POST_RELEASE_SPELLINGS) {
                     Some(()) => {
                         cursor.eat_separator();
-                        Some(DecimalNumber::from_ascii_digits(cursor.digits().unwrap_or("")))
+                        Some(DecimalNumber::from_ascii_digits(
+                            cursor.digits().unwrap_or(""),
+                        ))
                     }
                     None => {
                         cursor.rest = before;
@@ -241,7 +244,9 @@ fn parse_standard(text: &str) -> Option<StandardKey> {
         cursor.eat_separator();
         if cursor.eat("dev") {
             cursor.eat_separator();
-            Some(DecimalNumber::from_ascii_digits(cursor.digits().unwrap_or("")))
+            Some(DecimalNumber::from_ascii_digits(
+                cursor.digits().unwrap_or(""),
+            ))
         } else {
             cursor.rest = before;
             None
@@ -446,7 +451,9 @@ mod tests {
         );
         assert_eq!(
             v("1.0-dev-r1_x").legacy_parts(),
-            Some(vec!["00000001", "*@", "*final-", "*r", "00000001", "*_", "*x", "*final"])
+            Some(vec![
+                "00000001", "*@", "*final-", "*r", "00000001", "*_", "*x", "*final"
+            ])
         );
         // Trailing zeros disappear before a word, so these are equal.
         assert_eq!(v("2.0.0-final-x"), v("2-final-x"));

@@ -200,7 +200,10 @@ mod tests {
         assert!(GemVersion::parse("..").is_err());
         assert_eq!(
             GemVersion::parse(" 1.0 beta"),
-            Err(InvalidVersion::UnexpectedCharacter { found: ' ', position: 4 })
+            Err(InvalidVersion::UnexpectedCharacter {
+                found: ' ',
+                position: 4
+            })
         );
     }
 }

@@ -93,32 +93,35 @@ impl SemVerParts {
             match DecimalNumber::parse_all_digits(component) {
                 Some(number) => release.push(number),
                 None => {
-                    return Err(match component.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-                        Some((at, found)) => InvalidVersion::UnexpectedCharacter {
-                            found,
-                            position: position + at,
+                    return Err(
+                        match component.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+                            Some((at, found)) => InvalidVersion::UnexpectedCharacter {
+                                found,
+                                position: position + at,
+                            },
+                            None => InvalidVersion::Malformed(
+                                "version components must be non-empty numbers",
+                            ),
                         },
-                        None => InvalidVersion::Malformed(
-                            "version components must be non-empty numbers",
-                        ),
-                    });
+                    );
                 }
             }
             position += component.len() + 1;
         }
 
-        let identifiers = |text: Option<&str>, start: usize| -> Result<Vec<Identifier>, InvalidVersion> {
-            let Some(text) = text else {
-                return Ok(Vec::new());
+        let identifiers =
+            |text: Option<&str>, start: usize| -> Result<Vec<Identifier>, InvalidVersion> {
+                let Some(text) = text else {
+                    return Ok(Vec::new());
+                };
+                let mut at = start;
+                let mut parsed = Vec::new();
+                for part in text.split('.') {
+                    parsed.push(Identifier::parse(part, at)?);
+                    at += part.len() + 1;
+                }
+                Ok(parsed)
             };
-            let mut at = start;
-            let mut parsed = Vec::new();
-            for part in text.split('.') {
-                parsed.push(Identifier::parse(part, at)?);
-                at += part.len() + 1;
-            }
-            Ok(parsed)
-        };
         let pre_start = offset + release_text.len() + 1;
         let pre_release = identifiers(pre_text, pre_start)?;
         let build_start = offset + before_build.len() + 1;
@@ -172,9 +175,8 @@ impl SemVer {
 
 impl Ord for SemVer {
     fn cmp(&self, other: &Self) -> Ordering {
-        compare_zero_padded(&self.parts.release, &other.parts.release).then_with(|| {
-            compare_pre_release(&self.parts.pre_release, &other.parts.pre_release)
-        })
+        compare_zero_padded(&self.parts.release, &other.parts.release)
+            .then_with(|| compare_pre_release(&self.parts.pre_release, &other.parts.pre_release))
     }
 }
 
@@ -213,12 +215,14 @@ impl Ord for PubVersion {
     fn cmp(&self, other: &Self) -> Ordering {
         compare_zero_padded(&self.parts.release, &other.parts.release)
             .then_with(|| compare_pre_release(&self.parts.pre_release, &other.parts.pre_release))
-            .then_with(|| match (self.parts.build.is_empty(), other.parts.build.is_empty()) {
-                (true, true) => Ordering::Equal,
-                (true, false) => Ordering::Less,
-                (false, true) => Ordering::Greater,
-                (false, false) => self.parts.build.cmp(&other.parts.build),
-            })
+            .then_with(
+                || match (self.parts.build.is_empty(), other.parts.build.is_empty()) {
+                    (true, true) => Ordering::Equal,
+                    (true, false) => Ordering::Less,
+                    (false, true) => Ordering::Greater,
+                    (false, false) => self.parts.build.cmp(&other.parts.build),
+                },
+            )
     }
 }
 
@@ -264,7 +268,12 @@ mod tests {
             "2.1.1",
         ];
         for pair in chain.windows(2) {
-            assert!(semver(pair[0]) < semver(pair[1]), "{} < {}", pair[0], pair[1]);
+            assert!(
+                semver(pair[0]) < semver(pair[1]),
+                "{} < {}",
+                pair[0],
+                pair[1]
+            );
         }
     }
 
@@ -293,7 +302,9 @@ mod tests {
 
     #[test]
     fn numbers_are_unbounded() {
-        assert!(semver("999999999999999999999999999991") < semver("999999999999999999999999999999"));
+        assert!(
+            semver("999999999999999999999999999991") < semver("999999999999999999999999999999")
+        );
     }
 
     #[test]
@@ -310,16 +321,32 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_semver_like() {
-        for bad in ["", "  ", "a.b.c", "1..2", "1.2.3-", "1.2.3-a..b", "1.2.3+", "1.2.3 beta", "1.2.3-é"] {
+        for bad in [
+            "",
+            "  ",
+            "a.b.c",
+            "1..2",
+            "1.2.3-",
+            "1.2.3-a..b",
+            "1.2.3+",
+            "1.2.3 beta",
+            "1.2.3-é",
+        ] {
             assert!(SemVer::parse(bad).is_err(), "{bad:?} should be rejected");
         }
         assert_eq!(
             SemVer::parse("1.x.3"),
-            Err(InvalidVersion::UnexpectedCharacter { found: 'x', position: 2 })
+            Err(InvalidVersion::UnexpectedCharacter {
+                found: 'x',
+                position: 2
+            })
         );
         assert_eq!(
             SemVer::parse("v1.2.3-a_b"),
-            Err(InvalidVersion::UnexpectedCharacter { found: '_', position: 8 })
+            Err(InvalidVersion::UnexpectedCharacter {
+                found: '_',
+                position: 8
+            })
         );
     }
 

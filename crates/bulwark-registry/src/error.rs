@@ -1,0 +1,39 @@
+use bulwark_oci::Digest;
+
+/// Everything a registry operation can refuse or fail with. The server maps each variant to
+/// an OCI error code and HTTP status in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("blob unknown to the repository")]
+    BlobUnknown,
+    #[error("upload session unknown")]
+    BlobUploadUnknown,
+    #[error("chunk does not start at the end of the upload (received so far: {offset} bytes)")]
+    RangeInvalid { offset: u64 },
+    #[error("range not satisfiable for a blob of {size} bytes")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("content digest {actual} does not match {expected}")]
+    DigestMismatch { expected: Digest, actual: Digest },
+    #[error("{0}")]
+    ManifestBlobUnknown(String),
+    #[error("{0}")]
+    ManifestInvalid(String),
+    #[error("manifest unknown")]
+    ManifestUnknown,
+    #[error("manifest larger than {limit} bytes")]
+    ManifestTooLarge { limit: usize },
+    #[error("repository unknown")]
+    NameUnknown,
+    #[error("{0}")]
+    SizeInvalid(String),
+    #[error("blob larger than the limit of {limit} bytes")]
+    BlobTooLarge { limit: u64 },
+    #[error("{0}")]
+    Referenced(String),
+    #[error("storage is inconsistent: {0}")]
+    StorageInconsistent(String),
+    #[error(transparent)]
+    Blobs(#[from] bulwark_blobstore::BlobStoreError),
+    #[error(transparent)]
+    Metadata(#[from] bulwark_metadata::MetadataError),
+}

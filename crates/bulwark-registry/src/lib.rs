@@ -1,0 +1,553 @@
+//! The registry service: every OCI Distribution operation, independent of HTTP.
+//!
+//! It owns the rules that span both stores: a blob is linked into a repository only after
+//! its bytes are committed under their verified digest; a manifest is stored only when the
+//! repository holds everything it references; upload sessions live in metadata so any node
+//! can continue them, and expire. Protocol front ends (the HTTP server) translate requests
+//! into these calls and [`RegistryError`]s into wire errors; this crate never sees a header.
+
+mod error;
+mod gc;
+
+pub use gc::SweepReport;
+
+use std::ops::Range;
+use std::time::Duration;
+
+use bulwark_blobstore::{BlobStore, BlobStream, StagedPart};
+use bulwark_metadata::{
+    BlobUnlink, ManifestDelete, ManifestRecord, ManifestSummary, MetadataStore, MissingContent,
+    NewManifest, PutManifestError, UploadPart, UploadRecord,
+};
+use bulwark_oci::{Digest, ParsedManifest, Reference, RepositoryName, Tag};
+use bytes::Bytes;
+use futures::Stream;
+
+pub use error::RegistryError;
+
+pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+/// Limits and lifetimes; see the server's configuration for the defaults and their reasons.
+#[derive(Debug, Clone)]
+pub struct RegistryLimits {
+    pub max_blob_size: u64,
+    pub max_manifest_size: usize,
+    /// An upload session untouched this long is discarded with its staged data.
+    pub upload_ttl: Duration,
+    /// Upper bound on `n` for tag and catalog pages.
+    pub max_page_size: u32,
+}
+
+impl Default for RegistryLimits {
+    fn default() -> Self {
+        RegistryLimits {
+            max_blob_size: 64 * 1024 * 1024 * 1024,
+            max_manifest_size: 4 * 1024 * 1024,
+            upload_ttl: Duration::from_secs(24 * 60 * 60),
+            max_page_size: 1000,
+        }
+    }
+}
+
+/// Where an upload session stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadStatus {
+    pub session: String,
+    /// Bytes received so far.
+    pub offset: u64,
+}
+
+/// A manifest as stored, with the digest it is addressed by.
+pub type Manifest = ManifestRecord;
+
+#[derive(Debug, Clone)]
+pub struct PutManifestOutcome {
+    pub digest: Digest,
+    pub subject: Option<Digest>,
+}
+
+/// A blob (or a range of it) ready to stream.
+pub struct BlobContent {
+    /// Size of the whole blob.
+    pub size: u64,
+    pub stream: BlobStream,
+}
+
+#[derive(Clone)]
+pub struct Registry {
+    blobs: BlobStore,
+    metadata: MetadataStore,
+    limits: RegistryLimits,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+fn to_upload_part(part: StagedPart) -> UploadPart {
+    UploadPart {
+        name: part.name,
+        size: part.size,
+        sha256: part.sha256,
+    }
+}
+
+fn to_staged_part(part: &UploadPart) -> StagedPart {
+    StagedPart {
+        name: part.name.clone(),
+        size: part.size,
+        sha256: part.sha256.clone(),
+    }
+}
+
+/// Session ids are UUIDs of our own making; anything else cannot name a session.
+fn parse_session(session: &str) -> Result<String> {
+    uuid::Uuid::try_parse(session)
+        .map(|id| id.hyphenated().to_string())
+        .map_err(|_| RegistryError::BlobUploadUnknown)
+}
+
+impl Registry {
+    pub fn new(blobs: BlobStore, metadata: MetadataStore, limits: RegistryLimits) -> Self {
+        Registry {
+            blobs,
+            metadata,
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> &RegistryLimits {
+        &self.limits
+    }
+
+    pub fn metadata(&self) -> &MetadataStore {
+        &self.metadata
+    }
+
+    // ---- uploads ----
+
+    pub async fn start_upload(&self, repository: &RepositoryName) -> Result<UploadStatus> {
+        let session = uuid::Uuid::new_v4().hyphenated().to_string();
+        self.metadata.create_upload(&session, repository).await?;
+        Ok(UploadStatus { session, offset: 0 })
+    }
+
+    async fn session(&self, repository: &RepositoryName, session: &str) -> Result<UploadRecord> {
+        let session = parse_session(session)?;
+        self.metadata
+            .upload(&session, repository)
+            .await?
+            .ok_or(RegistryError::BlobUploadUnknown)
+    }
+
+    pub async fn upload_status(
+        &self,
+        repository: &RepositoryName,
+        session: &str,
+    ) -> Result<UploadStatus> {
+        let record = self.session(repository, session).await?;
+        Ok(UploadStatus {
+            session: record.id,
+            offset: record.size,
+        })
+    }
+
+    /// Appends `body` to the session. `start` is the offset the client says the chunk begins
+    /// at (from `Content-Range`), `length` the length it announced; both are checked.
+    pub async fn append<S>(
+        &self,
+        repository: &RepositoryName,
+        session: &str,
+        start: Option<u64>,
+        length: Option<u64>,
+        body: S,
+    ) -> Result<UploadStatus>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send,
+    {
+        let record = self.session(repository, session).await?;
+        self.append_to(&record, start, length, body).await?;
+        self.upload_status(repository, &record.id).await
+    }
+
+    async fn append_to<S>(
+        &self,
+        record: &UploadRecord,
+        start: Option<u64>,
+        length: Option<u64>,
+        body: S,
+    ) -> Result<()>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send,
+    {
+        if let Some(start) = start
+            && start != record.size
+        {
+            return Err(RegistryError::RangeInvalid {
+                offset: record.size,
+            });
+        }
+        let room = self.limits.max_blob_size.saturating_sub(record.size);
+        if let Some(length) = length
+            && length > room
+        {
+            return Err(RegistryError::BlobTooLarge {
+                limit: self.limits.max_blob_size,
+            });
+        }
+        let limit = length.map_or(room, |length| length.min(room));
+        let part = match self.blobs.stage_part(&record.id, body, limit).await {
+            Ok(part) => part,
+            // The client sent more than it announced: that is a size error, not the blob limit.
+            Err(bulwark_blobstore::BlobStoreError::TooLarge { .. })
+                if length.is_some_and(|l| l < room) =>
+            {
+                return Err(RegistryError::SizeInvalid(
+                    "the body is longer than its Content-Length".into(),
+                ));
+            }
+            Err(bulwark_blobstore::BlobStoreError::TooLarge { .. }) => {
+                return Err(RegistryError::BlobTooLarge {
+                    limit: self.limits.max_blob_size,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(length) = length
+            && part.size != length
+        {
+            self.blobs.discard_part(&record.id, &part.name).await?;
+            return Err(RegistryError::SizeInvalid(format!(
+                "received {} bytes, Content-Length announced {length}",
+                part.size
+            )));
+        }
+        if part.size == 0 {
+            self.blobs.discard_part(&record.id, &part.name).await?;
+            return Ok(());
+        }
+        let name = part.name.clone();
+        if !self
+            .metadata
+            .append_upload_part(&record.id, record.size, &to_upload_part(part))
+            .await?
+        {
+            // Another request appended first: this chunk no longer starts at the end.
+            self.blobs.discard_part(&record.id, &name).await?;
+            let offset = self
+                .metadata
+                .upload(
+                    &record.id,
+                    &record
+                        .repository
+                        .parse()
+                        .map_err(|_| RegistryError::BlobUploadUnknown)?,
+                )
+                .await?
+                .map_or(0, |r| r.size);
+            return Err(RegistryError::RangeInvalid { offset });
+        }
+        Ok(())
+    }
+
+    /// Finishes the session: appends the optional last chunk, verifies the whole content
+    /// against `digest` and commits it. A mismatch discards the session and stores nothing.
+    pub async fn complete<S>(
+        &self,
+        repository: &RepositoryName,
+        session: &str,
+        digest: &Digest,
+        start: Option<u64>,
+        length: Option<u64>,
+        body: S,
+    ) -> Result<u64>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send,
+    {
+        let record = self.session(repository, session).await?;
+        self.append_to(&record, start, length, body).await?;
+        let record = self.session(repository, &record.id).await?;
+        let parts: Vec<StagedPart> = record.parts.iter().map(to_staged_part).collect();
+        let size = match self.blobs.commit(&record.id, &parts, digest).await {
+            Ok(size) => size,
+            Err(bulwark_blobstore::BlobStoreError::DigestMismatch { expected, actual }) => {
+                self.discard_session(&record.id).await?;
+                return Err(RegistryError::DigestMismatch { expected, actual });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.metadata.link_blob(repository, digest, size).await?;
+        self.discard_session(&record.id).await?;
+        Ok(size)
+    }
+
+    /// Pushes a whole blob in one request (`POST …/uploads/?digest=`).
+    pub async fn put_blob<S>(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+        length: Option<u64>,
+        body: S,
+    ) -> Result<u64>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send,
+    {
+        let status = self.start_upload(repository).await?;
+        let result = self
+            .complete(repository, &status.session, digest, None, length, body)
+            .await;
+        if result.is_err() {
+            self.discard_session(&status.session).await?;
+        }
+        result
+    }
+
+    pub async fn cancel_upload(&self, repository: &RepositoryName, session: &str) -> Result<()> {
+        let record = self.session(repository, session).await?;
+        self.discard_session(&record.id).await
+    }
+
+    async fn discard_session(&self, session: &str) -> Result<()> {
+        // Metadata first: once the session is gone nobody appends, then the bytes can go.
+        self.metadata.delete_upload(session).await?;
+        self.blobs.discard_upload(session).await?;
+        Ok(())
+    }
+
+    /// Links blob `digest` from `from` into `repository` without copying. False when `from`
+    /// does not hold it (the caller then opens a normal upload session).
+    pub async fn mount_blob(
+        &self,
+        repository: &RepositoryName,
+        from: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<bool> {
+        let Some(size) = self.metadata.repository_blob(from, digest).await? else {
+            return Ok(false);
+        };
+        if self.blobs.blob_size(digest).await? != Some(size) {
+            return Ok(false);
+        }
+        self.metadata.link_blob(repository, digest, size).await?;
+        Ok(true)
+    }
+
+    // ---- blobs ----
+
+    pub async fn blob_size(&self, repository: &RepositoryName, digest: &Digest) -> Result<u64> {
+        self.metadata
+            .repository_blob(repository, digest)
+            .await?
+            .ok_or(RegistryError::BlobUnknown)
+    }
+
+    /// Streams blob `digest`, whole or `range` (end exclusive, already checked against the size
+    /// by the caller through [`Registry::blob_size`]).
+    pub async fn read_blob(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+        range: Option<Range<u64>>,
+    ) -> Result<BlobContent> {
+        let size = self.blob_size(repository, digest).await?;
+        if let Some(range) = &range
+            && (range.start >= range.end || range.end > size)
+        {
+            return Err(RegistryError::RangeNotSatisfiable { size });
+        }
+        let stream = self.blobs.read(digest, range).await?.ok_or_else(|| {
+            RegistryError::StorageInconsistent(format!("blob {digest} is linked but not stored"))
+        })?;
+        Ok(BlobContent { size, stream })
+    }
+
+    pub async fn delete_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<()> {
+        match self.metadata.unlink_blob(repository, digest).await? {
+            BlobUnlink::Unlinked => Ok(()),
+            BlobUnlink::NotFound => Err(RegistryError::BlobUnknown),
+            BlobUnlink::ReferencedBy(manifests) => Err(RegistryError::Referenced(format!(
+                "blob {digest} is used by manifest(s) {}; delete them first",
+                manifests.join(", ")
+            ))),
+        }
+    }
+
+    // ---- manifests ----
+
+    pub async fn put_manifest(
+        &self,
+        repository: &RepositoryName,
+        reference: &Reference,
+        content_type: Option<&str>,
+        content: Bytes,
+    ) -> Result<PutManifestOutcome> {
+        if content.len() > self.limits.max_manifest_size {
+            return Err(RegistryError::ManifestTooLarge {
+                limit: self.limits.max_manifest_size,
+            });
+        }
+        let parsed = ParsedManifest::parse(content_type, &content)
+            .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
+        let (digest, tag) = match reference {
+            Reference::Digest(claimed) => {
+                let actual = Digest::compute(claimed.algorithm(), &content);
+                if &actual != claimed {
+                    return Err(RegistryError::DigestMismatch {
+                        expected: claimed.clone(),
+                        actual,
+                    });
+                }
+                (actual, None)
+            }
+            Reference::Tag(tag) => (Digest::sha256_of(&content), Some(tag)),
+        };
+        let media_type = content_type
+            .filter(|ct| !ct.trim().is_empty())
+            .map_or_else(|| parsed.kind.media_type().to_owned(), str::to_owned);
+        let annotations = parsed
+            .annotations
+            .as_ref()
+            .and_then(|a| serde_json::to_string(a).ok());
+        let subject = parsed.subject.as_ref().map(|s| s.digest.clone());
+        let manifest = NewManifest {
+            digest: digest.clone(),
+            media_type,
+            content: content.to_vec(),
+            artifact_type: parsed.artifact_type.clone(),
+            subject: subject.clone(),
+            annotations,
+            references: parsed
+                .required_content()
+                .into_iter()
+                .map(|(kind, d)| (kind, d.digest.clone(), d.size))
+                .collect(),
+        };
+        match self.metadata.put_manifest(repository, &manifest, tag).await {
+            Ok(()) => Ok(PutManifestOutcome { digest, subject }),
+            Err(PutManifestError::Missing(MissingContent::Absent { kind, digest })) => {
+                Err(RegistryError::ManifestBlobUnknown(
+                    format!("{kind:?} {digest} is not in the repository").to_lowercase(),
+                ))
+            }
+            Err(PutManifestError::Missing(MissingContent::SizeMismatch {
+                digest,
+                claimed,
+                stored,
+            })) => Err(RegistryError::ManifestInvalid(format!(
+                "descriptor {digest} claims {claimed} bytes, the stored content has {stored}"
+            ))),
+            Err(PutManifestError::Metadata(e)) => Err(e.into()),
+        }
+    }
+
+    pub async fn resolve(
+        &self,
+        repository: &RepositoryName,
+        reference: &Reference,
+    ) -> Result<Digest> {
+        match reference {
+            Reference::Digest(digest) => Ok(digest.clone()),
+            Reference::Tag(tag) => self
+                .metadata
+                .resolve_tag(repository, tag)
+                .await?
+                .ok_or(RegistryError::ManifestUnknown),
+        }
+    }
+
+    pub async fn manifest(
+        &self,
+        repository: &RepositoryName,
+        reference: &Reference,
+    ) -> Result<Manifest> {
+        let digest = self.resolve(repository, reference).await?;
+        self.metadata
+            .manifest(repository, &digest)
+            .await?
+            .ok_or(RegistryError::ManifestUnknown)
+    }
+
+    /// Deletes a tag (the manifest stays) or a manifest by digest (its tags go with it).
+    pub async fn delete_manifest(
+        &self,
+        repository: &RepositoryName,
+        reference: &Reference,
+    ) -> Result<()> {
+        match reference {
+            Reference::Tag(tag) => self.delete_tag(repository, tag).await,
+            Reference::Digest(digest) => {
+                match self.metadata.delete_manifest(repository, digest).await? {
+                    ManifestDelete::Deleted => Ok(()),
+                    ManifestDelete::NotFound => Err(RegistryError::ManifestUnknown),
+                    ManifestDelete::ReferencedBy(parents) => {
+                        Err(RegistryError::Referenced(format!(
+                            "manifest {digest} is listed by index(es) {}; delete them first",
+                            parents.join(", ")
+                        )))
+                    }
+                }
+            }
+        }
+    }
+
+    async fn delete_tag(&self, repository: &RepositoryName, tag: &Tag) -> Result<()> {
+        if self.metadata.delete_tag(repository, tag).await? {
+            Ok(())
+        } else {
+            Err(RegistryError::ManifestUnknown)
+        }
+    }
+
+    fn page_size(&self, n: Option<u32>) -> u32 {
+        n.unwrap_or(self.limits.max_page_size)
+            .min(self.limits.max_page_size)
+    }
+
+    /// One page of tags, and whether more follow.
+    pub async fn tags(
+        &self,
+        repository: &RepositoryName,
+        n: Option<u32>,
+        last: Option<&str>,
+    ) -> Result<(Vec<String>, bool)> {
+        if !self.metadata.repository_exists(repository).await? {
+            return Err(RegistryError::NameUnknown);
+        }
+        let limit = self.page_size(n);
+        let mut tags = self
+            .metadata
+            .tags(repository, last, limit.saturating_add(1))
+            .await?;
+        let more = tags.len() > limit as usize;
+        tags.truncate(limit as usize);
+        Ok((tags, more))
+    }
+
+    /// One page of repository names, and whether more follow.
+    pub async fn catalog(&self, n: Option<u32>, last: Option<&str>) -> Result<(Vec<String>, bool)> {
+        let limit = self.page_size(n);
+        let mut names = self
+            .metadata
+            .repositories(last, limit.saturating_add(1))
+            .await?;
+        let more = names.len() > limit as usize;
+        names.truncate(limit as usize);
+        Ok((names, more))
+    }
+
+    pub async fn referrers(
+        &self,
+        repository: &RepositoryName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<ManifestSummary>> {
+        Ok(self
+            .metadata
+            .referrers(repository, subject, artifact_type)
+            .await?)
+    }
+}

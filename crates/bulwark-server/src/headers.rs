@@ -1,0 +1,144 @@
+//! Parsing and formatting of the few headers the distribution protocol gives meaning to.
+
+use std::ops::Range;
+
+use axum::http::HeaderMap;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
+use bulwark_oci::ErrorCode;
+
+use crate::error::ApiError;
+
+/// The `Range` value of an upload that has received `offset` bytes. Docker's convention
+/// (kept by every client) reports `0-0` for an empty upload.
+pub fn upload_range(offset: u64) -> String {
+    format!("0-{}", offset.saturating_sub(1))
+}
+
+pub fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    headers
+        .get(CONTENT_LENGTH)
+        .map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::new(ErrorCode::SizeInvalid, "Content-Length is not a number")
+                })
+        })
+        .transpose()
+}
+
+/// `Content-Range: <start>-<end>` of an upload chunk (inclusive end), as the spec writes it;
+/// the RFC 9110 form `bytes <start>-<end>/<total>` is accepted too.
+pub fn upload_content_range(headers: &HeaderMap) -> Result<Option<(u64, u64)>, ApiError> {
+    let Some(value) = headers.get(CONTENT_RANGE) else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::RangeInvalid,
+            "Content-Range must be <start>-<end>",
+        )
+    };
+    let text = value.to_str().map_err(|_| invalid())?.trim();
+    let text = text.strip_prefix("bytes ").unwrap_or(text);
+    let text = text.split('/').next().unwrap_or(text);
+    let (start, end) = text.split_once('-').ok_or_else(invalid)?;
+    let start: u64 = start.trim().parse().map_err(|_| invalid())?;
+    let end: u64 = end.trim().parse().map_err(|_| invalid())?;
+    if end < start {
+        return Err(invalid());
+    }
+    Ok(Some((start, end)))
+}
+
+/// The byte range of a blob `GET` (end exclusive), from a single-range `Range` header.
+/// `Ok(None)` means the whole blob. A range that is malformed, multi-part or outside the
+/// blob is refused with 416.
+pub fn blob_range(headers: &HeaderMap, size: u64) -> Result<Option<Range<u64>>, ApiError> {
+    let Some(value) = headers.get(RANGE) else {
+        return Ok(None);
+    };
+    let unsatisfiable = || {
+        ApiError::new(ErrorCode::RangeInvalid, "requested range not satisfiable")
+            .with_header(CONTENT_RANGE, format!("bytes */{size}"))
+    };
+    let spec = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+        .filter(|spec| !spec.contains(','))
+        .ok_or_else(unsatisfiable)?;
+    let (first, last) = spec.split_once('-').ok_or_else(unsatisfiable)?;
+    let (first, last) = (first.trim(), last.trim());
+    let range = if first.is_empty() {
+        // Suffix range: the last N bytes.
+        let n: u64 = last.parse().map_err(|_| unsatisfiable())?;
+        if n == 0 || size == 0 {
+            return Err(unsatisfiable());
+        }
+        size.saturating_sub(n)..size
+    } else {
+        let start: u64 = first.parse().map_err(|_| unsatisfiable())?;
+        let end = if last.is_empty() {
+            size
+        } else {
+            let last: u64 = last.parse().map_err(|_| unsatisfiable())?;
+            if last < start {
+                return Err(unsatisfiable());
+            }
+            last.saturating_add(1).min(size)
+        };
+        start..end
+    };
+    if range.start >= size || range.start >= range.end {
+        return Err(unsatisfiable());
+    }
+    Ok(Some(range))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with(name: axum::http::HeaderName, value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(name, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn blob_ranges() {
+        let r = |v: &str| blob_range(&with(RANGE, v), 100).map_err(|e| e.code);
+        assert_eq!(r("bytes=0-9"), Ok(Some(0..10)));
+        assert_eq!(r("bytes=90-"), Ok(Some(90..100)));
+        assert_eq!(r("bytes=-10"), Ok(Some(90..100)));
+        assert_eq!(r("bytes=95-200"), Ok(Some(95..100)));
+        for bad in [
+            "bytes=100-",
+            "bytes=5-1",
+            "bytes=0-1,3-4",
+            "items=0-1",
+            "bytes=-0",
+            "bytes=x-1",
+        ] {
+            assert_eq!(r(bad), Err(ErrorCode::RangeInvalid), "{bad}");
+        }
+        assert_eq!(
+            blob_range(&HeaderMap::new(), 100).map_err(|e| e.code),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn upload_ranges() {
+        let r = |v: &str| upload_content_range(&with(CONTENT_RANGE, v)).map_err(|e| e.code);
+        assert_eq!(r("0-99"), Ok(Some((0, 99))));
+        assert_eq!(r("bytes 100-199/*"), Ok(Some((100, 199))));
+        assert_eq!(r("5-1"), Err(ErrorCode::RangeInvalid));
+        assert_eq!(upload_range(0), "0-0");
+        assert_eq!(upload_range(10), "0-9");
+    }
+}

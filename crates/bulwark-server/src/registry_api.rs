@@ -1,0 +1,474 @@
+//! The OCI Distribution API (`/v2/…`): one dispatcher over [`RegistryRoute`], one function per
+//! operation.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::header::{
+    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, LOCATION, RANGE,
+};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use bulwark_oci::{Digest, ErrorCode, Reference, RegistryRoute, RepositoryName};
+use bytes::Bytes;
+use futures::{Stream, TryStreamExt};
+use http_body_util::BodyExt;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::headers::{blob_range, content_length, upload_content_range, upload_range};
+
+type ApiResult = Result<Response, ApiError>;
+
+const DOCKER_CONTENT_DIGEST: HeaderName = HeaderName::from_static("docker-content-digest");
+const DOCKER_UPLOAD_UUID: HeaderName = HeaderName::from_static("docker-upload-uuid");
+const OCI_SUBJECT: HeaderName = HeaderName::from_static("oci-subject");
+const OCI_FILTERS_APPLIED: HeaderName = HeaderName::from_static("oci-filters-applied");
+const LINK: HeaderName = HeaderName::from_static("link");
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2", any(dispatch))
+        .route("/v2/", any(dispatch))
+        .route("/v2/{*rest}", any(dispatch))
+}
+
+/// A response builder that never fails on our own, always-valid header values.
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+}
+
+impl Reply {
+    fn new(status: StatusCode) -> Self {
+        Reply {
+            status,
+            headers: HeaderMap::new(),
+        }
+    }
+
+    fn header(mut self, name: HeaderName, value: impl AsRef<str>) -> Self {
+        if let Ok(value) = HeaderValue::from_str(value.as_ref()) {
+            self.headers.insert(name, value);
+        }
+        self
+    }
+
+    fn body(self, body: Body) -> Response {
+        let mut response = (self.status, body).into_response();
+        response.headers_mut().extend(self.headers);
+        response
+    }
+
+    fn empty(self) -> Response {
+        self.header(CONTENT_LENGTH, "0").body(Body::empty())
+    }
+
+    fn json(self, value: &serde_json::Value) -> Response {
+        let bytes = serde_json::to_vec(value).unwrap_or_default();
+        self.header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_LENGTH, bytes.len().to_string())
+            .body(Body::from(bytes))
+    }
+}
+
+async fn dispatch(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = match RegistryRoute::parse(uri.path()) {
+        Ok(route) => handle(&state, &method, route, &query, &headers, body).await,
+        Err(error) => Err(error.into()),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn body_stream(body: Body) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
+    TryStreamExt::map_err(body.into_data_stream(), std::io::Error::other)
+}
+
+fn method_not_allowed() -> ApiError {
+    ApiError::code(ErrorCode::MethodNotAllowed)
+}
+
+async fn handle(
+    state: &AppState,
+    method: &Method,
+    route: RegistryRoute,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let registry = &state.registry;
+    match route {
+        RegistryRoute::Base => match *method {
+            Method::GET | Method::HEAD => {
+                Ok(Reply::new(StatusCode::OK).json(&serde_json::json!({})))
+            }
+            _ => Err(method_not_allowed()),
+        },
+        RegistryRoute::Catalog => match *method {
+            Method::GET => catalog(state, query).await,
+            _ => Err(method_not_allowed()),
+        },
+        RegistryRoute::Tags { name } => match *method {
+            Method::GET => tags(state, &name, query).await,
+            _ => Err(method_not_allowed()),
+        },
+        RegistryRoute::Manifest { name, reference } => match *method {
+            Method::GET | Method::HEAD => {
+                let reference = parse_lookup_reference(&reference)?;
+                get_manifest(state, &name, &reference, *method == Method::HEAD).await
+            }
+            Method::PUT => {
+                let reference: Reference = reference.parse()?;
+                put_manifest(state, &name, &reference, headers, body).await
+            }
+            Method::DELETE => {
+                let reference = parse_lookup_reference(&reference)?;
+                registry.delete_manifest(&name, &reference).await?;
+                Ok(Reply::new(StatusCode::ACCEPTED).empty())
+            }
+            _ => Err(method_not_allowed()),
+        },
+        RegistryRoute::Blob { name, digest } => {
+            let digest: Digest = digest.parse()?;
+            match *method {
+                Method::GET => get_blob(state, &name, &digest, headers).await,
+                Method::HEAD => {
+                    let size = registry.blob_size(&name, &digest).await?;
+                    Ok(blob_reply(StatusCode::OK, &digest)
+                        .header(CONTENT_LENGTH, size.to_string())
+                        .body(Body::empty()))
+                }
+                Method::DELETE => {
+                    registry.delete_blob(&name, &digest).await?;
+                    Ok(Reply::new(StatusCode::ACCEPTED).empty())
+                }
+                _ => Err(method_not_allowed()),
+            }
+        }
+        RegistryRoute::UploadStart { name } => match *method {
+            Method::POST => start_upload(state, &name, query, headers, body).await,
+            _ => Err(method_not_allowed()),
+        },
+        RegistryRoute::Upload { name, session } => match *method {
+            Method::GET => {
+                let status = registry.upload_status(&name, &session).await?;
+                Ok(upload_reply(
+                    StatusCode::NO_CONTENT,
+                    &name,
+                    &status.session,
+                    status.offset,
+                )
+                .empty())
+            }
+            Method::PATCH => {
+                let (start, length) = chunk_bounds(headers)?;
+                let status = registry
+                    .append(&name, &session, start, length, body_stream(body))
+                    .await?;
+                Ok(
+                    upload_reply(StatusCode::ACCEPTED, &name, &status.session, status.offset)
+                        .empty(),
+                )
+            }
+            Method::PUT => {
+                let digest = required_digest(query)?;
+                let (start, length) = chunk_bounds(headers)?;
+                registry
+                    .complete(&name, &session, &digest, start, length, body_stream(body))
+                    .await?;
+                Ok(blob_created(&name, &digest))
+            }
+            Method::DELETE => {
+                registry.cancel_upload(&name, &session).await?;
+                Ok(Reply::new(StatusCode::NO_CONTENT).empty())
+            }
+            _ => Err(method_not_allowed()),
+        },
+        RegistryRoute::Referrers { name, digest } => match *method {
+            Method::GET => {
+                let digest: Digest = digest.parse()?;
+                referrers(state, &name, &digest, query).await
+            }
+            _ => Err(method_not_allowed()),
+        },
+    }
+}
+
+/// For reads and deletes an unparseable tag cannot name anything: it is unknown, not invalid.
+fn parse_lookup_reference(raw: &str) -> Result<Reference, ApiError> {
+    match raw.parse::<Reference>() {
+        Ok(reference) => Ok(reference),
+        Err(bulwark_oci::NameError::InvalidTag(_)) => {
+            Err(ApiError::code(ErrorCode::ManifestUnknown))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn required_digest(query: &HashMap<String, String>) -> Result<Digest, ApiError> {
+    let raw = query.get("digest").ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::DigestInvalid,
+            "the digest query parameter is required",
+        )
+    })?;
+    Ok(raw.parse()?)
+}
+
+/// The chunk's start offset (from `Content-Range`) and length, cross-checked.
+fn chunk_bounds(headers: &HeaderMap) -> Result<(Option<u64>, Option<u64>), ApiError> {
+    let length = content_length(headers)?;
+    match upload_content_range(headers)? {
+        Some((start, end)) => {
+            let range_length = end - start + 1;
+            if length.is_some_and(|l| l != range_length) {
+                return Err(ApiError::new(
+                    ErrorCode::SizeInvalid,
+                    "Content-Length does not match Content-Range",
+                ));
+            }
+            Ok((Some(start), Some(range_length)))
+        }
+        None => Ok((None, length)),
+    }
+}
+
+fn blob_reply(status: StatusCode, digest: &Digest) -> Reply {
+    Reply::new(status)
+        .header(DOCKER_CONTENT_DIGEST, digest.to_string())
+        .header(CONTENT_TYPE, "application/octet-stream")
+        .header(ACCEPT_RANGES, "bytes")
+        .header(ETAG, format!("\"{digest}\""))
+}
+
+fn upload_reply(status: StatusCode, name: &RepositoryName, session: &str, offset: u64) -> Reply {
+    Reply::new(status)
+        .header(LOCATION, format!("/v2/{name}/blobs/uploads/{session}"))
+        .header(RANGE, upload_range(offset))
+        .header(DOCKER_UPLOAD_UUID, session)
+}
+
+fn blob_created(name: &RepositoryName, digest: &Digest) -> Response {
+    Reply::new(StatusCode::CREATED)
+        .header(LOCATION, format!("/v2/{name}/blobs/{digest}"))
+        .header(DOCKER_CONTENT_DIGEST, digest.to_string())
+        .empty()
+}
+
+async fn get_blob(
+    state: &AppState,
+    name: &RepositoryName,
+    digest: &Digest,
+    headers: &HeaderMap,
+) -> ApiResult {
+    let size = state.registry.blob_size(name, digest).await?;
+    let range = blob_range(headers, size)?;
+    let content = state
+        .registry
+        .read_blob(name, digest, range.clone())
+        .await?;
+    let reply = match &range {
+        Some(range) => blob_reply(StatusCode::PARTIAL_CONTENT, digest)
+            .header(CONTENT_LENGTH, (range.end - range.start).to_string())
+            .header(
+                CONTENT_RANGE,
+                format!("bytes {}-{}/{}", range.start, range.end - 1, size),
+            ),
+        None => blob_reply(StatusCode::OK, digest).header(CONTENT_LENGTH, size.to_string()),
+    };
+    Ok(reply.body(Body::from_stream(content.stream)))
+}
+
+async fn start_upload(
+    state: &AppState,
+    name: &RepositoryName,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let registry = &state.registry;
+    if let (Some(mount), Some(from)) = (query.get("mount"), query.get("from")) {
+        // A mount that cannot be served (bad digest, unknown source) falls back to a plain
+        // upload session, as the spec asks.
+        if let (Ok(digest), Ok(from)) = (mount.parse::<Digest>(), from.parse::<RepositoryName>())
+            && registry.mount_blob(name, &from, &digest).await?
+        {
+            return Ok(blob_created(name, &digest));
+        }
+    } else if query.contains_key("digest") {
+        let digest = required_digest(query)?;
+        let length = content_length(headers)?;
+        registry
+            .put_blob(name, &digest, length, body_stream(body))
+            .await?;
+        return Ok(blob_created(name, &digest));
+    }
+    let status = registry.start_upload(name).await?;
+    Ok(upload_reply(StatusCode::ACCEPTED, name, &status.session, 0).empty())
+}
+
+async fn get_manifest(
+    state: &AppState,
+    name: &RepositoryName,
+    reference: &Reference,
+    head_only: bool,
+) -> ApiResult {
+    let manifest = state.registry.manifest(name, reference).await?;
+    let reply = Reply::new(StatusCode::OK)
+        .header(CONTENT_TYPE, &manifest.media_type)
+        .header(CONTENT_LENGTH, manifest.content.len().to_string())
+        .header(DOCKER_CONTENT_DIGEST, manifest.digest.to_string())
+        .header(ETAG, format!("\"{}\"", manifest.digest));
+    Ok(if head_only {
+        reply.body(Body::empty())
+    } else {
+        reply.body(Body::from(manifest.content))
+    })
+}
+
+async fn put_manifest(
+    state: &AppState,
+    name: &RepositoryName,
+    reference: &Reference,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let limit = state.registry.limits().max_manifest_size;
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::ManifestTooLarge,
+            format!("manifest larger than {limit} bytes"),
+        )
+    };
+    if content_length(headers)?.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let content = http_body_util::Limited::new(body, limit)
+        .collect()
+        .await
+        .map_err(|_| too_large())?
+        .to_bytes();
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let outcome = state
+        .registry
+        .put_manifest(name, reference, content_type, content)
+        .await?;
+    let mut reply = Reply::new(StatusCode::CREATED)
+        .header(LOCATION, format!("/v2/{name}/manifests/{}", outcome.digest))
+        .header(DOCKER_CONTENT_DIGEST, outcome.digest.to_string());
+    if let Some(subject) = outcome.subject {
+        reply = reply.header(OCI_SUBJECT, subject.to_string());
+    }
+    Ok(reply.empty())
+}
+
+fn page_query(query: &HashMap<String, String>) -> Result<(Option<u32>, Option<&str>), ApiError> {
+    let n = query
+        .get("n")
+        .map(|n| {
+            n.parse::<u32>().map_err(|_| {
+                ApiError::new(ErrorCode::SizeInvalid, "n must be a non-negative integer")
+            })
+        })
+        .transpose()?;
+    Ok((n, query.get("last").map(String::as_str)))
+}
+
+fn next_link(path: &str, items: &[String], n: u32) -> Option<String> {
+    items.last().map(|last| {
+        let last: String = url_encode(last);
+        format!("<{path}?n={n}&last={last}>; rel=\"next\"")
+    })
+}
+
+/// Tags and repository names are restricted to URL-safe characters except `/`.
+fn url_encode(value: &str) -> String {
+    value.replace('/', "%2F")
+}
+
+async fn catalog(state: &AppState, query: &HashMap<String, String>) -> ApiResult {
+    let (n, last) = page_query(query)?;
+    let (names, more) = state.registry.catalog(n, last).await?;
+    let mut reply = Reply::new(StatusCode::OK);
+    if more && let Some(link) = next_link("/v2/_catalog", &names, names.len() as u32) {
+        reply = reply.header(LINK, link);
+    }
+    Ok(reply.json(&serde_json::json!({ "repositories": names })))
+}
+
+async fn tags(
+    state: &AppState,
+    name: &RepositoryName,
+    query: &HashMap<String, String>,
+) -> ApiResult {
+    let (n, last) = page_query(query)?;
+    let (tags, more) = state.registry.tags(name, n, last).await?;
+    let mut reply = Reply::new(StatusCode::OK);
+    if more
+        && let Some(link) = next_link(&format!("/v2/{name}/tags/list"), &tags, tags.len() as u32)
+    {
+        reply = reply.header(LINK, link);
+    }
+    Ok(reply.json(&serde_json::json!({ "name": name.as_str(), "tags": tags })))
+}
+
+async fn referrers(
+    state: &AppState,
+    name: &RepositoryName,
+    subject: &Digest,
+    query: &HashMap<String, String>,
+) -> ApiResult {
+    let artifact_type = query
+        .get("artifactType")
+        .map(String::as_str)
+        .filter(|t| !t.is_empty());
+    let found = state
+        .registry
+        .referrers(name, subject, artifact_type)
+        .await?;
+    let manifests: Vec<serde_json::Value> = found
+        .into_iter()
+        .map(|m| {
+            let mut descriptor = serde_json::json!({
+                "mediaType": m.media_type,
+                "digest": m.digest.to_string(),
+                "size": m.size,
+            });
+            if let Some(artifact_type) = m.artifact_type {
+                descriptor["artifactType"] = artifact_type.into();
+            }
+            if let Some(annotations) = m
+                .annotations
+                .and_then(|a| serde_json::from_str::<serde_json::Value>(&a).ok())
+            {
+                descriptor["annotations"] = annotations;
+            }
+            descriptor
+        })
+        .collect();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": manifests,
+    });
+    let mut reply = Reply::new(StatusCode::OK);
+    if artifact_type.is_some() {
+        reply = reply.header(OCI_FILTERS_APPLIED, "artifactType");
+    }
+    let bytes = serde_json::to_vec(&index).unwrap_or_default();
+    Ok(reply
+        .header(CONTENT_TYPE, OCI_INDEX)
+        .header(CONTENT_LENGTH, bytes.len().to_string())
+        .body(Body::from(bytes)))
+}

@@ -1,0 +1,118 @@
+//! Configuration: defaults, then a TOML file, then `BULWARK_*` environment variables, then
+//! command-line flags, each overriding the one before.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Loopback by default: exposing the registry is a decision.
+    pub listen: SocketAddr,
+    /// Where blobs and (with SQLite) metadata live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` for scale-out metadata; empty means SQLite inside `data_dir`.
+    pub database_url: String,
+    /// Largest blob accepted, in bytes.
+    pub max_blob_size: u64,
+    /// Largest manifest accepted, in bytes (the spec's recommended 4 MiB).
+    pub max_manifest_size: usize,
+    /// Seconds an idle upload session lives before it and its data are discarded.
+    pub upload_ttl_secs: u64,
+    /// `text` for people, `json` for log pipelines.
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            data_dir: PathBuf::from("bulwark-data"),
+            database_url: String::new(),
+            max_blob_size: 64 * 1024 * 1024 * 1024,
+            max_manifest_size: 4 * 1024 * 1024,
+            upload_ttl_secs: 24 * 60 * 60,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// Values given as flags; `None` leaves the layers below in force.
+#[derive(Debug, Default, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Config {
+    pub fn load(
+        file: Option<&std::path::Path>,
+        flags: &FlagOverrides,
+    ) -> Result<Config, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed("BULWARK_").ignore(&["config"]))
+            .merge(Serialized::defaults(flags))
+            .extract()
+            .map_err(Box::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_override_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "bulwark.toml",
+                "listen = \"127.0.0.1:6000\"\ndata_dir = \"/from-file\"\nupload_ttl_secs = 60\n",
+            )?;
+            jail.set_env("BULWARK_DATA_DIR", "/from-env");
+            let flags = FlagOverrides {
+                listen: Some("127.0.0.1:7000".parse().unwrap()),
+                ..FlagOverrides::default()
+            };
+            let config = Config::load(Some(std::path::Path::new("bulwark.toml")), &flags).unwrap();
+            assert_eq!(config.listen.port(), 7000);
+            assert_eq!(config.data_dir, PathBuf::from("/from-env"));
+            assert_eq!(config.upload_ttl_secs, 60);
+            assert_eq!(config.max_manifest_size, 4 * 1024 * 1024);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bulwark.toml", "listn = \"127.0.0.1:6000\"\n")?;
+            assert!(
+                Config::load(
+                    Some(std::path::Path::new("bulwark.toml")),
+                    &FlagOverrides::default()
+                )
+                .is_err()
+            );
+            Ok(())
+        });
+    }
+}
