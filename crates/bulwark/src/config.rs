@@ -34,6 +34,16 @@ pub enum LogFormat {
     Json,
 }
 
+const SETTING_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "max_blob_size",
+    "max_manifest_size",
+    "upload_ttl_secs",
+    "log_format",
+];
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -69,7 +79,9 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment
-            .merge(Env::prefixed("BULWARK_").ignore(&["config"]))
+            // Only the settings' own names: other BULWARK_* variables (BULWARK_LOG,
+            // BULWARK_CONFIG, test settings) are not configuration keys.
+            .merge(Env::prefixed("BULWARK_").only(SETTING_KEYS))
             .merge(Serialized::defaults(flags))
             .extract()
             .map_err(Box::new)

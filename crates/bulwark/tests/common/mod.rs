@@ -1,0 +1,278 @@
+//! Scenario support: a real `bulwark serve` process on an ephemeral port, on either metadata
+//! back end, and small images made on the fly.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bulwark_oci::Digest;
+pub use bulwark_test_support::Backend;
+use bulwark_test_support::TestDatabase;
+use tempfile::TempDir;
+
+/// Generates one `#[tokio::test]` per metadata back end for an `async fn(Backend)` scenario.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::common::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::common::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// A running registry process; killed when dropped.
+pub struct TestServer {
+    child: Option<Child>,
+    pub base: String,
+    pub address: String,
+    pub data_dir: PathBuf,
+    env: Vec<(String, String)>,
+    _database: TestDatabase,
+    _dir: TempDir,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// Starts a server with extra `BULWARK_*` settings.
+    pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let database = TestDatabase::new(backend).await;
+        let data_dir = dir.path().join("data");
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if backend == Backend::Postgres {
+            env.push(("BULWARK_DATABASE_URL".into(), database.url().to_owned()));
+        }
+        let mut server = TestServer {
+            child: None,
+            base: String::new(),
+            address: String::new(),
+            data_dir,
+            env,
+            _database: database,
+            _dir: dir,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bulwark"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .env_remove("BULWARK_CONFIG")
+            .env("BULWARK_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent
+                    && let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(address) = event["fields"]["address"].as_str()
+                {
+                    sender.send(address.to_owned()).ok();
+                    sent = true;
+                }
+                if std::env::var_os("BULWARK_TEST_SERVER_LOG").is_some() {
+                    eprintln!("server: {line}");
+                }
+            }
+        });
+        let address = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server did not report its address");
+        self.base = format!("http://{address}");
+        self.address = address;
+        self.child = Some(child);
+    }
+
+    /// SIGKILLs the process: no shutdown code runs.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+
+    /// Starts the process again on the same data (a new port).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Peak resident memory of the server process so far, in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+pub fn sha256(bytes: &[u8]) -> Digest {
+    Digest::sha256_of(bytes)
+}
+
+/// Pushes a blob monolithically; panics unless the registry answers 201.
+pub async fn push_blob(server: &TestServer, repo: &str, bytes: &[u8]) -> Digest {
+    let digest = sha256(bytes);
+    let response = client()
+        .post(server.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")))
+        .header("content-type", "application/octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    digest
+}
+
+/// An image manifest over a config and one layer, both pushed first; returns its bytes.
+pub async fn push_image(server: &TestServer, repo: &str, seed: &str) -> Vec<u8> {
+    let config = format!("{{\"architecture\":\"amd64\",\"os\":\"linux\",\"seed\":\"{seed}\"}}");
+    let layer = format!("layer of {seed}");
+    let config_digest = push_blob(server, repo, config.as_bytes()).await;
+    let layer_digest = push_blob(server, repo, layer.as_bytes()).await;
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_digest.to_string(), "size": config.len()},
+        "layers": [{"mediaType": OCI_LAYER, "digest": layer_digest.to_string(), "size": layer.len()}],
+    }))
+    .unwrap()
+}
+
+pub async fn put_manifest(
+    server: &TestServer,
+    repo: &str,
+    reference: &str,
+    media_type: &str,
+    bytes: &[u8],
+) -> reqwest::Response {
+    client()
+        .put(server.url(&format!("/v2/{repo}/manifests/{reference}")))
+        .header("content-type", media_type)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Writes an OCI image layout with one tagged single-layer image to `dir` and returns the
+/// manifest digest.
+pub fn write_oci_layout(dir: &Path, tag: &str, payload: &[u8]) -> Digest {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let digest = sha256(bytes);
+        std::fs::write(blobs.join(digest.encoded()), bytes).unwrap();
+        digest
+    };
+    // An uncompressed tar layer keeps the fixture free of a compressor: diff_id = digest.
+    let layer = tar_with_file("payload.bin", payload);
+    let layer_digest = put(&layer);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest.to_string()]},
+        "config": {}
+    }))
+    .unwrap();
+    let config_digest = put(&config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_digest.to_string(), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest.to_string(), "size": layer.len()}],
+    }))
+    .unwrap();
+    let manifest_digest = put(&manifest);
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": manifest_digest.to_string(), "size": manifest.len(),
+                       "annotations": {"org.opencontainers.image.ref.name": tag}}]
+    });
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    manifest_digest
+}
+
+/// A tar archive holding one regular file.
+fn tar_with_file(name: &str, content: &[u8]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder.append_data(&mut header, name, content).unwrap();
+    builder.into_inner().unwrap()
+}
+
+/// Runs a command, returning stdout; panics with its output on failure.
+pub fn run(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} could not be started ({e}); run the README's test command, which installs it"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
