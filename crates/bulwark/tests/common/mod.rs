@@ -223,12 +223,17 @@ pub fn write_oci_layout(dir: &Path, tag: &str, payload: &[u8]) -> Digest {
         std::fs::write(blobs.join(digest.encoded()), bytes).unwrap();
         digest
     };
-    // An uncompressed tar layer keeps the fixture free of a compressor: diff_id = digest.
-    let layer = tar_with_file("payload.bin", payload);
+    // Gzipped, as registries expect: skopeo compresses uncompressed layers on push, which
+    // would change the manifest and defeat the byte-exact round trip.
+    let tar = tar_with_file("payload.bin", payload);
+    let diff_id = sha256(&tar);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &tar).unwrap();
+    let layer = encoder.finish().unwrap();
     let layer_digest = put(&layer);
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [layer_digest.to_string()]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id.to_string()]},
         "config": {}
     }))
     .unwrap();
@@ -237,7 +242,7 @@ pub fn write_oci_layout(dir: &Path, tag: &str, payload: &[u8]) -> Digest {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "config": {"mediaType": OCI_CONFIG, "digest": config_digest.to_string(), "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest.to_string(), "size": layer.len()}],
+        "layers": [{"mediaType": OCI_LAYER, "digest": layer_digest.to_string(), "size": layer.len()}],
     }))
     .unwrap();
     let manifest_digest = put(&manifest);
