@@ -123,6 +123,12 @@ impl TestServer {
         }
     }
 
+    /// Sets a `BULWARK_*` variable for the next (re)start.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
     /// Starts the process again on the same data (a new port).
     pub fn restart(&mut self) {
         self.kill();

@@ -1,0 +1,171 @@
+//! Crash safety and streaming limits: SIGKILL in the middle of concurrent pushes, and a
+//! multi-GiB blob through a server whose memory must stay flat.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use sha2::{Digest as _, Sha256};
+
+/// A body that trickles forever, to be cut off by the server's death.
+fn endless_body() -> reqwest::Body {
+    let stream = futures::stream::unfold(0u64, |n| async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Some((Ok::<_, std::io::Error>(Bytes::from(vec![(n % 251) as u8; 64 * 1024])), n + 1))
+    });
+    reqwest::Body::wrap_stream(stream)
+}
+
+fn files_under(dir: &std::path::Path) -> usize {
+    walk(dir).len()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|entry| {
+            let path = entry.path();
+            if path.is_dir() { walk(&path) } else { vec![path] }
+        })
+        .collect()
+}
+
+async fn sigkill_during_concurrent_pushes(backend: Backend) {
+    let mut server = TestServer::start(backend).await;
+    let c = client();
+    let repo = "proj/crash";
+
+    // Pushes that complete before the crash.
+    let mut completed = Vec::new();
+    let pushes = (0..8u8).map(|i| {
+        let blob: Vec<u8> = (0..1024 * 1024).map(|j| (j as u8).wrapping_mul(i + 1)).collect();
+        let server = &server;
+        async move { (push_blob(server, repo, &blob).await, blob) }
+    });
+    for (digest, blob) in futures::future::join_all(pushes).await {
+        completed.push((digest, blob));
+    }
+    let image = push_image(&server, repo, "survivor").await;
+    assert_eq!(put_manifest(&server, repo, "v1", OCI_MANIFEST, &image).await.status(), 201);
+
+    // Pushes in flight when the process dies: chunked sessions and monolithic uploads.
+    let mut sessions = Vec::new();
+    let mut in_flight = Vec::new();
+    for i in 0..6 {
+        let response = c.post(server.url(&format!("/v2/{repo}/blobs/uploads/"))).send().await.unwrap();
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        sessions.push(location.clone());
+        let request = if i % 2 == 0 {
+            c.patch(server.url(&location)).body(endless_body())
+        } else {
+            let digest = sha256(format!("never finished {i}").as_bytes());
+            c.put(server.url(&format!("{location}?digest={digest}"))).body(endless_body())
+        };
+        in_flight.push(tokio::spawn(request.send()));
+        let digest = sha256(format!("monolithic {i}").as_bytes());
+        let request = c
+            .post(server.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")))
+            .body(endless_body());
+        in_flight.push(tokio::spawn(request.send()));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let staged_dir = server.data_dir.join("blobs/uploads");
+    assert!(files_under(&staged_dir) > 0, "the in-flight pushes had staged data");
+    server.kill();
+    for push in in_flight {
+        assert!(push.await.unwrap().is_err(), "an in-flight push cannot have succeeded");
+    }
+
+    // Restart with a short upload lifetime: the start-up sweep reclaims every dead session.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    server.set_env("BULWARK_UPLOAD_TTL_SECS", "1");
+    server.restart();
+    for (digest, blob) in &completed {
+        let response = c.get(server.url(&format!("/v2/{repo}/blobs/{digest}"))).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.bytes().await.unwrap().as_ref(), blob.as_slice());
+    }
+    let response = c.get(server.url(&format!("/v2/{repo}/manifests/v1"))).send().await.unwrap();
+    assert_eq!(response.bytes().await.unwrap().as_ref(), image.as_slice());
+    for location in &sessions {
+        let response = c.get(server.url(location)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "dead session {location} is gone");
+    }
+    assert_eq!(files_under(&staged_dir), 0, "no staged data is left: {:?}", walk(&staged_dir));
+    // No partial blob became visible.
+    let body: serde_json::Value = c.get(server.url(&format!("/v2/{repo}/tags/list"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["tags"], serde_json::json!(["v1"]));
+}
+
+/// Deterministic, incompressible-enough content generated on the fly, hashed as it goes.
+fn generated_body(total: u64, hasher: std::sync::Arc<std::sync::Mutex<Sha256>>) -> reqwest::Body {
+    const CHUNK: u64 = 1024 * 1024;
+    let stream = futures::stream::unfold(0u64, move |sent| {
+        let hasher = hasher.clone();
+        async move {
+            if sent >= total {
+                return None;
+            }
+            let len = CHUNK.min(total - sent) as usize;
+            let seed = sent / CHUNK;
+            let chunk: Vec<u8> = (0..len).map(|i| ((i as u64).wrapping_mul(31) ^ seed) as u8).collect();
+            hasher.lock().unwrap().update(&chunk);
+            Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), sent + len as u64))
+        }
+    });
+    reqwest::Body::wrap_stream(stream)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_blob_streams_in_flat_memory() {
+    // 4 GiB by default, as the registry promises; BULWARK_TEST_LARGE_BLOB_BYTES shrinks it for
+    // quick local runs.
+    let total: u64 = std::env::var("BULWARK_TEST_LARGE_BLOB_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4 * 1024 * 1024 * 1024);
+    let server = TestServer::start(Backend::Sqlite).await;
+    let c = client();
+    let repo = "proj/large";
+
+    // Stream it in one PATCH, digest computed by the client on the way, then PUT ?digest=.
+    let response = c.post(server.url(&format!("/v2/{repo}/blobs/uploads/"))).send().await.unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let hasher = std::sync::Arc::new(std::sync::Mutex::new(Sha256::new()));
+    let response = c
+        .patch(server.url(&location))
+        .body(generated_body(total, hasher.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let digest = format!("sha256:{}", hex::encode(hasher.lock().unwrap().clone().finalize()));
+    let response = c.put(server.url(&format!("{location}?digest={digest}"))).send().await.unwrap();
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+
+    // Pull it back, hashing as it streams.
+    let response = c.get(server.url(&format!("/v2/{repo}/blobs/{digest}"))).send().await.unwrap();
+    assert_eq!(response.headers()["content-length"].to_str().unwrap(), total.to_string());
+    let mut stream = response.bytes_stream();
+    let mut pulled = Sha256::new();
+    let mut received = 0u64;
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        let chunk = chunk.unwrap();
+        received += chunk.len() as u64;
+        pulled.update(&chunk);
+    }
+    assert_eq!(received, total);
+    assert_eq!(format!("sha256:{}", hex::encode(pulled.finalize())), digest);
+
+    let peak = server.peak_rss();
+    assert!(peak < 100 * 1024 * 1024, "server peak RSS {} MiB", peak / (1024 * 1024));
+    eprintln!("pushed and pulled {total} bytes; server peak RSS {} MiB", peak / (1024 * 1024));
+}
+
+on_both_backends!(sigkill_during_concurrent_pushes);
