@@ -1,0 +1,212 @@
+//! `cargo run --release -p bulwark-bench`: push and pull throughput of a large blob over
+//! loopback and manifest GETs per second, printed next to this machine's `openssl dgst
+//! -sha256` and `cat` rates for the same file so the figures read as ratios (absolute numbers
+//! on shared machines are noisy).
+//!
+//! The server is the real router on the real stores (SQLite + local filesystem in a temp
+//! dir), served on its own runtime in this process; the client is reqwest on another.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bulwark_blobstore::BlobStore;
+use bulwark_metadata::MetadataStore;
+use bulwark_oci::Digest;
+use bulwark_registry::{Registry, RegistryLimits};
+use clap::Parser;
+use futures::StreamExt;
+
+#[derive(Parser)]
+#[command(about = "Bulwark throughput benchmark")]
+struct Args {
+    /// Size of the blob pushed and pulled, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    blob_mib: u64,
+    /// Concurrent connections for the manifest GET load.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Seconds of manifest GET load.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+}
+
+fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64()
+}
+
+/// Times a shell command over `file`, returning its stdout and duration.
+fn time_command(program: &str, args: &[&str], file: &Path) -> anyhow::Result<(String, Duration)> {
+    let start = Instant::now();
+    let output = Command::new(program)
+        .args(args)
+        .arg(file)
+        .output()
+        .with_context(|| format!("running {program}"))?;
+    let elapsed = start.elapsed();
+    if !output.status.success() {
+        bail!("{program} failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok((String::from_utf8_lossy(&output.stdout).into_owned(), elapsed))
+}
+
+fn write_blob_file(path: &Path, mib: u64) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut chunk = vec![0u8; 1024 * 1024];
+    for n in 0..mib {
+        for (i, byte) in chunk.iter_mut().enumerate() {
+            *byte = ((i as u64).wrapping_mul(2_654_435_761) ^ n) as u8;
+        }
+        file.write_all(&chunk)?;
+    }
+    file.flush()?;
+    Ok(())
+}
+
+fn start_server(data_dir: PathBuf) -> anyhow::Result<String> {
+    let (address_tx, address_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                address_tx.send(Err(anyhow::Error::from(e))).ok();
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            let started = async {
+                let blobs = BlobStore::open_local(&data_dir.join("blobs"))?;
+                let metadata = MetadataStore::open_sqlite_in(&data_dir).await?;
+                let registry = Registry::new(blobs, metadata, RegistryLimits::default());
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                let address = listener.local_addr()?;
+                anyhow::Ok((registry, listener, address))
+            }
+            .await;
+            match started {
+                Ok((registry, listener, address)) => {
+                    address_tx.send(Ok(format!("http://{address}"))).ok();
+                    let router = bulwark_server::router(bulwark_server::AppState { registry });
+                    bulwark_server::serve(listener, router, futures::future::pending()).await.ok();
+                }
+                Err(e) => {
+                    address_tx.send(Err(e)).ok();
+                }
+            }
+        });
+    });
+    address_rx.recv()?
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let work = tempfile::tempdir()?;
+    let file = work.path().join("blob.bin");
+    let size = args.blob_mib * 1024 * 1024;
+    eprintln!("writing a {} MiB test file…", args.blob_mib);
+    write_blob_file(&file, args.blob_mib)?;
+
+    // The machine's own limits on the same (now cached) file.
+    // Through sh so that cat writes to /dev/null, not into a pipe this process buffers.
+    let cat_to_null = ["-c", "cat \"$0\" > /dev/null"];
+    time_command("sh", &cat_to_null, &file)?;
+    let (_, cat_time) = time_command("sh", &cat_to_null, &file)?;
+    let (openssl_out, openssl_time) = time_command("openssl", &["dgst", "-sha256", "-r"], &file)?;
+    let hex = openssl_out.split_whitespace().next().unwrap_or_default();
+    let digest: Digest = format!("sha256:{hex}").parse().context("openssl's digest")?;
+
+    let base = start_server(work.path().join("data"))?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.connections).build()?;
+    let repo = "bench/blob";
+
+    // Push: one streamed request, the server hashing and writing as it reads.
+    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+        tokio::fs::File::open(&file).await?,
+        1024 * 1024,
+    ));
+    let start = Instant::now();
+    let response = client
+        .post(format!("{base}/v2/{repo}/blobs/uploads/?digest={digest}"))
+        .header("content-length", size)
+        .body(body)
+        .send()
+        .await?;
+    let push_time = start.elapsed();
+    if response.status() != 201 {
+        bail!("push failed: {} {}", response.status(), response.text().await?);
+    }
+
+    // Pull: stream into nothing.
+    let start = Instant::now();
+    let response = client.get(format!("{base}/v2/{repo}/blobs/{digest}")).send().await?;
+    let mut stream = response.bytes_stream();
+    let mut pulled = 0u64;
+    while let Some(chunk) = stream.next().await {
+        pulled += chunk?.len() as u64;
+    }
+    let pull_time = start.elapsed();
+    if pulled != size {
+        bail!("pulled {pulled} bytes of {size}");
+    }
+
+    // Manifest GETs at N connections.
+    let config = b"{}";
+    let config_digest = Digest::sha256_of(config);
+    client
+        .post(format!("{base}/v2/bench/app/blobs/uploads/?digest={config_digest}"))
+        .body(config.to_vec())
+        .send()
+        .await?
+        .error_for_status()?;
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.to_string(), "size": 2},
+        "layers": []
+    }))?;
+    client
+        .put(format!("{base}/v2/bench/app/manifests/latest"))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest)
+        .send()
+        .await?
+        .error_for_status()?;
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let url = format!("{base}/v2/bench/app/manifests/latest");
+    let workers: Vec<_> = (0..args.connections)
+        .map(|_| {
+            let (client, url, count) = (client.clone(), url.clone(), count.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let response = client.get(&url).send().await?.error_for_status()?;
+                    response.bytes().await?;
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    for worker in workers {
+        worker.await??;
+    }
+    let load_time = start.elapsed();
+    let gets = count.load(Ordering::Relaxed) as f64 / load_time.as_secs_f64();
+
+    let hash_rate = mib_per_s(size, openssl_time);
+    let cat_rate = mib_per_s(size, cat_time);
+    let push_rate = mib_per_s(size, push_time);
+    let pull_rate = mib_per_s(size, pull_time);
+    println!("blob size                    {} MiB", args.blob_mib);
+    println!("openssl dgst -sha256         {hash_rate:8.0} MiB/s");
+    println!("cat                          {cat_rate:8.0} MiB/s");
+    println!("push (loopback)              {push_rate:8.0} MiB/s   {:.2}x openssl sha256", push_rate / hash_rate);
+    println!("pull (loopback)              {pull_rate:8.0} MiB/s   {:.2}x cat", pull_rate / cat_rate);
+    println!("manifest GET, {} conns       {gets:8.0} req/s", args.connections);
+    Ok(())
+}
