@@ -48,9 +48,15 @@ fn time_command(program: &str, args: &[&str], file: &Path) -> anyhow::Result<(St
         .with_context(|| format!("running {program}"))?;
     let elapsed = start.elapsed();
     if !output.status.success() {
-        bail!("{program} failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "{program} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
-    Ok((String::from_utf8_lossy(&output.stdout).into_owned(), elapsed))
+    Ok((
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        elapsed,
+    ))
 }
 
 fn write_blob_file(path: &Path, mib: u64) -> anyhow::Result<()> {
@@ -70,7 +76,10 @@ fn write_blob_file(path: &Path, mib: u64) -> anyhow::Result<()> {
 fn start_server(data_dir: PathBuf) -> anyhow::Result<String> {
     let (address_tx, address_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
             Ok(runtime) => runtime,
             Err(e) => {
                 address_tx.send(Err(anyhow::Error::from(e))).ok();
@@ -91,7 +100,9 @@ fn start_server(data_dir: PathBuf) -> anyhow::Result<String> {
                 Ok((registry, listener, address)) => {
                     address_tx.send(Ok(format!("http://{address}"))).ok();
                     let router = bulwark_server::router(bulwark_server::AppState { registry });
-                    bulwark_server::serve(listener, router, futures::future::pending()).await.ok();
+                    bulwark_server::serve(listener, router, futures::future::pending())
+                        .await
+                        .ok();
                 }
                 Err(e) => {
                     address_tx.send(Err(e)).ok();
@@ -118,10 +129,14 @@ async fn main() -> anyhow::Result<()> {
     let (_, cat_time) = time_command("sh", &cat_to_null, &file)?;
     let (openssl_out, openssl_time) = time_command("openssl", &["dgst", "-sha256", "-r"], &file)?;
     let hex = openssl_out.split_whitespace().next().unwrap_or_default();
-    let digest: Digest = format!("sha256:{hex}").parse().context("openssl's digest")?;
+    let digest: Digest = format!("sha256:{hex}")
+        .parse()
+        .context("openssl's digest")?;
 
     let base = start_server(work.path().join("data"))?;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.connections).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .build()?;
     let repo = "bench/blob";
 
     // Push: one streamed request, the server hashing and writing as it reads.
@@ -138,12 +153,19 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let push_time = start.elapsed();
     if response.status() != 201 {
-        bail!("push failed: {} {}", response.status(), response.text().await?);
+        bail!(
+            "push failed: {} {}",
+            response.status(),
+            response.text().await?
+        );
     }
 
     // Pull: stream into nothing.
     let start = Instant::now();
-    let response = client.get(format!("{base}/v2/{repo}/blobs/{digest}")).send().await?;
+    let response = client
+        .get(format!("{base}/v2/{repo}/blobs/{digest}"))
+        .send()
+        .await?;
     let mut stream = response.bytes_stream();
     let mut pulled = 0u64;
     while let Some(chunk) = stream.next().await {
@@ -158,7 +180,9 @@ async fn main() -> anyhow::Result<()> {
     let config = b"{}";
     let config_digest = Digest::sha256_of(config);
     client
-        .post(format!("{base}/v2/bench/app/blobs/uploads/?digest={config_digest}"))
+        .post(format!(
+            "{base}/v2/bench/app/blobs/uploads/?digest={config_digest}"
+        ))
         .body(config.to_vec())
         .send()
         .await?
@@ -205,8 +229,17 @@ async fn main() -> anyhow::Result<()> {
     println!("blob size                    {} MiB", args.blob_mib);
     println!("openssl dgst -sha256         {hash_rate:8.0} MiB/s");
     println!("cat                          {cat_rate:8.0} MiB/s");
-    println!("push (loopback)              {push_rate:8.0} MiB/s   {:.2}x openssl sha256", push_rate / hash_rate);
-    println!("pull (loopback)              {pull_rate:8.0} MiB/s   {:.2}x cat", pull_rate / cat_rate);
-    println!("manifest GET, {} conns       {gets:8.0} req/s", args.connections);
+    println!(
+        "push (loopback)              {push_rate:8.0} MiB/s   {:.2}x openssl sha256",
+        push_rate / hash_rate
+    );
+    println!(
+        "pull (loopback)              {pull_rate:8.0} MiB/s   {:.2}x cat",
+        pull_rate / cat_rate
+    );
+    println!(
+        "manifest GET, {} conns       {gets:8.0} req/s",
+        args.connections
+    );
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The one place where failures become HTTP responses: an OCI error code, its status, a
 //! message, and for some codes extra headers.
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bulwark_oci::{DigestError, ErrorCode, NameError, RouteError};
 use bulwark_registry::RegistryError;
@@ -10,8 +10,8 @@ use bulwark_registry::RegistryError;
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
-    pub detail: Option<serde_json::Value>,
-    pub headers: HeaderMap,
+    /// Headers some codes carry (`Range` on an out-of-order chunk, `Content-Range` on 416).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -19,8 +19,7 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
-            detail: None,
-            headers: HeaderMap::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -30,7 +29,7 @@ impl ApiError {
 
     pub fn with_header(mut self, name: HeaderName, value: String) -> Self {
         if let Ok(value) = HeaderValue::from_str(&value) {
-            self.headers.insert(name, value);
+            self.headers.push((name, value));
         }
         self
     }
@@ -121,8 +120,6 @@ struct ErrorBody<'a> {
 struct ErrorEntry<'a> {
     code: &'a str,
     message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a serde_json::Value>,
 }
 
 impl IntoResponse for ApiError {
@@ -133,7 +130,6 @@ impl IntoResponse for ApiError {
             errors: [ErrorEntry {
                 code: self.code.as_str(),
                 message: &self.message,
-                detail: self.detail.as_ref(),
             }],
         };
         let mut response = (status, axum::Json(body)).into_response();

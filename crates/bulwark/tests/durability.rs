@@ -14,7 +14,10 @@ use sha2::{Digest as _, Sha256};
 fn endless_body() -> reqwest::Body {
     let stream = futures::stream::unfold(0u64, |n| async move {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        Some((Ok::<_, std::io::Error>(Bytes::from(vec![(n % 251) as u8; 64 * 1024])), n + 1))
+        Some((
+            Ok::<_, std::io::Error>(Bytes::from(vec![(n % 251) as u8; 64 * 1024])),
+            n + 1,
+        ))
     });
     reqwest::Body::wrap_stream(stream)
 }
@@ -31,7 +34,11 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .flatten()
         .flat_map(|entry| {
             let path = entry.path();
-            if path.is_dir() { walk(&path) } else { vec![path] }
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
         })
         .collect()
 }
@@ -44,7 +51,9 @@ async fn sigkill_during_concurrent_pushes(backend: Backend) {
     // Pushes that complete before the crash.
     let mut completed = Vec::new();
     let pushes = (0..8u8).map(|i| {
-        let blob: Vec<u8> = (0..1024 * 1024).map(|j| (j as u8).wrapping_mul(i + 1)).collect();
+        let blob: Vec<u8> = (0..1024 * 1024)
+            .map(|j| (j as u8).wrapping_mul(i + 1))
+            .collect();
         let server = &server;
         async move { (push_blob(server, repo, &blob).await, blob) }
     });
@@ -52,20 +61,30 @@ async fn sigkill_during_concurrent_pushes(backend: Backend) {
         completed.push((digest, blob));
     }
     let image = push_image(&server, repo, "survivor").await;
-    assert_eq!(put_manifest(&server, repo, "v1", OCI_MANIFEST, &image).await.status(), 201);
+    assert_eq!(
+        put_manifest(&server, repo, "v1", OCI_MANIFEST, &image)
+            .await
+            .status(),
+        201
+    );
 
     // Pushes in flight when the process dies: chunked sessions and monolithic uploads.
     let mut sessions = Vec::new();
     let mut in_flight = Vec::new();
     for i in 0..6 {
-        let response = c.post(server.url(&format!("/v2/{repo}/blobs/uploads/"))).send().await.unwrap();
+        let response = c
+            .post(server.url(&format!("/v2/{repo}/blobs/uploads/")))
+            .send()
+            .await
+            .unwrap();
         let location = response.headers()["location"].to_str().unwrap().to_owned();
         sessions.push(location.clone());
         let request = if i % 2 == 0 {
             c.patch(server.url(&location)).body(endless_body())
         } else {
             let digest = sha256(format!("never finished {i}").as_bytes());
-            c.put(server.url(&format!("{location}?digest={digest}"))).body(endless_body())
+            c.put(server.url(&format!("{location}?digest={digest}")))
+                .body(endless_body())
         };
         in_flight.push(tokio::spawn(request.send()));
         let digest = sha256(format!("monolithic {i}").as_bytes());
@@ -76,10 +95,16 @@ async fn sigkill_during_concurrent_pushes(backend: Backend) {
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let staged_dir = server.data_dir.join("blobs/uploads");
-    assert!(files_under(&staged_dir) > 0, "the in-flight pushes had staged data");
+    assert!(
+        files_under(&staged_dir) > 0,
+        "the in-flight pushes had staged data"
+    );
     server.kill();
     for push in in_flight {
-        assert!(push.await.unwrap().is_err(), "an in-flight push cannot have succeeded");
+        assert!(
+            push.await.unwrap().is_err(),
+            "an in-flight push cannot have succeeded"
+        );
     }
 
     // Restart with a short upload lifetime: the start-up sweep reclaims every dead session.
@@ -87,19 +112,39 @@ async fn sigkill_during_concurrent_pushes(backend: Backend) {
     server.set_env("BULWARK_UPLOAD_TTL_SECS", "1");
     server.restart();
     for (digest, blob) in &completed {
-        let response = c.get(server.url(&format!("/v2/{repo}/blobs/{digest}"))).send().await.unwrap();
+        let response = c
+            .get(server.url(&format!("/v2/{repo}/blobs/{digest}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(response.bytes().await.unwrap().as_ref(), blob.as_slice());
     }
-    let response = c.get(server.url(&format!("/v2/{repo}/manifests/v1"))).send().await.unwrap();
+    let response = c
+        .get(server.url(&format!("/v2/{repo}/manifests/v1")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.bytes().await.unwrap().as_ref(), image.as_slice());
     for location in &sessions {
         let response = c.get(server.url(location)).send().await.unwrap();
         assert_eq!(response.status(), 404, "dead session {location} is gone");
     }
-    assert_eq!(files_under(&staged_dir), 0, "no staged data is left: {:?}", walk(&staged_dir));
+    assert_eq!(
+        files_under(&staged_dir),
+        0,
+        "no staged data is left: {:?}",
+        walk(&staged_dir)
+    );
     // No partial blob became visible.
-    let body: serde_json::Value = c.get(server.url(&format!("/v2/{repo}/tags/list"))).send().await.unwrap().json().await.unwrap();
+    let body: serde_json::Value = c
+        .get(server.url(&format!("/v2/{repo}/tags/list")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["tags"], serde_json::json!(["v1"]));
 }
 
@@ -114,9 +159,14 @@ fn generated_body(total: u64, hasher: std::sync::Arc<std::sync::Mutex<Sha256>>) 
             }
             let len = CHUNK.min(total - sent) as usize;
             let seed = sent / CHUNK;
-            let chunk: Vec<u8> = (0..len).map(|i| ((i as u64).wrapping_mul(31) ^ seed) as u8).collect();
+            let chunk: Vec<u8> = (0..len)
+                .map(|i| ((i as u64).wrapping_mul(31) ^ seed) as u8)
+                .collect();
             hasher.lock().unwrap().update(&chunk);
-            Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), sent + len as u64))
+            Some((
+                Ok::<_, std::io::Error>(Bytes::from(chunk)),
+                sent + len as u64,
+            ))
         }
     });
     reqwest::Body::wrap_stream(stream)
@@ -135,7 +185,11 @@ async fn large_blob_streams_in_flat_memory() {
     let repo = "proj/large";
 
     // Stream it in one PATCH, digest computed by the client on the way, then PUT ?digest=.
-    let response = c.post(server.url(&format!("/v2/{repo}/blobs/uploads/"))).send().await.unwrap();
+    let response = c
+        .post(server.url(&format!("/v2/{repo}/blobs/uploads/")))
+        .send()
+        .await
+        .unwrap();
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let hasher = std::sync::Arc::new(std::sync::Mutex::new(Sha256::new()));
     let response = c
@@ -145,13 +199,27 @@ async fn large_blob_streams_in_flat_memory() {
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
-    let digest = format!("sha256:{}", hex::encode(hasher.lock().unwrap().clone().finalize()));
-    let response = c.put(server.url(&format!("{location}?digest={digest}"))).send().await.unwrap();
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(hasher.lock().unwrap().clone().finalize())
+    );
+    let response = c
+        .put(server.url(&format!("{location}?digest={digest}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201, "{:?}", response.text().await);
 
     // Pull it back, hashing as it streams.
-    let response = c.get(server.url(&format!("/v2/{repo}/blobs/{digest}"))).send().await.unwrap();
-    assert_eq!(response.headers()["content-length"].to_str().unwrap(), total.to_string());
+    let response = c
+        .get(server.url(&format!("/v2/{repo}/blobs/{digest}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-length"].to_str().unwrap(),
+        total.to_string()
+    );
     let mut stream = response.bytes_stream();
     let mut pulled = Sha256::new();
     let mut received = 0u64;
@@ -164,8 +232,15 @@ async fn large_blob_streams_in_flat_memory() {
     assert_eq!(format!("sha256:{}", hex::encode(pulled.finalize())), digest);
 
     let peak = server.peak_rss();
-    assert!(peak < 100 * 1024 * 1024, "server peak RSS {} MiB", peak / (1024 * 1024));
-    eprintln!("pushed and pulled {total} bytes; server peak RSS {} MiB", peak / (1024 * 1024));
+    assert!(
+        peak < 100 * 1024 * 1024,
+        "server peak RSS {} MiB",
+        peak / (1024 * 1024)
+    );
+    eprintln!(
+        "pushed and pulled {total} bytes; server peak RSS {} MiB",
+        peak / (1024 * 1024)
+    );
 }
 
 on_both_backends!(sigkill_during_concurrent_pushes);

@@ -16,7 +16,10 @@ fn blobs_of(layout: &std::path::Path) -> std::collections::BTreeMap<String, Vec<
         .unwrap()
         .map(|entry| {
             let entry = entry.unwrap();
-            (entry.file_name().to_string_lossy().into_owned(), std::fs::read(entry.path()).unwrap())
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                std::fs::read(entry.path()).unwrap(),
+            )
         })
         .collect()
 }
@@ -29,20 +32,48 @@ async fn skopeo_round_trip(backend: Backend) {
     let manifest_digest = write_oci_layout(&source, "v1", &payload);
     let src = format!("oci:{}:v1", source.display());
 
-    run("skopeo", &["copy", "--dest-tls-verify=false", &src, &registry_ref(&server, "proj/app:v1")]);
-    run("skopeo", &["copy", "--dest-tls-verify=false", &src, &registry_ref(&server, "proj/app:latest")]);
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            &src,
+            &registry_ref(&server, "proj/app:v1"),
+        ],
+    );
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            &src,
+            &registry_ref(&server, "proj/app:latest"),
+        ],
+    );
 
     let inspect: serde_json::Value = serde_json::from_str(&run(
         "skopeo",
-        &["inspect", "--tls-verify=false", &registry_ref(&server, "proj/app:v1")],
+        &[
+            "inspect",
+            "--tls-verify=false",
+            &registry_ref(&server, "proj/app:v1"),
+        ],
     ))
     .unwrap();
-    assert_eq!(inspect["Digest"], manifest_digest.to_string(), "the digest survives the round trip");
+    assert_eq!(
+        inspect["Digest"],
+        manifest_digest.to_string(),
+        "the digest survives the round trip"
+    );
     assert_eq!(inspect["Architecture"], "amd64");
 
     let tags: serde_json::Value = serde_json::from_str(&run(
         "skopeo",
-        &["list-tags", "--tls-verify=false", &registry_ref(&server, "proj/app")],
+        &[
+            "list-tags",
+            "--tls-verify=false",
+            &registry_ref(&server, "proj/app"),
+        ],
     ))
     .unwrap();
     assert_eq!(tags["Tags"], serde_json::json!(["latest", "v1"]));
@@ -50,15 +81,35 @@ async fn skopeo_round_trip(backend: Backend) {
     let pulled = work.path().join("pulled");
     run(
         "skopeo",
-        &["copy", "--src-tls-verify=false", &registry_ref(&server, "proj/app:v1"), &format!("oci:{}:v1", pulled.display())],
+        &[
+            "copy",
+            "--src-tls-verify=false",
+            &registry_ref(&server, "proj/app:v1"),
+            &format!("oci:{}:v1", pulled.display()),
+        ],
     );
-    assert_eq!(blobs_of(&source), blobs_of(&pulled), "byte-identical blobs and manifest");
+    assert_eq!(
+        blobs_of(&source),
+        blobs_of(&pulled),
+        "byte-identical blobs and manifest"
+    );
 
     // Deleting by tag through skopeo deletes the manifest, and with it every tag on it.
-    run("skopeo", &["delete", "--tls-verify=false", &registry_ref(&server, "proj/app:v1")]);
+    run(
+        "skopeo",
+        &[
+            "delete",
+            "--tls-verify=false",
+            &registry_ref(&server, "proj/app:v1"),
+        ],
+    );
     let tags: serde_json::Value = serde_json::from_str(&run(
         "skopeo",
-        &["list-tags", "--tls-verify=false", &registry_ref(&server, "proj/app")],
+        &[
+            "list-tags",
+            "--tls-verify=false",
+            &registry_ref(&server, "proj/app"),
+        ],
     ))
     .unwrap();
     assert_eq!(tags["Tags"], serde_json::json!([]));
@@ -72,19 +123,44 @@ async fn skopeo_docker_archive(backend: Backend) {
     let archive = work.path().join("image.tar");
     run(
         "skopeo",
-        &["copy", &format!("oci:{}:v1", source.display()), &format!("docker-archive:{}:proj/legacy:v1", archive.display())],
+        &[
+            "copy",
+            &format!("oci:{}:v1", source.display()),
+            &format!("docker-archive:{}:proj/legacy:v1", archive.display()),
+        ],
     );
     run(
         "skopeo",
-        &["copy", "--dest-tls-verify=false", &format!("docker-archive:{}", archive.display()), &registry_ref(&server, "proj/legacy:v1")],
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            &format!("docker-archive:{}", archive.display()),
+            &registry_ref(&server, "proj/legacy:v1"),
+        ],
     );
-    let raw = run("skopeo", &["inspect", "--raw", "--tls-verify=false", &registry_ref(&server, "proj/legacy:v1")]);
+    let raw = run(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &registry_ref(&server, "proj/legacy:v1"),
+        ],
+    );
     let manifest: serde_json::Value = serde_json::from_str(&raw).unwrap();
-    assert_eq!(manifest["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
     let back = work.path().join("back.tar");
     run(
         "skopeo",
-        &["copy", "--src-tls-verify=false", &registry_ref(&server, "proj/legacy:v1"), &format!("docker-archive:{}", back.display())],
+        &[
+            "copy",
+            "--src-tls-verify=false",
+            &registry_ref(&server, "proj/legacy:v1"),
+            &format!("docker-archive:{}", back.display()),
+        ],
     );
     assert!(back.metadata().unwrap().len() > 0);
 }
@@ -96,9 +172,23 @@ async fn sbom_attached_and_discovered(backend: Backend) {
     let image_digest = write_oci_layout(&source, "v1", b"image with an sbom");
     run(
         "skopeo",
-        &["copy", "--dest-tls-verify=false", &format!("oci:{}:v1", source.display()), &registry_ref(&server, "proj/app:v1")],
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:v1", source.display()),
+            &registry_ref(&server, "proj/app:v1"),
+        ],
     );
-    let image_size = run("skopeo", &["inspect", "--raw", "--tls-verify=false", &registry_ref(&server, "proj/app:v1")]).len();
+    let image_size = run(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &registry_ref(&server, "proj/app:v1"),
+        ],
+    )
+    .len();
 
     // An SBOM artifact whose subject is the image, pushed as its own OCI layout by skopeo.
     let sbom_dir = work.path().join("sbom");
@@ -128,7 +218,11 @@ async fn sbom_attached_and_discovered(backend: Backend) {
         .unwrap(),
     )
     .unwrap();
-    std::fs::write(sbom_dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        sbom_dir.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
     run(
         "skopeo",
         &[
@@ -140,7 +234,9 @@ async fn sbom_attached_and_discovered(backend: Backend) {
     );
 
     let index: serde_json::Value = client()
-        .get(server.url(&format!("/v2/proj/app/referrers/{image_digest}?artifactType=application/spdx%2Bjson")))
+        .get(server.url(&format!(
+            "/v2/proj/app/referrers/{image_digest}?artifactType=application/spdx%2Bjson"
+        )))
         .send()
         .await
         .unwrap()
@@ -153,4 +249,8 @@ async fn sbom_attached_and_discovered(backend: Backend) {
     assert_eq!(manifests[0]["artifactType"], "application/spdx+json");
 }
 
-on_both_backends!(skopeo_round_trip, skopeo_docker_archive, sbom_attached_and_discovered);
+on_both_backends!(
+    skopeo_round_trip,
+    skopeo_docker_archive,
+    sbom_attached_and_discovered
+);
