@@ -249,8 +249,69 @@ async fn sbom_attached_and_discovered(backend: Backend) {
     assert_eq!(manifests[0]["artifactType"], "application/spdx+json");
 }
 
+async fn podman_pull_and_push(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("source");
+    let digest = write_oci_layout(&source, "v1", b"for podman");
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:v1", source.display()),
+            &registry_ref(&server, "proj/app:v1"),
+        ],
+    );
+    // Private storage per test (vfs works as root without fuse-overlayfs).
+    let root = work.path().join("podman-root");
+    let runroot = work.path().join("podman-runroot");
+    let podman = |args: &[&str]| {
+        let mut all = vec![
+            "--storage-driver",
+            "vfs",
+            "--root",
+            root.to_str().unwrap(),
+            "--runroot",
+            runroot.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        run("podman", &all)
+    };
+    let pulled = format!("{}/proj/app:v1", server.address);
+    let pushed = format!("{}/proj/copy:v2", server.address);
+    podman(&["pull", "--tls-verify=false", &pulled]);
+    podman(&["tag", &pulled, &pushed]);
+    podman(&["push", "--tls-verify=false", &pushed]);
+    let inspect: serde_json::Value = serde_json::from_str(&run(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            &registry_ref(&server, "proj/copy:v2"),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(inspect["RepoTags"], serde_json::json!(["v2"]));
+    let original: serde_json::Value = serde_json::from_str(&run(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            &registry_ref(&server, "proj/app:v1"),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(original["Digest"], digest.to_string());
+    assert_eq!(
+        inspect["Layers"], original["Layers"],
+        "the layers podman pushed are the ones it pulled"
+    );
+}
+
 on_both_backends!(
     skopeo_round_trip,
     skopeo_docker_archive,
-    sbom_attached_and_discovered
+    sbom_attached_and_discovered,
+    podman_pull_and_push
 );
