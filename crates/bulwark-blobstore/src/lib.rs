@@ -17,11 +17,14 @@ use std::sync::Arc;
 use bulwark_oci::{Digest, DigestAlgorithm, DigestHasher};
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use futures::stream::FuturesUnordered;
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, WriteMultipart};
+use object_store::{
+    GetOptions, GetRange, GetResultPayload, MultipartUpload, ObjectStore, PutPayloadMut, UploadPart,
+};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// Parts are written to the object store in pieces of this size; it bounds the memory one
@@ -182,8 +185,7 @@ impl BlobStore {
         check_session_id(session)?;
         let name = uuid::Uuid::new_v4().to_string();
         let path = part_path(session, &name);
-        let upload = self.objects.put_multipart(&path).await?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, WRITE_CHUNK);
+        let mut writer = PartWriter::new(self.objects.put_multipart(&path).await?);
         let mut hasher = DigestHasher::new(DigestAlgorithm::Sha256);
         let mut size: u64 = 0;
         let mut body = std::pin::pin!(body);
@@ -195,8 +197,7 @@ impl BlobStore {
                     return Err(BlobStoreError::TooLarge { limit: max_len });
                 }
                 hasher.update(&chunk);
-                writer.wait_for_capacity(WRITE_CONCURRENCY).await?;
-                writer.write(&chunk);
+                writer.write(chunk).await?;
             }
             Ok(())
         }
@@ -268,8 +269,7 @@ impl BlobStore {
         target: &Path,
     ) -> Result<u64> {
         let assembled = part_path(session, "assembled");
-        let upload = self.objects.put_multipart(&assembled).await?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, WRITE_CHUNK);
+        let mut writer = PartWriter::new(self.objects.put_multipart(&assembled).await?);
         let mut hasher = DigestHasher::new(expected.algorithm());
         let mut size = 0u64;
         let copied: Result<()> = async {
@@ -282,8 +282,7 @@ impl BlobStore {
                 while let Some(chunk) = stream.try_next().await? {
                     size += chunk.len() as u64;
                     hasher.update(&chunk);
-                    writer.wait_for_capacity(WRITE_CONCURRENCY).await?;
-                    writer.write(&chunk);
+                    writer.write(chunk).await?;
                 }
             }
             Ok(())
@@ -365,6 +364,66 @@ impl BlobStore {
             .iter()
             .filter_map(|prefix| prefix.filename().map(str::to_owned))
             .collect())
+    }
+}
+
+/// Streams chunks into a multipart upload without copying them: chunks are gathered (by
+/// reference) into parts of [`WRITE_CHUNK`] bytes, at most [`WRITE_CONCURRENCY`] parts in
+/// flight while the caller keeps reading and hashing the next ones.
+struct PartWriter {
+    upload: Box<dyn MultipartUpload>,
+    pending: PutPayloadMut,
+    in_flight: FuturesUnordered<UploadPart>,
+    parts_started: usize,
+}
+
+impl PartWriter {
+    fn new(upload: Box<dyn MultipartUpload>) -> Self {
+        PartWriter {
+            upload,
+            pending: PutPayloadMut::new(),
+            in_flight: FuturesUnordered::new(),
+            parts_started: 0,
+        }
+    }
+
+    async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        self.pending.push(chunk);
+        if self.pending.content_length() >= WRITE_CHUNK {
+            self.send_pending().await?;
+        }
+        Ok(())
+    }
+
+    async fn send_pending(&mut self) -> Result<()> {
+        while self.in_flight.len() >= WRITE_CONCURRENCY {
+            if let Some(done) = self.in_flight.next().await {
+                done?;
+            }
+        }
+        let payload = std::mem::take(&mut self.pending).freeze();
+        self.in_flight.push(self.upload.put_part(payload));
+        self.parts_started += 1;
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<()> {
+        // An upload needs at least one part, even an empty one.
+        if self.pending.content_length() > 0 || self.parts_started == 0 {
+            self.send_pending().await?;
+        }
+        while let Some(done) = self.in_flight.next().await {
+            done?;
+        }
+        self.upload.complete().await?;
+        Ok(())
+    }
+
+    async fn abort(mut self) -> Result<()> {
+        // Let parts in flight settle so that abort removes everything they wrote.
+        while self.in_flight.next().await.is_some() {}
+        self.upload.abort().await?;
+        Ok(())
     }
 }
 

@@ -468,22 +468,30 @@ impl MetadataStore {
         Ok(())
     }
 
-    /// Resolves a tag to the digest it points at.
-    pub async fn resolve_tag(
+    /// The manifest a tag points at, in one query (the hot path of every pull).
+    pub async fn manifest_by_tag(
         &self,
         repository: &RepositoryName,
         tag: &Tag,
-    ) -> Result<Option<Digest>> {
+    ) -> Result<Option<ManifestRecord>> {
         let row = sqlx::query(
-            "SELECT t.manifest_digest FROM tags t JOIN repositories r ON r.id = t.repository_id \
+            "SELECT m.digest, m.media_type, m.content FROM tags t \
+             JOIN repositories r ON r.id = t.repository_id \
+             JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest \
              WHERE r.name = $1 AND t.name = $2",
         )
         .bind(repository.as_str())
         .bind(tag.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| parse_digest(&r.get::<String, _>(0)))
-            .transpose()
+        row.map(|r| {
+            Ok(ManifestRecord {
+                digest: parse_digest(&r.try_get::<String, _>(0)?)?,
+                media_type: r.try_get(1)?,
+                content: r.try_get(2)?,
+            })
+        })
+        .transpose()
     }
 
     pub async fn manifest(

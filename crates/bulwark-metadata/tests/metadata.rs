@@ -105,9 +105,14 @@ async fn suite(backend: Backend) {
         .put_manifest(&repo, &image, Some(&tag("latest")))
         .await
         .unwrap();
+    let tagged = store
+        .manifest_by_tag(&repo, &tag("v1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        store.resolve_tag(&repo, &tag("v1")).await.unwrap(),
-        Some(image.digest.clone())
+        (tagged.digest, tagged.content),
+        (image.digest.clone(), b"image".to_vec())
     );
     let stored = store.manifest(&repo, &image.digest).await.unwrap().unwrap();
     assert_eq!(stored.content, b"image");
@@ -192,7 +197,13 @@ async fn suite(backend: Backend) {
         store.delete_manifest(&repo, &image.digest).await.unwrap(),
         ManifestDelete::Deleted
     );
-    assert_eq!(store.resolve_tag(&repo, &tag("v1")).await.unwrap(), None);
+    assert!(
+        store
+            .manifest_by_tag(&repo, &tag("v1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(store.tags(&repo, None, 100).await.unwrap().is_empty());
     assert_eq!(
         store.delete_manifest(&repo, &image.digest).await.unwrap(),

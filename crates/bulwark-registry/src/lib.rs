@@ -444,31 +444,16 @@ impl Registry {
         }
     }
 
-    pub async fn resolve(
-        &self,
-        repository: &RepositoryName,
-        reference: &Reference,
-    ) -> Result<Digest> {
-        match reference {
-            Reference::Digest(digest) => Ok(digest.clone()),
-            Reference::Tag(tag) => self
-                .metadata
-                .resolve_tag(repository, tag)
-                .await?
-                .ok_or(RegistryError::ManifestUnknown),
-        }
-    }
-
     pub async fn manifest(
         &self,
         repository: &RepositoryName,
         reference: &Reference,
     ) -> Result<Manifest> {
-        let digest = self.resolve(repository, reference).await?;
-        self.metadata
-            .manifest(repository, &digest)
-            .await?
-            .ok_or(RegistryError::ManifestUnknown)
+        let found = match reference {
+            Reference::Tag(tag) => self.metadata.manifest_by_tag(repository, tag).await?,
+            Reference::Digest(digest) => self.metadata.manifest(repository, digest).await?,
+        };
+        found.ok_or(RegistryError::ManifestUnknown)
     }
 
     /// Deletes a tag (the manifest stays) or a manifest by digest (its tags go with it).
