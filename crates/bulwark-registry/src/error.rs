@@ -30,6 +30,8 @@ pub enum RegistryError {
     BlobTooLarge { limit: u64 },
     #[error("{0}")]
     Referenced(String),
+    #[error("the upload was interrupted: {0}")]
+    UploadInterrupted(String),
     #[error("storage is inconsistent: {0}")]
     StorageInconsistent(String),
     #[error(transparent)]

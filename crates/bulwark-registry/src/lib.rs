@@ -215,6 +215,11 @@ impl Registry {
                     limit: self.limits.max_blob_size,
                 });
             }
+            // The client stopped sending (disconnect, idle timeout): the session keeps what
+            // it had before this chunk, and the client may resume from there.
+            Err(bulwark_blobstore::BlobStoreError::Body(e)) => {
+                return Err(RegistryError::UploadInterrupted(e.to_string()));
+            }
             Err(e) => return Err(e.into()),
         };
         if let Some(length) = length

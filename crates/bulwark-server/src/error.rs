@@ -68,6 +68,9 @@ impl From<RegistryError> for ApiError {
             RegistryError::SizeInvalid(_) => ApiError::new(ErrorCode::SizeInvalid, message),
             RegistryError::BlobTooLarge { .. } => ApiError::new(ErrorCode::BlobTooLarge, message),
             RegistryError::Referenced(_) => ApiError::new(ErrorCode::Referenced, message),
+            RegistryError::UploadInterrupted(_) => {
+                ApiError::new(ErrorCode::BlobUploadInvalid, message)
+            }
             RegistryError::Blobs(blob_error) => internal(&blob_error),
             RegistryError::Metadata(metadata_error) => internal(&metadata_error),
             RegistryError::StorageInconsistent(_) => internal(&message),

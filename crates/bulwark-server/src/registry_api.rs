@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use bulwark_oci::{Digest, ErrorCode, Reference, RegistryRoute, RepositoryName};
 use bytes::Bytes;
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use http_body_util::BodyExt;
 
 use crate::AppState;
@@ -29,6 +29,8 @@ const OCI_SUBJECT: HeaderName = HeaderName::from_static("oci-subject");
 const OCI_FILTERS_APPLIED: HeaderName = HeaderName::from_static("oci-filters-applied");
 const LINK: HeaderName = HeaderName::from_static("link");
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Longest pause allowed between two pieces of a request body.
+const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -91,8 +93,24 @@ async fn dispatch(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// A request body as a byte stream that fails when the client goes quiet for
+/// [`BODY_IDLE_TIMEOUT`]: an upload that stalls must not hold its session and connection
+/// forever.
 fn body_stream(body: Body) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
-    TryStreamExt::map_err(body.into_data_stream(), std::io::Error::other)
+    let data = TryStreamExt::map_err(body.into_data_stream(), std::io::Error::other);
+    futures::stream::unfold(Box::pin(data), |mut data| async move {
+        match tokio::time::timeout(BODY_IDLE_TIMEOUT, data.next()).await {
+            Ok(Some(item)) => Some((item, data)),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no request body data for too long",
+                )),
+                data,
+            )),
+        }
+    })
 }
 
 fn method_not_allowed() -> ApiError {

@@ -735,6 +735,52 @@ async fn deletion(backend: Backend) {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
+async fn blob_size_limit(backend: Backend) {
+    let server = TestServer::start_with(backend, &[("BULWARK_MAX_BLOB_SIZE", "1000")]).await;
+    let c = client();
+    let big = vec![7u8; 1001];
+    let response = c
+        .post(server.url(&format!(
+            "/v2/proj/limits/blobs/uploads/?digest={}",
+            sha256(&big)
+        )))
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(response).await, "SIZE_INVALID");
+    // Chunks add up: the limit holds across a session too, and nothing is stored.
+    let response = c
+        .post(server.url("/v2/proj/limits/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    let location = header(&response, "location");
+    let response = c
+        .patch(server.url(&location))
+        .body(big[..600].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let response = c
+        .put(server.url(&format!("{location}?digest={}", sha256(&big))))
+        .body(big[600..].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let response = c
+        .head(server.url(&format!("/v2/proj/limits/blobs/{}", sha256(&big))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let exact = vec![1u8; 1000];
+    push_blob(&server, "proj/limits", &exact).await;
+}
+
 on_both_backends!(
     base_and_errors,
     blob_uploads,
@@ -744,4 +790,5 @@ on_both_backends!(
     tags_and_catalog,
     referrers,
     deletion,
+    blob_size_limit,
 );
