@@ -2,6 +2,7 @@
 //! else lives in the library crates.
 
 mod config;
+mod version_cmd;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -46,6 +47,9 @@ enum Command {
     },
     /// Print the effective configuration (after file, environment and flags) as TOML.
     Config,
+    /// Compare and sort versions exactly as the vulnerability matcher orders them.
+    #[command(subcommand)]
+    Version(version_cmd::VersionCommand),
 }
 
 fn init_logging(format: LogFormat) {
@@ -120,8 +124,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` prints the whole context chain on one line, without a backtrace.
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve {
             listen,
@@ -137,6 +151,7 @@ async fn main() -> anyhow::Result<()> {
             init_logging(config.log_format);
             serve(config).await
         }
+        Command::Version(command) => version_cmd::run(command),
         Command::Config => {
             let config = Config::load(cli.config.as_deref(), &FlagOverrides::default())?;
             // The database URL may embed a password.
