@@ -333,6 +333,36 @@ impl MetadataStore {
             .transpose()
     }
 
+    /// A repository of `project` (the first name component) that holds blob `digest`, other
+    /// than `except`: the source for a mount request without `from`.
+    pub async fn project_repository_with_blob(
+        &self,
+        project: &str,
+        except: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<RepositoryName>> {
+        let prefix = format!("{project}/");
+        // substr, not LIKE: names may contain `_`, a LIKE wildcard.
+        let row = sqlx::query(
+            "SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id \
+             WHERE rb.digest = $1 AND r.name <> $2 AND (r.name = $3 OR substr(r.name, 1, CAST($4 AS INTEGER)) = $5) \
+             ORDER BY r.name LIMIT 1",
+        )
+        .bind(digest.to_string())
+        .bind(except.as_str())
+        .bind(project)
+        .bind(to_i64(prefix.len() as u64))
+        .bind(&prefix)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let name: String = r.try_get(0)?;
+            name.parse()
+                .map_err(|_| MetadataError::Corrupt(format!("repository name {name:?}")))
+        })
+        .transpose()
+    }
+
     /// Removes blob `digest` from `repository` unless a manifest there still needs it. The
     /// bytes stay in storage for garbage collection.
     pub async fn unlink_blob(
@@ -617,22 +647,27 @@ impl MetadataStore {
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
-    /// Manifests in `repository` whose subject is `subject`, optionally of one artifact type.
+    /// Up to `limit` manifests in `repository` whose subject is `subject`, optionally of one
+    /// artifact type, in digest order after `after`.
     pub async fn referrers(
         &self,
         repository: &RepositoryName,
         subject: &Digest,
         artifact_type: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
     ) -> Result<Vec<ManifestSummary>> {
         let rows = sqlx::query(
             "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations \
              FROM manifests m JOIN repositories r ON r.id = m.repository_id \
              WHERE r.name = $1 AND m.subject_digest = $2 AND ($3 = '' OR m.artifact_type = $3) \
-             ORDER BY m.digest",
+             AND m.digest > $4 ORDER BY m.digest LIMIT $5",
         )
         .bind(repository.as_str())
         .bind(subject.to_string())
         .bind(artifact_type.unwrap_or(""))
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(summary_from_row).collect()

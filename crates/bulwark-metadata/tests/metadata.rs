@@ -153,19 +153,22 @@ async fn suite(backend: Backend) {
         Some(image.digest.clone()),
     );
     store.put_manifest(&repo, &sbom, None).await.unwrap();
-    let referrers = store.referrers(&repo, &image.digest, None).await.unwrap();
+    let referrers = store
+        .referrers(&repo, &image.digest, None, None, 100)
+        .await
+        .unwrap();
     assert_eq!(referrers.len(), 1);
     assert_eq!(referrers[0].digest, sbom.digest);
     assert!(
         store
-            .referrers(&repo, &image.digest, Some("other/type"))
+            .referrers(&repo, &image.digest, Some("other/type"), None, 100)
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
         store
-            .referrers(&repo, &image.digest, Some("application/example"))
+            .referrers(&repo, &image.digest, Some("application/example"), None, 100)
             .await
             .unwrap()
             .len(),

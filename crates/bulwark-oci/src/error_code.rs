@@ -23,7 +23,8 @@ pub enum ErrorCode {
     Unauthorized,
     Denied,
     Unsupported,
-    /// The content is still referenced and so cannot be deleted (409).
+    /// The content is still referenced and so cannot be deleted (405, the status the spec
+    /// allows a registry that refuses a delete).
     Referenced,
     TooManyRequests,
     /// No route matches the path (404).
@@ -50,8 +51,10 @@ impl ErrorCode {
                 "SIZE_INVALID"
             }
             ErrorCode::Unauthorized => "UNAUTHORIZED",
-            ErrorCode::Denied | ErrorCode::Referenced => "DENIED",
-            ErrorCode::Unsupported | ErrorCode::MethodNotAllowed => "UNSUPPORTED",
+            ErrorCode::Denied => "DENIED",
+            ErrorCode::Unsupported | ErrorCode::MethodNotAllowed | ErrorCode::Referenced => {
+                "UNSUPPORTED"
+            }
             ErrorCode::TooManyRequests => "TOOMANYREQUESTS",
             // distribution's generic code; the spec defines none for server faults.
             ErrorCode::Internal => "UNKNOWN",
@@ -75,8 +78,7 @@ impl ErrorCode {
             ErrorCode::ManifestTooLarge | ErrorCode::BlobTooLarge => 413,
             ErrorCode::Unauthorized => 401,
             ErrorCode::Denied => 403,
-            ErrorCode::Referenced => 409,
-            ErrorCode::Unsupported | ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::Unsupported | ErrorCode::MethodNotAllowed | ErrorCode::Referenced => 405,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::Internal => 500,
         }

@@ -341,6 +341,24 @@ impl Registry {
         Ok(true)
     }
 
+    /// Mount without `from`: link the blob from another repository of the same project if
+    /// one holds it. The search stays inside the project so that a mount never reveals what
+    /// another project stores.
+    pub async fn mount_from_project(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<bool> {
+        match self
+            .metadata
+            .project_repository_with_blob(repository.project(), repository, digest)
+            .await?
+        {
+            Some(source) => self.mount_blob(repository, &source, digest).await,
+            None => Ok(false),
+        }
+    }
+
     // ---- blobs ----
 
     pub async fn blob_size(&self, repository: &RepositoryName, digest: &Digest) -> Result<u64> {
@@ -410,8 +428,12 @@ impl Registry {
             }
             Reference::Tag(tag) => (Digest::sha256_of(&content), Some(tag)),
         };
+        // Stored without parameters (`; charset=…`), which the spec says a media type
+        // should not carry.
         let media_type = content_type
-            .filter(|ct| !ct.trim().is_empty())
+            .and_then(|ct| ct.split(';').next())
+            .map(str::trim)
+            .filter(|ct| !ct.is_empty())
             .map_or_else(|| parsed.kind.media_type().to_owned(), str::to_owned);
         let annotations = parsed
             .annotations
@@ -529,15 +551,27 @@ impl Registry {
         Ok((names, more))
     }
 
+    /// One page of referrers of `subject`, and whether more follow.
     pub async fn referrers(
         &self,
         repository: &RepositoryName,
         subject: &Digest,
         artifact_type: Option<&str>,
-    ) -> Result<Vec<ManifestSummary>> {
-        Ok(self
+        last: Option<&str>,
+    ) -> Result<(Vec<ManifestSummary>, bool)> {
+        let limit = self.limits.max_page_size;
+        let mut found = self
             .metadata
-            .referrers(repository, subject, artifact_type)
-            .await?)
+            .referrers(
+                repository,
+                subject,
+                artifact_type,
+                last,
+                limit.saturating_add(1),
+            )
+            .await?;
+        let more = found.len() > limit as usize;
+        found.truncate(limit as usize);
+        Ok((found, more))
     }
 }

@@ -54,45 +54,50 @@ pub fn upload_content_range(headers: &HeaderMap) -> Result<Option<(u64, u64)>, A
 }
 
 /// The byte range of a blob `GET` (end exclusive), from a single-range `Range` header.
-/// `Ok(None)` means the whole blob. A range that is malformed, multi-part or outside the
-/// blob is refused with 416.
+/// `Ok(None)` means the whole blob: no header, or one RFC 9110 lets a server ignore (another
+/// unit, several ranges, bad syntax). A well-formed range that starts past the end is
+/// refused with 416 and `Content-Range: bytes */size`.
 pub fn blob_range(headers: &HeaderMap, size: u64) -> Result<Option<Range<u64>>, ApiError> {
-    let Some(value) = headers.get(RANGE) else {
+    let Some(spec) = headers
+        .get(RANGE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().strip_prefix("bytes="))
+        .filter(|spec| !spec.contains(','))
+    else {
         return Ok(None);
     };
     let unsatisfiable = || {
         ApiError::new(ErrorCode::RangeInvalid, "requested range not satisfiable")
             .with_header(CONTENT_RANGE, format!("bytes */{size}"))
     };
-    let spec = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.trim().strip_prefix("bytes="))
-        .filter(|spec| !spec.contains(','))
-        .ok_or_else(unsatisfiable)?;
-    let (first, last) = spec.split_once('-').ok_or_else(unsatisfiable)?;
+    let Some((first, last)) = spec.split_once('-') else {
+        return Ok(None);
+    };
     let (first, last) = (first.trim(), last.trim());
     let range = if first.is_empty() {
         // Suffix range: the last N bytes.
-        let n: u64 = last.parse().map_err(|_| unsatisfiable())?;
+        let Ok(n) = last.parse::<u64>() else {
+            return Ok(None);
+        };
         if n == 0 || size == 0 {
             return Err(unsatisfiable());
         }
         size.saturating_sub(n)..size
     } else {
-        let start: u64 = first.parse().map_err(|_| unsatisfiable())?;
+        let Ok(start) = first.parse::<u64>() else {
+            return Ok(None);
+        };
         let end = if last.is_empty() {
             size
         } else {
-            let last: u64 = last.parse().map_err(|_| unsatisfiable())?;
-            if last < start {
-                return Err(unsatisfiable());
+            match last.parse::<u64>() {
+                Ok(last) if last >= start => last.saturating_add(1).min(size),
+                _ => return Ok(None),
             }
-            last.saturating_add(1).min(size)
         };
         start..end
     };
-    if range.start >= size || range.start >= range.end {
+    if range.start >= size {
         return Err(unsatisfiable());
     }
     Ok(Some(range))

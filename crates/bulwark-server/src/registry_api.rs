@@ -113,8 +113,9 @@ fn body_stream(body: Body) -> impl Stream<Item = std::io::Result<Bytes>> + Send 
     })
 }
 
-fn method_not_allowed() -> ApiError {
+fn method_not_allowed(allow: &str) -> ApiError {
     ApiError::code(ErrorCode::MethodNotAllowed)
+        .with_header(axum::http::header::ALLOW, allow.to_owned())
 }
 
 async fn handle(
@@ -131,15 +132,15 @@ async fn handle(
             Method::GET | Method::HEAD => {
                 Ok(Reply::new(StatusCode::OK).json(&serde_json::json!({})))
             }
-            _ => Err(method_not_allowed()),
+            _ => Err(method_not_allowed("GET, HEAD")),
         },
         RegistryRoute::Catalog => match *method {
             Method::GET => catalog(state, query).await,
-            _ => Err(method_not_allowed()),
+            _ => Err(method_not_allowed("GET")),
         },
         RegistryRoute::Tags { name } => match *method {
             Method::GET => tags(state, &name, query).await,
-            _ => Err(method_not_allowed()),
+            _ => Err(method_not_allowed("GET")),
         },
         RegistryRoute::Manifest { name, reference } => match *method {
             Method::GET | Method::HEAD => {
@@ -155,7 +156,7 @@ async fn handle(
                 registry.delete_manifest(&name, &reference).await?;
                 Ok(Reply::new(StatusCode::ACCEPTED).empty())
             }
-            _ => Err(method_not_allowed()),
+            _ => Err(method_not_allowed("GET, HEAD, PUT, DELETE")),
         },
         RegistryRoute::Blob { name, digest } => {
             let digest: Digest = digest.parse()?;
@@ -171,12 +172,12 @@ async fn handle(
                     registry.delete_blob(&name, &digest).await?;
                     Ok(Reply::new(StatusCode::ACCEPTED).empty())
                 }
-                _ => Err(method_not_allowed()),
+                _ => Err(method_not_allowed("GET, HEAD, DELETE")),
             }
         }
         RegistryRoute::UploadStart { name } => match *method {
             Method::POST => start_upload(state, &name, query, headers, body).await,
-            _ => Err(method_not_allowed()),
+            _ => Err(method_not_allowed("POST")),
         },
         RegistryRoute::Upload { name, session } => match *method {
             Method::GET => {
@@ -211,14 +212,14 @@ async fn handle(
                 registry.cancel_upload(&name, &session).await?;
                 Ok(Reply::new(StatusCode::NO_CONTENT).empty())
             }
-            _ => Err(method_not_allowed()),
+            _ => Err(method_not_allowed("GET, PATCH, PUT, DELETE")),
         },
         RegistryRoute::Referrers { name, digest } => match *method {
             Method::GET => {
                 let digest: Digest = digest.parse()?;
                 referrers(state, &name, &digest, query).await
             }
-            _ => Err(method_not_allowed()),
+            _ => Err(method_not_allowed("GET")),
         },
     }
 }
@@ -316,13 +317,19 @@ async fn start_upload(
     body: Body,
 ) -> ApiResult {
     let registry = &state.registry;
-    if let (Some(mount), Some(from)) = (query.get("mount"), query.get("from")) {
+    if let Some(mount) = query.get("mount") {
         // A mount that cannot be served (bad digest, unknown source) falls back to a plain
-        // upload session, as the spec asks.
-        if let (Ok(digest), Ok(from)) = (mount.parse::<Digest>(), from.parse::<RepositoryName>())
-            && registry.mount_blob(name, &from, &digest).await?
-        {
-            return Ok(blob_created(name, &digest));
+        // upload session, as the spec asks. Without `from`, the registry looks for the blob
+        // in the repository's own project.
+        if let Ok(digest) = mount.parse::<Digest>() {
+            let mounted = match query.get("from").map(|from| from.parse::<RepositoryName>()) {
+                Some(Ok(from)) => registry.mount_blob(name, &from, &digest).await?,
+                Some(Err(_)) => false,
+                None => registry.mount_from_project(name, &digest).await?,
+            };
+            if mounted {
+                return Ok(blob_created(name, &digest));
+            }
         }
     } else if query.contains_key("digest") {
         let digest = required_digest(query)?;
@@ -451,10 +458,14 @@ async fn referrers(
         .get("artifactType")
         .map(String::as_str)
         .filter(|t| !t.is_empty());
-    let found = state
+    let last = query.get("last").map(String::as_str);
+    let (found, more) = state
         .registry
-        .referrers(name, subject, artifact_type)
+        .referrers(name, subject, artifact_type, last)
         .await?;
+    let next = more
+        .then(|| found.last().map(|m| m.digest.to_string()))
+        .flatten();
     let manifests: Vec<serde_json::Value> = found
         .into_iter()
         .map(|m| {
@@ -481,8 +492,20 @@ async fn referrers(
         "manifests": manifests,
     });
     let mut reply = Reply::new(StatusCode::OK);
-    if artifact_type.is_some() {
+    if let Some(artifact_type) = artifact_type {
         reply = reply.header(OCI_FILTERS_APPLIED, "artifactType");
+        if let Some(next) = &next {
+            let artifact_type = artifact_type.replace('+', "%2B").replace('/', "%2F");
+            reply = reply.header(
+                LINK,
+                format!("</v2/{name}/referrers/{subject}?artifactType={artifact_type}&last={next}>; rel=\"next\""),
+            );
+        }
+    } else if let Some(next) = &next {
+        reply = reply.header(
+            LINK,
+            format!("</v2/{name}/referrers/{subject}?last={next}>; rel=\"next\""),
+        );
     }
     let bytes = serde_json::to_vec(&index).unwrap_or_default();
     Ok(reply

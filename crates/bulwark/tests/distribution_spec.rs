@@ -86,6 +86,7 @@ async fn base_and_errors(backend: Backend) {
 
     let response = c.put(server.url("/v2/p/a/tags/list")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(header(&response, "allow"), "GET");
 }
 
 async fn blob_uploads(backend: Backend) {
@@ -318,6 +319,20 @@ async fn mounts(backend: Backend) {
         .unwrap();
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     assert!(header(&response, "location").contains("/blobs/uploads/"));
+    // Without `from`: found in another repository of the same project...
+    let response = c
+        .post(server.url(&format!("/v2/proj/third/blobs/uploads/?mount={digest}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    // ...but never taken from another project.
+    let response = c
+        .post(server.url(&format!("/v2/elsewhere/app/blobs/uploads/?mount={digest}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
 }
 
 async fn blob_ranges(backend: Backend) {
@@ -404,6 +419,23 @@ async fn manifests(backend: Backend) {
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(header(&response, "content-length"), image.len().to_string());
     }
+
+    // Media type parameters are not kept.
+    let response = put_manifest(
+        &server,
+        repo,
+        "v2",
+        &format!("{OCI_MANIFEST}; charset=utf-8"),
+        &image,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = c
+        .head(server.url(&format!("/v2/{repo}/manifests/v2")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&response, "content-type"), OCI_MANIFEST);
 
     // By digest, with a digest that does not match the body.
     let response = put_manifest(
@@ -663,13 +695,13 @@ async fn deletion(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     let response = c
         .delete(server.url(&format!("/v2/{repo}/manifests/{digest}")))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 
     // Tag deletion leaves the manifest.
     let response = c
