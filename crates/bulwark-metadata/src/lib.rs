@@ -97,10 +97,6 @@ impl MetadataStore {
         Self::connect(&url, 8).await
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     async fn migrate(&self) -> Result<()> {
         match self.backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,

@@ -20,7 +20,6 @@ pub struct UploadRecord {
     pub repository: String,
     pub size: u64,
     pub parts: Vec<UploadPart>,
-    pub updated_at: i64,
 }
 
 /// A manifest about to be stored, with everything indexed from it.
@@ -185,7 +184,7 @@ impl MetadataStore {
         repository: &RepositoryName,
     ) -> Result<Option<UploadRecord>> {
         let Some(row) = sqlx::query(
-            "SELECT id, repository, size, updated_at FROM upload_sessions WHERE id = $1 AND repository = $2",
+            "SELECT id, repository, size FROM upload_sessions WHERE id = $1 AND repository = $2",
         )
         .bind(id)
         .bind(repository.as_str())
@@ -214,7 +213,6 @@ impl MetadataStore {
             repository: row.try_get("repository")?,
             size: to_u64(row.try_get("size")?, "upload size")?,
             parts,
-            updated_at: row.try_get("updated_at")?,
         }))
     }
 

@@ -124,10 +124,6 @@ impl Registry {
         &self.limits
     }
 
-    pub fn metadata(&self) -> &MetadataStore {
-        &self.metadata
-    }
-
     // ---- uploads ----
 
     pub async fn start_upload(&self, repository: &RepositoryName) -> Result<UploadStatus> {
@@ -170,12 +166,14 @@ impl Registry {
         S: Stream<Item = std::io::Result<Bytes>> + Send,
     {
         let record = self.session(repository, session).await?;
-        self.append_to(&record, start, length, body).await?;
+        self.append_to(repository, &record, start, length, body)
+            .await?;
         self.upload_status(repository, &record.id).await
     }
 
     async fn append_to<S>(
         &self,
+        repository: &RepositoryName,
         record: &UploadRecord,
         start: Option<u64>,
         length: Option<u64>,
@@ -245,13 +243,7 @@ impl Registry {
             self.blobs.discard_part(&record.id, &name).await?;
             let offset = self
                 .metadata
-                .upload(
-                    &record.id,
-                    &record
-                        .repository
-                        .parse()
-                        .map_err(|_| RegistryError::BlobUploadUnknown)?,
-                )
+                .upload(&record.id, repository)
                 .await?
                 .map_or(0, |r| r.size);
             return Err(RegistryError::RangeInvalid { offset });
@@ -274,7 +266,8 @@ impl Registry {
         S: Stream<Item = std::io::Result<Bytes>> + Send,
     {
         let record = self.session(repository, session).await?;
-        self.append_to(&record, start, length, body).await?;
+        self.append_to(repository, &record, start, length, body)
+            .await?;
         let record = self.session(repository, &record.id).await?;
         let parts: Vec<StagedPart> = record.parts.iter().map(to_staged_part).collect();
         let size = match self.blobs.commit(&record.id, &parts, digest).await {
