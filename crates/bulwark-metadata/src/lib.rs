@@ -10,6 +10,7 @@
 //! takes SQLite's write lock up front (a deferred transaction that reads first can fail with
 //! `SQLITE_BUSY` when it later writes). This crate knows nothing of blob bytes or HTTP.
 
+mod access;
 mod registry;
 
 use std::str::FromStr;
@@ -18,6 +19,10 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use access::{
+    AccessStoreError, MemberRecord, ProjectRecord, RobotPermissionRecord, RobotRecord,
+    SigningKeyRecord, TokenOwner, TokenRecord, UserRecord, UserUpdate,
+};
 pub use registry::{
     BlobUnlink, ManifestDelete, ManifestRecord, ManifestSummary, MissingContent, NewManifest,
     PutManifestError, UploadPart, UploadRecord,

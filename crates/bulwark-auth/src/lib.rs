@@ -1,0 +1,678 @@
+//! Access control: who the caller is ([`Auth::authenticate`]), what they may do
+//! ([`Auth::authorize`], the one decision point, over [`policy::decide`]), registry tokens
+//! ([`Auth::registry_token`]) and the management of users, projects, members, robots and
+//! access tokens ([`manage`]), each of which authorizes itself through the same function.
+//!
+//! Secrets are stored only as hashes ([`secret`]); nothing here logs a credential.
+
+mod jwt;
+mod limiter;
+pub mod manage;
+pub mod policy;
+pub mod secret;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use bulwark_metadata::{AccessStoreError, MetadataError, MetadataStore, TokenOwner, now_millis};
+use sha2::{Digest, Sha256};
+
+pub use jwt::{KeyRing, RegistryClaims, generate_signing_key};
+pub use manage::{ManageError, NewToken};
+pub use policy::{
+    Account, AccountId, AccountKind, Action, Decision, ResourceAccess, Role, Scope, Subject,
+    Target,
+};
+
+use limiter::FailureLimiter;
+use policy::RobotPermission;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("invalid or expired registry token")]
+    InvalidToken,
+    #[error("too many failed authentication attempts")]
+    RateLimited { retry_after: Duration },
+    #[error("access denied")]
+    Denied,
+    #[error("the registry token does not grant this")]
+    InsufficientScope,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+}
+
+impl From<AccessStoreError> for AuthError {
+    fn from(error: AccessStoreError) -> Self {
+        match error {
+            AccessStoreError::AlreadyExists(what) => AuthError::AlreadyExists(what),
+            AccessStoreError::ProjectNotEmpty => AuthError::Conflict(
+                "the project still holds repositories; delete them first".into(),
+            ),
+            AccessStoreError::Metadata(e) => AuthError::Metadata(e),
+        }
+    }
+}
+
+pub type Result<T, E = AuthError> = std::result::Result<T, E>;
+
+/// Settings of the access-control layer.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// The `service` of registry tokens (their audience).
+    pub service: String,
+    /// The `iss` of registry tokens.
+    pub issuer: String,
+    /// Lifetime of registry tokens; also the bound on how long a revoked credential's
+    /// registry tokens keep working.
+    pub registry_token_ttl: Duration,
+    pub access_token_default_days: u32,
+    pub access_token_max_days: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            service: "bulwark".into(),
+            issuer: "bulwark".into(),
+            registry_token_ttl: Duration::from_secs(300),
+            access_token_default_days: 90,
+            access_token_max_days: 365,
+        }
+    }
+}
+
+/// What the caller presented.
+#[derive(Clone, Copy)]
+pub enum Credentials<'a> {
+    None,
+    Basic { username: &'a str, secret: &'a str },
+    Bearer(&'a str),
+}
+
+impl std::fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets never reach a log line, even through a debug print.
+        match self {
+            Credentials::None => f.write_str("None"),
+            Credentials::Basic { username, .. } => write!(f, "Basic({username}, ***)"),
+            Credentials::Bearer(_) => f.write_str("Bearer(***)"),
+        }
+    }
+}
+
+/// What an authorization is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Resource<'a> {
+    System,
+    Project(&'a str),
+    /// A full repository name; its project is the first path component.
+    Repository(&'a str),
+}
+
+impl<'a> Resource<'a> {
+    fn project(&self) -> Option<&'a str> {
+        match *self {
+            Resource::System => None,
+            Resource::Project(p) => Some(p),
+            Resource::Repository(r) => r.split('/').next(),
+        }
+    }
+}
+
+/// A registry token as handed to a client.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_in: u64,
+}
+
+/// How long a successful password check is remembered, so that clients sending Basic
+/// credentials with every request do not pay argon2 each time.
+const PASSWORD_CACHE_TTL: Duration = Duration::from_secs(60);
+const PASSWORD_CACHE_MAX: usize = 10_000;
+/// Token last-use records are written at most this often per token.
+const TOKEN_TOUCH_RESOLUTION_MS: i64 = 60_000;
+const MAX_REQUESTED_SCOPES: usize = 32;
+/// An unknown `kid` reloads the key ring at most this often (another node may have rotated).
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
+
+struct CachedPassword {
+    user_id: i64,
+    phc: String,
+    until: Instant,
+}
+
+struct Inner {
+    store: MetadataStore,
+    config: AuthConfig,
+    keys: RwLock<Arc<KeyRing>>,
+    last_key_reload: Mutex<Instant>,
+    limiter: FailureLimiter,
+    password_cache: Mutex<HashMap<[u8; 32], CachedPassword>>,
+    /// Salts the password cache's keys so they are useless outside this process.
+    cache_salt: [u8; 32],
+}
+
+/// The access-control service; cheap to clone.
+#[derive(Clone)]
+pub struct Auth {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("service", &self.inner.config.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// Loads the signing keys, creating the first one on a fresh store.
+    pub async fn new(store: MetadataStore, config: AuthConfig) -> Result<Self> {
+        let ring = load_key_ring(&store, &config, true).await?;
+        Ok(Auth {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                keys: RwLock::new(Arc::new(ring)),
+                last_key_reload: Mutex::new(Instant::now()),
+                limiter: FailureLimiter::default(),
+                password_cache: Mutex::new(HashMap::new()),
+                cache_salt: secret::random_bytes::<32>()?,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn store(&self) -> &MetadataStore {
+        &self.inner.store
+    }
+
+    /// Re-reads the signing keys (after a rotation, possibly by another node).
+    pub async fn reload_keys(&self) -> Result<()> {
+        let ring = load_key_ring(&self.inner.store, &self.inner.config, false).await?;
+        *self.inner.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+        Ok(())
+    }
+
+    fn key_ring(&self) -> Arc<KeyRing> {
+        self.inner
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Who presented `credentials` from `client` (an address, for rate limits and last-use
+    /// records).
+    pub async fn authenticate(&self, credentials: Credentials<'_>, client: &str) -> Result<Subject> {
+        match credentials {
+            Credentials::None => Ok(Subject::Anonymous),
+            Credentials::Basic { username, secret } => {
+                let keys = [format!("addr:{client}"), format!("acct:{username}")];
+                self.limited(&keys, async {
+                    if secret::looks_like_token(secret) {
+                        self.account_by_token(secret, Some(username), client).await
+                    } else {
+                        self.account_by_password(username, secret).await
+                    }
+                })
+                .await
+                .map(Subject::Account)
+            }
+            Credentials::Bearer(token) if secret::looks_like_token(token) => {
+                let keys = [format!("addr:{client}")];
+                self.limited(&keys, self.account_by_token(token, None, client))
+                    .await
+                    .map(Subject::Account)
+            }
+            Credentials::Bearer(jwt) => self.subject_by_registry_token(jwt).await,
+        }
+    }
+
+    /// Runs a credential check under the failure limiter of every key.
+    async fn limited(
+        &self,
+        keys: &[String],
+        check: impl Future<Output = Result<Account>>,
+    ) -> Result<Account> {
+        let limiter = &self.inner.limiter;
+        if let Some(wait) = keys.iter().filter_map(|k| limiter.check(k).err()).max() {
+            return Err(AuthError::RateLimited {
+                retry_after: wait.max(Duration::from_secs(1)),
+            });
+        }
+        match check.await {
+            Ok(account) => {
+                keys.iter().for_each(|k| limiter.record_success(k));
+                Ok(account)
+            }
+            Err(AuthError::InvalidCredentials) => {
+                keys.iter().for_each(|k| limiter.record_failure(k));
+                Err(AuthError::InvalidCredentials)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn account_by_password(&self, username: &str, password: &str) -> Result<Account> {
+        let cache_key: [u8; 32] = {
+            let mut hasher = Sha256::new();
+            hasher.update(self.inner.cache_salt);
+            hasher.update(username.as_bytes());
+            hasher.update([0]);
+            hasher.update(password.as_bytes());
+            hasher.finalize().into()
+        };
+        let user = self.inner.store.user_by_name(username).await?;
+        let Some(user) = user.filter(|u| !u.disabled) else {
+            secret::spend_password_check_time(password);
+            return Err(AuthError::InvalidCredentials);
+        };
+        let Some(phc) = user.password_hash.clone() else {
+            secret::spend_password_check_time(password);
+            return Err(AuthError::InvalidCredentials);
+        };
+        let cached = {
+            let cache = self.inner.password_cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache.get(&cache_key).is_some_and(|c| {
+                c.user_id == user.id && c.phc == phc && c.until > Instant::now()
+            })
+        };
+        if !cached {
+            let (password_owned, phc_owned) = (password.to_owned(), phc.clone());
+            // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+            let matches = tokio::task::spawn_blocking(move || {
+                secret::verify_password(&password_owned, &phc_owned)
+            })
+            .await
+            .map_err(|e| AuthError::Internal(format!("password check: {e}")))?;
+            if !matches {
+                return Err(AuthError::InvalidCredentials);
+            }
+            let mut cache = self.inner.password_cache.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= PASSWORD_CACHE_MAX {
+                let now = Instant::now();
+                cache.retain(|_, c| c.until > now);
+                if cache.len() >= PASSWORD_CACHE_MAX {
+                    cache.clear();
+                }
+            }
+            cache.insert(
+                cache_key,
+                CachedPassword {
+                    user_id: user.id,
+                    phc,
+                    until: Instant::now() + PASSWORD_CACHE_TTL,
+                },
+            );
+        }
+        let memberships = self.memberships(user.id).await?;
+        Ok(Account {
+            id: AccountId::User(user.id),
+            name: user.name,
+            kind: AccountKind::User {
+                is_admin: user.is_admin,
+                memberships,
+            },
+            scopes: None,
+            token_id: None,
+        })
+    }
+
+    async fn memberships(&self, user_id: i64) -> Result<HashMap<String, Role>> {
+        self.inner
+            .store
+            .memberships(user_id)
+            .await?
+            .into_iter()
+            .map(|(project, role)| Ok((project, role.parse()?)))
+            .collect()
+    }
+
+    async fn account_by_token(
+        &self,
+        token: &str,
+        username: Option<&str>,
+        client: &str,
+    ) -> Result<Account> {
+        let (id, secret) = secret::parse_token(token).ok_or(AuthError::InvalidCredentials)?;
+        let record = self
+            .inner
+            .store
+            .token(id)
+            .await?
+            .ok_or(AuthError::InvalidCredentials)?;
+        let presented = secret::hash_token_secret(secret);
+        let now = now_millis();
+        let current = secret::constant_time_eq(&presented, &record.secret_hash);
+        let previous = match (&record.previous_secret_hash, record.previous_valid_until) {
+            (Some(hash), Some(until)) if until > now => secret::constant_time_eq(&presented, hash),
+            _ => false,
+        };
+        if !(current || previous) || record.revoked_at.is_some() || record.expires_at <= now {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let owner = match record.owner {
+            TokenOwner::User(id) => AccountId::User(id),
+            TokenOwner::Robot(id) => AccountId::Robot(id),
+        };
+        let mut account = self
+            .load_account(owner)
+            .await?
+            .ok_or(AuthError::InvalidCredentials)?;
+        if username.is_some_and(|u| u != account.name) {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let scopes: Vec<String> = serde_json::from_str(&record.scopes)
+            .map_err(|e| MetadataError::Corrupt(format!("token scopes: {e}")))?;
+        if !scopes.is_empty() {
+            account.scopes = Some(
+                scopes
+                    .iter()
+                    .map(|s| s.parse())
+                    .collect::<Result<Vec<Scope>>>()?,
+            );
+        }
+        account.token_id = Some(record.id.clone());
+        if let Err(error) = self
+            .inner
+            .store
+            .touch_token(&record.id, client, TOKEN_TOUCH_RESOLUTION_MS)
+            .await
+        {
+            tracing::warn!(%error, "could not record token use");
+        }
+        Ok(account)
+    }
+
+    /// The account with its current rights; `None` when it no longer exists or is disabled.
+    pub(crate) async fn load_account(&self, id: AccountId) -> Result<Option<Account>> {
+        let store = &self.inner.store;
+        match id {
+            AccountId::User(user_id) => {
+                let Some(user) = store.user_by_id(user_id).await?.filter(|u| !u.disabled) else {
+                    return Ok(None);
+                };
+                let memberships = self.memberships(user.id).await?;
+                Ok(Some(Account {
+                    id,
+                    name: user.name,
+                    kind: AccountKind::User {
+                        is_admin: user.is_admin,
+                        memberships,
+                    },
+                    scopes: None,
+                    token_id: None,
+                }))
+            }
+            AccountId::Robot(robot_id) => {
+                let Some(robot) = store.robot_by_id(robot_id).await?.filter(|r| !r.disabled)
+                else {
+                    return Ok(None);
+                };
+                let permissions = robot
+                    .permissions
+                    .iter()
+                    .map(|p| {
+                        Ok(RobotPermission {
+                            project: (p.project != "*").then(|| p.project.clone()),
+                            actions: policy::parse_actions(&p.actions)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Some(Account {
+                    id,
+                    name: robot.name,
+                    kind: AccountKind::Robot {
+                        project: robot.project,
+                        permissions,
+                    },
+                    scopes: None,
+                    token_id: None,
+                }))
+            }
+        }
+    }
+
+    async fn subject_by_registry_token(&self, jwt: &str) -> Result<Subject> {
+        let config = &self.inner.config;
+        let mut ring = self.key_ring();
+        if let Some(kid) = jwt::token_kid(jwt)
+            && !ring.knows(&kid)
+        {
+            let reload = {
+                let mut last = self
+                    .inner
+                    .last_key_reload
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let due = last.elapsed() >= KEY_RELOAD_INTERVAL;
+                if due {
+                    *last = Instant::now();
+                }
+                due
+            };
+            if reload {
+                self.reload_keys().await?;
+                ring = self.key_ring();
+            }
+        }
+        let claims = ring.verify(jwt, &config.issuer, &config.service)?;
+        Ok(Subject::RegistryToken {
+            account: claims.acct,
+            name: claims.sub,
+            access: claims.access,
+        })
+    }
+
+    /// The one authorization decision point: `Ok` when `subject` may take `action` on
+    /// `resource`. A denial does not say whether the resource exists.
+    pub async fn authorize(
+        &self,
+        subject: &Subject,
+        action: Action,
+        resource: Resource<'_>,
+    ) -> Result<()> {
+        let project = resource.project();
+        let public = match project {
+            Some(name) => self
+                .inner
+                .store
+                .project_by_name(name)
+                .await?
+                .is_some_and(|p| p.public),
+            None => false,
+        };
+        let target = Target {
+            project,
+            repository: match resource {
+                Resource::Repository(r) => Some(r),
+                _ => None,
+            },
+            public,
+        };
+        match policy::decide(subject, action, &target) {
+            Decision::Allow => Ok(()),
+            Decision::Deny => Err(match subject {
+                Subject::Anonymous => AuthError::Unauthenticated,
+                // The client may fetch a token with wider scope, if its account has the right.
+                Subject::RegistryToken { .. } => AuthError::InsufficientScope,
+                Subject::Account(_) => AuthError::Denied,
+            }),
+        }
+    }
+
+    /// The repositories among `names` that `subject` may pull, in order. A registry token's
+    /// bearer is judged by its account's current rights.
+    pub async fn pullable(&self, subject: &Subject, names: Vec<String>) -> Result<Vec<String>> {
+        let subject = match subject {
+            Subject::RegistryToken {
+                account: Some(account),
+                ..
+            } => match self.load_account(*account).await? {
+                Some(account) => Subject::Account(account),
+                None => return Ok(Vec::new()),
+            },
+            Subject::RegistryToken { account: None, .. } => Subject::Anonymous,
+            other => other.clone(),
+        };
+        let mut public: HashMap<String, bool> = HashMap::new();
+        let mut visible = Vec::new();
+        for name in names {
+            let project = name.split('/').next().unwrap_or(&name).to_owned();
+            let is_public = match public.get(&project) {
+                Some(flag) => *flag,
+                None => {
+                    let flag = self
+                        .inner
+                        .store
+                        .project_by_name(&project)
+                        .await?
+                        .is_some_and(|p| p.public);
+                    public.insert(project.clone(), flag);
+                    flag
+                }
+            };
+            let target = Target {
+                project: Some(&project),
+                repository: Some(&name),
+                public: is_public,
+            };
+            if policy::decide(&subject, Action::Pull, &target) == Decision::Allow {
+                visible.push(name);
+            }
+        }
+        Ok(visible)
+    }
+
+    /// A registry token for `subject` carrying the subset of `scopes` (Docker scope strings,
+    /// `repository:NAME:ACTIONS` or `registry:catalog:*`) it is allowed.
+    pub async fn registry_token(&self, subject: &Subject, scopes: &[&str]) -> Result<IssuedToken> {
+        let account = match subject {
+            Subject::Anonymous => None,
+            Subject::Account(account) => Some(account.id),
+            // A registry token cannot mint registry tokens.
+            Subject::RegistryToken { .. } => return Err(AuthError::Denied),
+        };
+        if scopes.len() > MAX_REQUESTED_SCOPES {
+            return Err(AuthError::Invalid(format!(
+                "at most {MAX_REQUESTED_SCOPES} scopes per token request"
+            )));
+        }
+        let mut access: Vec<ResourceAccess> = Vec::new();
+        for scope in scopes {
+            let Some((kind, rest)) = scope.split_once(':') else {
+                continue;
+            };
+            let Some((name, actions)) = rest.rsplit_once(':') else {
+                continue;
+            };
+            let granted = match kind {
+                "repository" if name.parse::<bulwark_oci::RepositoryName>().is_ok() => {
+                    let mut granted = Vec::new();
+                    for (wanted, action) in [
+                        ("pull", Action::Pull),
+                        ("push", Action::Push),
+                        ("delete", Action::Delete),
+                    ] {
+                        let asked = actions.split(',').any(|a| a == wanted || a == "*");
+                        if asked
+                            && self
+                                .authorize(subject, action, Resource::Repository(name))
+                                .await
+                                .is_ok()
+                        {
+                            granted.push(wanted.to_owned());
+                        }
+                    }
+                    granted
+                }
+                "registry" if name == "catalog" && account.is_some() => vec!["*".to_owned()],
+                _ => Vec::new(),
+            };
+            if granted.is_empty() {
+                continue;
+            }
+            match access.iter_mut().find(|a| a.kind == kind && a.name == name) {
+                Some(existing) => {
+                    for action in granted {
+                        if !existing.actions.contains(&action) {
+                            existing.actions.push(action);
+                        }
+                    }
+                }
+                None => access.push(ResourceAccess {
+                    kind: kind.to_owned(),
+                    name: name.to_owned(),
+                    actions: granted,
+                }),
+            }
+        }
+        let config = &self.inner.config;
+        let now = now_millis() / 1000;
+        let ttl = i64::try_from(config.registry_token_ttl.as_secs()).unwrap_or(300);
+        let claims = RegistryClaims {
+            iss: config.issuer.clone(),
+            sub: subject.display_name().to_owned(),
+            aud: config.service.clone(),
+            exp: now + ttl,
+            nbf: now,
+            iat: now,
+            jti: uuid::Uuid::new_v4().to_string(),
+            access,
+            acct: account,
+        };
+        let token = self.key_ring().sign(&claims)?;
+        Ok(IssuedToken {
+            token,
+            expires_in: config.registry_token_ttl.as_secs(),
+        })
+    }
+
+    /// Makes a new signing key the one that signs; the old ones keep verifying until every
+    /// token they signed has expired. Other nodes pick it up within their reload interval.
+    pub async fn rotate_signing_key(store: &MetadataStore) -> Result<String> {
+        let record = generate_signing_key(now_millis())?;
+        store.insert_signing_key(&record).await?;
+        store.retire_signing_keys_except(&record.kid).await?;
+        Ok(record.kid)
+    }
+}
+
+async fn load_key_ring(
+    store: &MetadataStore,
+    config: &AuthConfig,
+    create_if_missing: bool,
+) -> Result<KeyRing> {
+    let ttl_ms = i64::try_from(config.registry_token_ttl.as_millis()).unwrap_or(i64::MAX);
+    let retired_after = now_millis().saturating_sub(ttl_ms).saturating_sub(60_000);
+    let mut records = store.signing_keys(retired_after).await?;
+    if create_if_missing && !records.iter().any(|r| r.retired_at.is_none()) {
+        // Two nodes starting together may both create one; both keys are valid and the newer
+        // signs, so the race is harmless.
+        let record = generate_signing_key(now_millis())?;
+        store.insert_signing_key(&record).await?;
+        records = store.signing_keys(retired_after).await?;
+    }
+    KeyRing::from_records(&records)
+}
