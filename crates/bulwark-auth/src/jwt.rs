@@ -133,7 +133,7 @@ impl KeyRing {
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         // Clocks of a client-facing fleet drift a little; keep the grace small.
-        validation.leeway = 5;
+        validation.leeway = 2;
         jsonwebtoken::decode::<RegistryClaims>(token, key, &validation)
             .map(|data| data.claims)
             .map_err(|_| AuthError::InvalidToken)
@@ -173,7 +173,10 @@ mod tests {
 
     fn new_ring() -> (KeyRing, SigningKeyRecord) {
         let record = generate_signing_key(1).unwrap();
-        (KeyRing::from_records(std::slice::from_ref(&record)).unwrap(), record)
+        (
+            KeyRing::from_records(std::slice::from_ref(&record)).unwrap(),
+            record,
+        )
     }
 
     fn b64(bytes: &[u8]) -> String {
@@ -212,8 +215,12 @@ mod tests {
     fn alg_none_and_hmac_with_the_public_key_are_refused() {
         let (ring, record) = new_ring();
         let payload = b64(&serde_json::to_vec(&claims(now())).unwrap());
-        let none_header = b64(format!(r#"{{"alg":"none","kid":"{}"}}"#, ring.signing_kid()).as_bytes());
-        assert!(ring.verify(&format!("{none_header}.{payload}."), "bulwark", "registry").is_err());
+        let none_header =
+            b64(format!(r#"{{"alg":"none","kid":"{}"}}"#, ring.signing_kid()).as_bytes());
+        assert!(
+            ring.verify(&format!("{none_header}.{payload}."), "bulwark", "registry")
+                .is_err()
+        );
 
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(ring.signing_kid().to_owned());
@@ -233,7 +240,12 @@ mod tests {
         let parts: Vec<&str> = token.split('.').collect();
         let mut wider = claims(now());
         wider.access[0].actions.push("push".into());
-        let forged = format!("{}.{}.{}", parts[0], b64(&serde_json::to_vec(&wider).unwrap()), parts[2]);
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(&serde_json::to_vec(&wider).unwrap()),
+            parts[2]
+        );
         assert!(ring.verify(&forged, "bulwark", "registry").is_err());
     }
 
@@ -242,10 +254,16 @@ mod tests {
         let (ring, _) = new_ring();
         let mut expired = claims(now() - 1000);
         expired.exp = now() - 60;
-        assert!(ring.verify(&ring.sign(&expired).unwrap(), "bulwark", "registry").is_err());
+        assert!(
+            ring.verify(&ring.sign(&expired).unwrap(), "bulwark", "registry")
+                .is_err()
+        );
         let mut early = claims(now());
         early.nbf = now() + 600;
-        assert!(ring.verify(&ring.sign(&early).unwrap(), "bulwark", "registry").is_err());
+        assert!(
+            ring.verify(&ring.sign(&early).unwrap(), "bulwark", "registry")
+                .is_err()
+        );
         let token = ring.sign(&claims(now())).unwrap();
         assert!(ring.verify(&token, "bulwark", "another-service").is_err());
         assert!(ring.verify(&token, "someone-else", "registry").is_err());

@@ -21,8 +21,7 @@ use sha2::{Digest, Sha256};
 pub use jwt::{KeyRing, RegistryClaims, generate_signing_key};
 pub use manage::{ManageError, NewToken};
 pub use policy::{
-    Account, AccountId, AccountKind, Action, Decision, ResourceAccess, Role, Scope, Subject,
-    Target,
+    Account, AccountId, AccountKind, Action, Decision, ResourceAccess, Role, Scope, Subject, Target,
 };
 
 use limiter::FailureLimiter;
@@ -224,7 +223,11 @@ impl Auth {
 
     /// Who presented `credentials` from `client` (an address, for rate limits and last-use
     /// records).
-    pub async fn authenticate(&self, credentials: Credentials<'_>, client: &str) -> Result<Subject> {
+    pub async fn authenticate(
+        &self,
+        credentials: Credentials<'_>,
+        client: &str,
+    ) -> Result<Subject> {
         match credentials {
             Credentials::None => Ok(Subject::Anonymous),
             Credentials::Basic { username, secret } => {
@@ -293,10 +296,14 @@ impl Auth {
             return Err(AuthError::InvalidCredentials);
         };
         let cached = {
-            let cache = self.inner.password_cache.lock().unwrap_or_else(|p| p.into_inner());
-            cache.get(&cache_key).is_some_and(|c| {
-                c.user_id == user.id && c.phc == phc && c.until > Instant::now()
-            })
+            let cache = self
+                .inner
+                .password_cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            cache
+                .get(&cache_key)
+                .is_some_and(|c| c.user_id == user.id && c.phc == phc && c.until > Instant::now())
         };
         if !cached {
             let (password_owned, phc_owned) = (password.to_owned(), phc.clone());
@@ -309,7 +316,11 @@ impl Auth {
             if !matches {
                 return Err(AuthError::InvalidCredentials);
             }
-            let mut cache = self.inner.password_cache.lock().unwrap_or_else(|p| p.into_inner());
+            let mut cache = self
+                .inner
+                .password_cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             if cache.len() >= PASSWORD_CACHE_MAX {
                 let now = Instant::now();
                 cache.retain(|_, c| c.until > now);
@@ -426,8 +437,7 @@ impl Auth {
                 }))
             }
             AccountId::Robot(robot_id) => {
-                let Some(robot) = store.robot_by_id(robot_id).await?.filter(|r| !r.disabled)
-                else {
+                let Some(robot) = store.robot_by_id(robot_id).await?.filter(|r| !r.disabled) else {
                     return Ok(None);
                 };
                 let permissions = robot

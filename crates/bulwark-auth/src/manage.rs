@@ -249,9 +249,7 @@ impl Auth {
             .store()
             .create_first_admin(username, password_hash.as_deref())
             .await?
-            .ok_or_else(|| {
-                AuthError::Conflict("a system administrator already exists".into())
-            })?;
+            .ok_or_else(|| AuthError::Conflict("a system administrator already exists".into()))?;
         let token = self
             .insert_token(
                 TokenOwner::User(user.id),
@@ -270,7 +268,11 @@ impl Auth {
         self.authorize(caller, Action::ManageSystem, Resource::System)
             .await?;
         validate_name("user", &new.name)?;
-        let hash = new.password.as_deref().map(secret::hash_password).transpose()?;
+        let hash = new
+            .password
+            .as_deref()
+            .map(secret::hash_password)
+            .transpose()?;
         let user = self
             .store()
             .create_user(&new.name, hash.as_deref(), new.admin)
@@ -370,7 +372,11 @@ impl Auth {
                 cursor.clone_from(&project.name);
                 if visible.len() < limit as usize
                     && self
-                        .authorize(caller, Action::ViewProject, Resource::Project(&project.name))
+                        .authorize(
+                            caller,
+                            Action::ViewProject,
+                            Resource::Project(&project.name),
+                        )
                         .await
                         .is_ok()
                 {
@@ -387,7 +393,9 @@ impl Auth {
         self.authorize(caller, Action::ViewProject, Resource::Project(name))
             .await?;
         let project = self.store().project_by_name(name).await?;
-        project.map(ProjectView::from).ok_or(AuthError::NotFound("project"))
+        project
+            .map(ProjectView::from)
+            .ok_or(AuthError::NotFound("project"))
     }
 
     pub async fn set_project_public(
@@ -399,7 +407,9 @@ impl Auth {
         self.authorize(caller, Action::ManageProject, Resource::Project(name))
             .await?;
         let project = self.store().set_project_public(name, public).await?;
-        project.map(ProjectView::from).ok_or(AuthError::NotFound("project"))
+        project
+            .map(ProjectView::from)
+            .ok_or(AuthError::NotFound("project"))
     }
 
     pub async fn delete_project(&self, caller: &Subject, name: &str) -> Result<()> {
@@ -516,7 +526,9 @@ impl Auth {
         let mut permissions: Vec<RobotPermissionRecord> = Vec::new();
         for entry in &new.permissions {
             let (target, actions) = entry.rsplit_once(':').ok_or_else(|| {
-                AuthError::Invalid(format!("permission {entry:?} must look like project:pull,push"))
+                AuthError::Invalid(format!(
+                    "permission {entry:?} must look like project:pull,push"
+                ))
             })?;
             let actions = parse_actions(actions)?;
             if actions.contains(&ScopedAction::Admin) || actions.contains(&ScopedAction::Audit) {
@@ -622,7 +634,9 @@ impl Auth {
         let robot = self.managed_robot(caller, name).await?;
         self.store().set_robot_disabled(robot.id, disabled).await?;
         let robot = self.store().robot_by_id(robot.id).await?;
-        robot.map(RobotView::from).ok_or(AuthError::NotFound("robot"))
+        robot
+            .map(RobotView::from)
+            .ok_or(AuthError::NotFound("robot"))
     }
 
     pub async fn delete_robot(&self, caller: &Subject, name: &str) -> Result<()> {
@@ -633,7 +647,11 @@ impl Auth {
 
     // ---- access tokens ----
 
-    async fn token_owner(&self, caller: &Subject, owner: &TokenOwnerRef) -> Result<(TokenOwner, String)> {
+    async fn token_owner(
+        &self,
+        caller: &Subject,
+        owner: &TokenOwnerRef,
+    ) -> Result<(TokenOwner, String)> {
         match owner {
             TokenOwnerRef::Me => {
                 self.authorize(caller, Action::ManageOwnTokens, Resource::System)
@@ -680,8 +698,14 @@ impl Auth {
             .map(|s| s.parse())
             .collect::<Result<BTreeSet<Scope>>>()?;
         let scopes: Vec<Scope> = scopes.into_iter().collect();
-        self.insert_token(owner, &owner_name, &request.name, request.expires_in_days, &scopes)
-            .await
+        self.insert_token(
+            owner,
+            &owner_name,
+            &request.name,
+            request.expires_in_days,
+            &scopes,
+        )
+        .await
     }
 
     async fn insert_token(

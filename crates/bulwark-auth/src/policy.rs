@@ -165,7 +165,9 @@ pub fn parse_actions(list: &str) -> Result<BTreeSet<ScopedAction>, AuthError> {
         .map(|a| a.trim().parse())
         .collect::<Result<BTreeSet<_>, _>>()?;
     if actions.is_empty() {
-        return Err(AuthError::Invalid("a scope needs at least one action".into()));
+        return Err(AuthError::Invalid(
+            "a scope needs at least one action".into(),
+        ));
     }
     Ok(actions)
 }
@@ -224,9 +226,9 @@ impl FromStr for Scope {
                 "scope {s:?} must look like project:pull,push or project/repo:pull"
             ))
         })?;
-        let name: bulwark_oci::RepositoryName = resource
-            .parse()
-            .map_err(|_| AuthError::Invalid(format!("scope {s:?} names no valid project or repository")))?;
+        let name: bulwark_oci::RepositoryName = resource.parse().map_err(|_| {
+            AuthError::Invalid(format!("scope {s:?} names no valid project or repository"))
+        })?;
         let project = name.project().to_owned();
         let repository = (name.as_str() != project).then(|| name.as_str().to_owned());
         Ok(Scope {
@@ -363,7 +365,11 @@ pub fn decide(subject: &Subject, action: Action, target: &Target<'_>) -> Decisio
             }
         },
     };
-    if allowed { Decision::Allow } else { Decision::Deny }
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::Deny
+    }
 }
 
 fn account_allows(account: &Account, action: Action, target: &Target<'_>) -> bool {
@@ -424,7 +430,9 @@ fn registry_token_allows(access: &[ResourceAccess], action: Action, target: &Tar
     access.iter().any(|a| {
         a.kind == "repository"
             && a.name == repository
-            && a.actions.iter().any(|granted| granted == wanted || granted == "*")
+            && a.actions
+                .iter()
+                .any(|granted| granted == wanted || granted == "*")
     })
 }
 
@@ -472,7 +480,11 @@ mod tests {
                 matches!(role, Role::Owner | Role::Maintainer),
                 "{role} delete"
             );
-            assert_eq!(can(Action::ManageProject), role == Role::Owner, "{role} admin");
+            assert_eq!(
+                can(Action::ManageProject),
+                role == Role::Owner,
+                "{role} admin"
+            );
             assert_eq!(
                 can(Action::Audit),
                 matches!(role, Role::Owner | Role::Auditor),
@@ -480,16 +492,34 @@ mod tests {
             );
             assert!(!can(Action::ManageSystem));
             // Nothing carries over to another project.
-            assert_eq!(decide(&subject, Action::Pull, &repo("q", false)), Decision::Deny);
+            assert_eq!(
+                decide(&subject, Action::Pull, &repo("q", false)),
+                Decision::Deny
+            );
         }
     }
 
     #[test]
     fn public_projects_allow_anonymous_pull_and_nothing_more() {
-        assert_eq!(decide(&Subject::Anonymous, Action::Pull, &repo("p", true)), Decision::Allow);
-        assert_eq!(decide(&Subject::Anonymous, Action::Pull, &repo("p", false)), Decision::Deny);
-        for action in [Action::Push, Action::Delete, Action::Audit, Action::ManageProject, Action::Catalog] {
-            assert_eq!(decide(&Subject::Anonymous, action, &repo("p", true)), Decision::Deny);
+        assert_eq!(
+            decide(&Subject::Anonymous, Action::Pull, &repo("p", true)),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&Subject::Anonymous, Action::Pull, &repo("p", false)),
+            Decision::Deny
+        );
+        for action in [
+            Action::Push,
+            Action::Delete,
+            Action::Audit,
+            Action::ManageProject,
+            Action::Catalog,
+        ] {
+            assert_eq!(
+                decide(&Subject::Anonymous, action, &repo("p", true)),
+                Decision::Deny
+            );
         }
     }
 
@@ -498,11 +528,26 @@ mod tests {
         let mut admin = user(true, &[]);
         admin.scopes = Some(vec!["p/app:pull".parse().unwrap()]);
         let subject = Subject::Account(admin);
-        assert_eq!(decide(&subject, Action::Pull, &repo("p", false)), Decision::Allow);
-        assert_eq!(decide(&subject, Action::Push, &repo("p", false)), Decision::Deny);
-        assert_eq!(decide(&subject, Action::Pull, &repo("q", false)), Decision::Deny);
-        assert_eq!(decide(&subject, Action::ManageSystem, &Target::SYSTEM), Decision::Deny);
-        assert_eq!(decide(&subject, Action::ManageOwnTokens, &Target::SYSTEM), Decision::Deny);
+        assert_eq!(
+            decide(&subject, Action::Pull, &repo("p", false)),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&subject, Action::Push, &repo("p", false)),
+            Decision::Deny
+        );
+        assert_eq!(
+            decide(&subject, Action::Pull, &repo("q", false)),
+            Decision::Deny
+        );
+        assert_eq!(
+            decide(&subject, Action::ManageSystem, &Target::SYSTEM),
+            Decision::Deny
+        );
+        assert_eq!(
+            decide(&subject, Action::ManageOwnTokens, &Target::SYSTEM),
+            Decision::Deny
+        );
     }
 
     #[test]
@@ -516,9 +561,18 @@ mod tests {
                 actions: vec!["pull".into()],
             }],
         };
-        assert_eq!(decide(&subject, Action::Pull, &repo("p", false)), Decision::Allow);
-        assert_eq!(decide(&subject, Action::Push, &repo("p", false)), Decision::Deny);
-        assert_eq!(decide(&subject, Action::ManageProject, &repo("p", false)), Decision::Deny);
+        assert_eq!(
+            decide(&subject, Action::Pull, &repo("p", false)),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&subject, Action::Push, &repo("p", false)),
+            Decision::Deny
+        );
+        assert_eq!(
+            decide(&subject, Action::ManageProject, &repo("p", false)),
+            Decision::Deny
+        );
     }
 
     #[test]

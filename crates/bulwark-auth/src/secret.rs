@@ -118,7 +118,8 @@ pub fn regenerate_token(id: &str) -> Result<GeneratedToken, AuthError> {
 /// Splits a token into its id and secret; `None` when it is not shaped like one of ours.
 pub fn parse_token(token: &str) -> Option<(&str, &str)> {
     let body = token.strip_prefix(TOKEN_PREFIX)?;
-    if body.len() != TOKEN_ID_LEN + TOKEN_SECRET_LEN || !body.bytes().all(|b| b.is_ascii_alphanumeric())
+    if body.len() != TOKEN_ID_LEN + TOKEN_SECRET_LEN
+        || !body.bytes().all(|b| b.is_ascii_alphanumeric())
     {
         return None;
     }
@@ -150,7 +151,12 @@ mod tests {
         let (id, secret) = parse_token(&generated.token).unwrap();
         assert_eq!(id, generated.id);
         assert_eq!(hash_token_secret(secret).to_vec(), generated.secret_hash);
-        assert!(generated.token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        assert!(
+            generated
+                .token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use bulwark_auth::manage::{NewProject, NewRobot, NewUser, TokenOwnerRef, TokenRequest, UserChanges};
+use bulwark_auth::manage::{
+    NewProject, NewRobot, NewUser, TokenOwnerRef, TokenRequest, UserChanges,
+};
 use bulwark_auth::{Action, Auth, AuthConfig, AuthError, Credentials, Resource, Role, Subject};
 use bulwark_metadata::{MetadataStore, TokenOwner, TokenRecord, now_millis};
 use bulwark_test_support::{Backend, TestDatabase};
@@ -18,7 +20,9 @@ async fn login(auth: &Auth, username: &str, secret: &str) -> Result<Subject, Aut
 async fn suite(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let store = MetadataStore::connect(db.url(), 4).await.unwrap();
-    let auth = Auth::new(store.clone(), AuthConfig::default()).await.unwrap();
+    let auth = Auth::new(store.clone(), AuthConfig::default())
+        .await
+        .unwrap();
 
     // The first administrator, once.
     let (admin_view, admin_token) = auth.init_admin("root", None).await.unwrap();
@@ -49,11 +53,25 @@ async fn suite(backend: Backend) {
         .unwrap();
     }
     assert!(matches!(
-        auth.create_user(&admin, NewUser { name: "dev".into(), ..Default::default() }).await,
+        auth.create_user(
+            &admin,
+            NewUser {
+                name: "dev".into(),
+                ..Default::default()
+            }
+        )
+        .await,
         Err(AuthError::AlreadyExists(_))
     ));
     assert!(matches!(
-        auth.create_user(&admin, NewUser { name: "Bad$Name".into(), ..Default::default() }).await,
+        auth.create_user(
+            &admin,
+            NewUser {
+                name: "Bad$Name".into(),
+                ..Default::default()
+            }
+        )
+        .await,
         Err(AuthError::Invalid(_))
     ));
     let dev = login(&auth, "dev", "dev-password-123").await.unwrap();
@@ -91,7 +109,9 @@ async fn suite(backend: Backend) {
         .unwrap();
     let dev = login(&auth, "dev", "dev-password-123").await.unwrap();
     let reader = login(&auth, "reader", "reader-password-123").await.unwrap();
-    let outsider = login(&auth, "outsider", "outsider-password-123").await.unwrap();
+    let outsider = login(&auth, "outsider", "outsider-password-123")
+        .await
+        .unwrap();
     let repo = Resource::Repository("team/app");
     auth.authorize(&dev, Action::Push, repo).await.unwrap();
     auth.authorize(&reader, Action::Pull, repo).await.unwrap();
@@ -104,12 +124,19 @@ async fn suite(backend: Backend) {
         Err(AuthError::Denied)
     ));
     assert!(matches!(
-        auth.authorize(&Subject::Anonymous, Action::Pull, repo).await,
+        auth.authorize(&Subject::Anonymous, Action::Pull, repo)
+            .await,
         Err(AuthError::Unauthenticated)
     ));
     // The project list is filtered.
-    assert_eq!(auth.list_projects(&outsider, "", None).await.unwrap().len(), 0);
-    assert_eq!(auth.list_projects(&reader, "", None).await.unwrap().len(), 1);
+    assert_eq!(
+        auth.list_projects(&outsider, "", None).await.unwrap().len(),
+        0
+    );
+    assert_eq!(
+        auth.list_projects(&reader, "", None).await.unwrap().len(),
+        1
+    );
 
     // Public projects: anonymous pull, nothing more.
     auth.set_project_public(&admin, "team", true).await.unwrap();
@@ -121,7 +148,9 @@ async fn suite(backend: Backend) {
             .await
             .is_err()
     );
-    auth.set_project_public(&admin, "team", false).await.unwrap();
+    auth.set_project_public(&admin, "team", false)
+        .await
+        .unwrap();
 
     // Personal access tokens: scoped, revocable, rotatable.
     let scoped = auth
@@ -137,7 +166,9 @@ async fn suite(backend: Backend) {
         .await
         .unwrap();
     let via_token = login(&auth, "dev", &scoped.token).await.unwrap();
-    auth.authorize(&via_token, Action::Pull, repo).await.unwrap();
+    auth.authorize(&via_token, Action::Pull, repo)
+        .await
+        .unwrap();
     assert!(
         auth.authorize(&via_token, Action::Push, repo)
             .await
@@ -187,7 +218,10 @@ async fn suite(backend: Backend) {
     assert!(login(&auth, "dev", &scoped.token).await.is_err());
     login(&auth, "dev", &rotated.token).await.unwrap();
     // With grace: both work.
-    let again = auth.rotate_token(&dev, &scoped.view.id, 3600).await.unwrap();
+    let again = auth
+        .rotate_token(&dev, &scoped.view.id, 3600)
+        .await
+        .unwrap();
     login(&auth, "dev", &rotated.token).await.unwrap();
     login(&auth, "dev", &again.token).await.unwrap();
     // Revocation is immediate.

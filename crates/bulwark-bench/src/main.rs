@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use bulwark_auth::manage::NewProject;
+use bulwark_auth::{Auth, AuthConfig, Credentials};
 use bulwark_blobstore::BlobStore;
 use bulwark_metadata::MetadataStore;
 use bulwark_oci::Digest;
@@ -73,7 +75,9 @@ fn write_blob_file(path: &Path, mib: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn start_server(data_dir: PathBuf) -> anyhow::Result<String> {
+/// Starts the server with an administrator and the `bench` project; returns its URL and the
+/// administrator's access token.
+fn start_server(data_dir: PathBuf) -> anyhow::Result<(String, String)> {
     let (address_tx, address_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -90,16 +94,41 @@ fn start_server(data_dir: PathBuf) -> anyhow::Result<String> {
             let started = async {
                 let blobs = BlobStore::open_local(&data_dir.join("blobs"))?;
                 let metadata = MetadataStore::open_sqlite_in(&data_dir).await?;
+                let auth = Auth::new(metadata.clone(), AuthConfig::default()).await?;
+                let (_, token) = auth.init_admin("bench", None).await?;
+                let admin = auth
+                    .authenticate(
+                        Credentials::Basic {
+                            username: "bench",
+                            secret: &token.token,
+                        },
+                        "127.0.0.1",
+                    )
+                    .await?;
+                auth.create_project(
+                    &admin,
+                    NewProject {
+                        name: "bench".into(),
+                        ..NewProject::default()
+                    },
+                )
+                .await?;
                 let registry = Registry::new(blobs, metadata, RegistryLimits::default());
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
                 let address = listener.local_addr()?;
-                anyhow::Ok((registry, listener, address))
+                anyhow::Ok((registry, auth, token.token, listener, address))
             }
             .await;
             match started {
-                Ok((registry, listener, address)) => {
-                    address_tx.send(Ok(format!("http://{address}"))).ok();
-                    let router = bulwark_server::router(bulwark_server::AppState { registry });
+                Ok((registry, auth, token, listener, address)) => {
+                    address_tx
+                        .send(Ok((format!("http://{address}"), token)))
+                        .ok();
+                    let router = bulwark_server::router(bulwark_server::AppState {
+                        registry,
+                        auth,
+                        public_url: None,
+                    });
                     bulwark_server::serve(listener, router, futures::future::pending())
                         .await
                         .ok();
@@ -133,11 +162,31 @@ async fn main() -> anyhow::Result<()> {
         .parse()
         .context("openssl's digest")?;
 
-    let base = start_server(work.path().join("data"))?;
+    let (base, admin_token) = start_server(work.path().join("data"))?;
+    let repo = "bench/blob";
+    // Like registry clients: one token request, then a bearer token on every request.
+    let token: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/auth/token"))
+        .basic_auth("bench", Some(&admin_token))
+        .query(&[
+            ("service", "bulwark"),
+            ("scope", "repository:bench/blob:pull,push"),
+            ("scope", "repository:bench/app:pull,push"),
+        ])
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", token["token"].as_str().unwrap_or_default()).parse()?,
+    );
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections)
+        .default_headers(headers)
         .build()?;
-    let repo = "bench/blob";
 
     // Push: one streamed request, the server hashing and writing as it reads.
     let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(

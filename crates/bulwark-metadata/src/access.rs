@@ -292,11 +292,10 @@ impl MetadataStore {
     }
 
     pub async fn project_by_name(&self, name: &str) -> Result<Option<ProjectRecord>> {
-        let row =
-            sqlx::query("SELECT id, name, public, created_at FROM projects WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query("SELECT id, name, public, created_at FROM projects WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(project_from).transpose()
     }
 
@@ -371,11 +370,12 @@ impl MetadataStore {
     }
 
     pub async fn remove_member(&self, project_id: i64, user_id: i64) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2")
-            .bind(project_id)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2")
+                .bind(project_id)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -590,7 +590,12 @@ impl MetadataStore {
     }
 
     /// An owner's tokens, newest first after the cursor `after` (a token id; empty = start).
-    pub async fn tokens_of(&self, owner: TokenOwner, after: &str, limit: u32) -> Result<Vec<TokenRecord>> {
+    pub async fn tokens_of(
+        &self,
+        owner: TokenOwner,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<TokenRecord>> {
         let (column, id) = match owner {
             TokenOwner::User(id) => ("user_id", id),
             TokenOwner::Robot(id) => ("robot_id", id),

@@ -334,22 +334,18 @@ impl Registry {
         Ok(true)
     }
 
-    /// Mount without `from`: link the blob from another repository of the same project if
-    /// one holds it. The search stays inside the project so that a mount never reveals what
-    /// another project stores.
-    pub async fn mount_from_project(
+    /// For a mount that names no source: another repository of the same project that holds
+    /// `digest`. The search stays inside the project so that a mount never reveals what
+    /// another project stores; the caller must still be allowed to pull from the source.
+    pub async fn mount_source_in_project(
         &self,
         repository: &RepositoryName,
         digest: &Digest,
-    ) -> Result<bool> {
-        match self
+    ) -> Result<Option<RepositoryName>> {
+        Ok(self
             .metadata
             .project_repository_with_blob(repository.project(), repository, digest)
-            .await?
-        {
-            Some(source) => self.mount_blob(repository, &source, digest).await,
-            None => Ok(false),
-        }
+            .await?)
     }
 
     // ---- blobs ----

@@ -3,6 +3,7 @@
 
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bulwark_auth::AuthError;
 use bulwark_oci::{DigestError, ErrorCode, NameError, RouteError};
 use bulwark_registry::RegistryError;
 
@@ -136,6 +137,131 @@ impl IntoResponse for ApiError {
             }],
         };
         let mut response = (status, axum::Json(body)).into_response();
+        response.headers_mut().extend(self.headers);
+        response
+    }
+}
+
+/// An access-control failure on a registry route. `challenge` is the `WWW-Authenticate`
+/// value that tells the client where to get a token for what it attempted.
+pub fn registry_auth_error(
+    error: AuthError,
+    challenge: impl FnOnce(Option<&str>) -> String,
+) -> ApiError {
+    let www_authenticate = HeaderName::from_static("www-authenticate");
+    match error {
+        AuthError::Unauthenticated | AuthError::InvalidCredentials => {
+            ApiError::code(ErrorCode::Unauthorized).with_header(www_authenticate, challenge(None))
+        }
+        AuthError::InvalidToken => ApiError::code(ErrorCode::Unauthorized)
+            .with_header(www_authenticate, challenge(Some("invalid_token"))),
+        AuthError::InsufficientScope => ApiError::code(ErrorCode::Unauthorized)
+            .with_header(www_authenticate, challenge(Some("insufficient_scope"))),
+        AuthError::Denied => ApiError::code(ErrorCode::Denied),
+        AuthError::RateLimited { retry_after } => ApiError::code(ErrorCode::TooManyRequests)
+            .with_header(
+                HeaderName::from_static("retry-after"),
+                retry_after.as_secs().max(1).to_string(),
+            ),
+        AuthError::Invalid(message) => ApiError::new(ErrorCode::Unsupported, message),
+        AuthError::NotFound(_) => ApiError::code(ErrorCode::NameUnknown),
+        AuthError::AlreadyExists(_) | AuthError::Conflict(_) => {
+            ApiError::code(ErrorCode::Unsupported)
+        }
+        AuthError::Internal(message) => internal(&message),
+        AuthError::Metadata(error) => internal(&error),
+    }
+}
+
+/// An error of the management API and the token endpoint:
+/// `{"error": {"code": "…", "message": "…"}}` with a fitting status.
+#[derive(Debug)]
+pub struct ManagementError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl ManagementError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ManagementError {
+            status,
+            code,
+            message: message.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    fn with_header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            self.headers.push((HeaderName::from_static(name), value));
+        }
+        self
+    }
+}
+
+impl From<AuthError> for ManagementError {
+    fn from(error: AuthError) -> Self {
+        let message = error.to_string();
+        match error {
+            AuthError::Unauthenticated
+            | AuthError::InvalidCredentials
+            | AuthError::InvalidToken => {
+                ManagementError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).with_header(
+                    "www-authenticate",
+                    "Basic realm=\"bulwark\", charset=\"UTF-8\"",
+                )
+            }
+            AuthError::Denied | AuthError::InsufficientScope => {
+                ManagementError::new(StatusCode::FORBIDDEN, "denied", message)
+            }
+            AuthError::RateLimited { retry_after } => {
+                ManagementError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message)
+                    .with_header("retry-after", &retry_after.as_secs().max(1).to_string())
+            }
+            AuthError::Invalid(_) => {
+                ManagementError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+            }
+            AuthError::NotFound(_) => {
+                ManagementError::new(StatusCode::NOT_FOUND, "not_found", message)
+            }
+            AuthError::AlreadyExists(_) => {
+                ManagementError::new(StatusCode::CONFLICT, "already_exists", message)
+            }
+            AuthError::Conflict(_) => {
+                ManagementError::new(StatusCode::CONFLICT, "conflict", message)
+            }
+            AuthError::Internal(detail) => {
+                tracing::error!(error = %detail, "request failed on the server side");
+                ManagementError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
+            }
+            AuthError::Metadata(detail) => {
+                tracing::error!(error = %detail, "request failed on the server side");
+                ManagementError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ManagementError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": { "code": self.code, "message": self.message }
+        });
+        let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().extend(self.headers);
         response
     }

@@ -2,15 +2,21 @@
 //! [`bulwark_oci::RegistryRoute`]s, calls the [`bulwark_registry::Registry`], and renders
 //! results and errors (the latter in one place, [`error`]).
 
+mod access;
 pub mod error;
 mod headers;
+mod management_api;
 mod registry_api;
+
+pub use management_api::ENDPOINTS as MANAGEMENT_ENDPOINTS;
+pub use registry_api::ENDPOINTS as REGISTRY_ENDPOINTS;
 
 use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Request};
+use bulwark_auth::Auth;
 use bulwark_registry::Registry;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -20,6 +26,10 @@ use tower_http::trace::TraceLayer;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub registry: Registry,
+    pub auth: Auth,
+    /// The URL clients reach this registry at (scheme, host, port), used in token realms;
+    /// `None` = the `Host` the client addressed, over http.
+    pub public_url: Option<String>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -41,6 +51,11 @@ pub fn router(state: AppState) -> Router {
         )
     });
     registry_api::routes()
+        .merge(management_api::routes())
+        .route(
+            "/auth/token",
+            axum::routing::get(access::token_endpoint).post(access::token_endpoint),
+        )
         .with_state(state)
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("docker-distribution-api-version"),
@@ -62,9 +77,13 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address feeds the authentication rate limiter and token last-use records.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Runs the upload sweeper every `interval` for as long as the process lives.

@@ -9,16 +9,17 @@ use axum::extract::{Query, State};
 use axum::http::header::{
     ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, LOCATION, RANGE,
 };
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use bulwark_auth::{Action, AuthError, Resource, Subject};
 use bulwark_oci::{Digest, ErrorCode, Reference, RegistryRoute, RepositoryName};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use http_body_util::BodyExt;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, registry_auth_error};
 use crate::headers::{blob_range, content_length, upload_content_range, upload_range};
 
 type ApiResult = Result<Response, ApiError>;
@@ -84,13 +85,119 @@ async fn dispatch(
     uri: Uri,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Body,
 ) -> Response {
-    let result = match RegistryRoute::parse(uri.path()) {
-        Ok(route) => handle(&state, &method, route, &query, &headers, body).await,
-        Err(error) => Err(error.into()),
-    };
+    let result = async {
+        let route = RegistryRoute::parse(uri.path())?;
+        let needed = permission(&route, &method)?;
+        let subject = authorized(&state, &headers, &extensions, needed).await?;
+        handle(&state, &subject, &method, route, &query, &headers, body).await
+    }
+    .await;
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// What a registry request needs from its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Needed<'a> {
+    /// `GET /v2/`: any authenticated caller (the client's probe for how to authenticate).
+    SignedIn,
+    /// The catalog: signed in; the listing is filtered per repository.
+    Catalog,
+    Repository(Action, &'a RepositoryName),
+}
+
+/// The access each registry endpoint needs, and the methods each route accepts. Methods are
+/// checked before credentials: a 405 reveals nothing about content.
+pub(crate) fn permission<'a>(
+    route: &'a RegistryRoute,
+    method: &Method,
+) -> Result<Needed<'a>, ApiError> {
+    let is = |methods: &[Method]| methods.contains(method);
+    match route {
+        RegistryRoute::Base if is(&[Method::GET, Method::HEAD]) => Ok(Needed::SignedIn),
+        RegistryRoute::Base => Err(method_not_allowed("GET, HEAD")),
+        RegistryRoute::Catalog if is(&[Method::GET]) => Ok(Needed::Catalog),
+        RegistryRoute::Catalog => Err(method_not_allowed("GET")),
+        RegistryRoute::Tags { name } | RegistryRoute::Referrers { name, .. }
+            if is(&[Method::GET]) =>
+        {
+            Ok(Needed::Repository(Action::Pull, name))
+        }
+        RegistryRoute::Tags { .. } | RegistryRoute::Referrers { .. } => {
+            Err(method_not_allowed("GET"))
+        }
+        RegistryRoute::Manifest { name, .. } => match *method {
+            Method::GET | Method::HEAD => Ok(Needed::Repository(Action::Pull, name)),
+            Method::PUT => Ok(Needed::Repository(Action::Push, name)),
+            Method::DELETE => Ok(Needed::Repository(Action::Delete, name)),
+            _ => Err(method_not_allowed("GET, HEAD, PUT, DELETE")),
+        },
+        RegistryRoute::Blob { name, .. } => match *method {
+            Method::GET | Method::HEAD => Ok(Needed::Repository(Action::Pull, name)),
+            Method::DELETE => Ok(Needed::Repository(Action::Delete, name)),
+            _ => Err(method_not_allowed("GET, HEAD, DELETE")),
+        },
+        RegistryRoute::UploadStart { name } if is(&[Method::POST]) => {
+            Ok(Needed::Repository(Action::Push, name))
+        }
+        RegistryRoute::UploadStart { .. } => Err(method_not_allowed("POST")),
+        RegistryRoute::Upload { name, .. }
+            if is(&[Method::GET, Method::PATCH, Method::PUT, Method::DELETE]) =>
+        {
+            Ok(Needed::Repository(Action::Push, name))
+        }
+        RegistryRoute::Upload { .. } => Err(method_not_allowed("GET, PATCH, PUT, DELETE")),
+    }
+}
+
+/// Authenticates the caller and asks the one decision point for what the request needs.
+async fn authorized(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    needed: Needed<'_>,
+) -> Result<Subject, ApiError> {
+    let scope = match needed {
+        Needed::SignedIn => None,
+        Needed::Catalog => Some("registry:catalog:*".to_owned()),
+        Needed::Repository(action, name) => Some(format!(
+            "repository:{name}:{}",
+            match action {
+                Action::Push => "pull,push",
+                Action::Delete => "delete",
+                _ => "pull",
+            }
+        )),
+    };
+    let challenge = |error: Option<&str>| {
+        crate::access::bearer_challenge(state, headers, scope.as_deref(), error)
+    };
+    let subject = match crate::access::authenticate(state, headers, extensions).await {
+        Ok(subject) => subject,
+        Err(error) => return Err(registry_auth_error(error, challenge)),
+    };
+    let decision = match needed {
+        Needed::SignedIn if subject.is_authenticated() => Ok(()),
+        Needed::SignedIn => Err(AuthError::Unauthenticated),
+        Needed::Catalog => {
+            state
+                .auth
+                .authorize(&subject, Action::Catalog, Resource::System)
+                .await
+        }
+        Needed::Repository(action, name) => {
+            state
+                .auth
+                .authorize(&subject, action, Resource::Repository(name.as_str()))
+                .await
+        }
+    };
+    match decision {
+        Ok(()) => Ok(subject),
+        Err(error) => Err(registry_auth_error(error, challenge)),
+    }
 }
 
 /// A request body as a byte stream that fails when the client goes quiet for
@@ -120,6 +227,7 @@ fn method_not_allowed(allow: &str) -> ApiError {
 
 async fn handle(
     state: &AppState,
+    subject: &Subject,
     method: &Method,
     route: RegistryRoute,
     query: &HashMap<String, String>,
@@ -135,7 +243,7 @@ async fn handle(
             _ => Err(method_not_allowed("GET, HEAD")),
         },
         RegistryRoute::Catalog => match *method {
-            Method::GET => catalog(state, query).await,
+            Method::GET => catalog(state, subject, query).await,
             _ => Err(method_not_allowed("GET")),
         },
         RegistryRoute::Tags { name } => match *method {
@@ -176,7 +284,7 @@ async fn handle(
             }
         }
         RegistryRoute::UploadStart { name } => match *method {
-            Method::POST => start_upload(state, &name, query, headers, body).await,
+            Method::POST => start_upload(state, subject, &name, query, headers, body).await,
             _ => Err(method_not_allowed("POST")),
         },
         RegistryRoute::Upload { name, session } => match *method {
@@ -311,6 +419,7 @@ async fn get_blob(
 
 async fn start_upload(
     state: &AppState,
+    subject: &Subject,
     name: &RepositoryName,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
@@ -318,14 +427,27 @@ async fn start_upload(
 ) -> ApiResult {
     let registry = &state.registry;
     if let Some(mount) = query.get("mount") {
-        // A mount that cannot be served (bad digest, unknown source) falls back to a plain
-        // upload session, as the spec asks. Without `from`, the registry looks for the blob
+        // A mount that cannot be served (bad digest, unknown source, a source the caller may
+        // not pull) falls back to a plain upload session, as the spec asks, so a refused
+        // mount looks like an absent blob. Without `from`, the registry looks for the blob
         // in the repository's own project.
         if let Ok(digest) = mount.parse::<Digest>() {
-            let mounted = match query.get("from").map(|from| from.parse::<RepositoryName>()) {
-                Some(Ok(from)) => registry.mount_blob(name, &from, &digest).await?,
-                Some(Err(_)) => false,
-                None => registry.mount_from_project(name, &digest).await?,
+            let source = match query.get("from").map(|from| from.parse::<RepositoryName>()) {
+                Some(Ok(from)) => Some(from),
+                Some(Err(_)) => None,
+                None => registry.mount_source_in_project(name, &digest).await?,
+            };
+            let mounted = match source {
+                Some(source)
+                    if state
+                        .auth
+                        .authorize(subject, Action::Pull, Resource::Repository(source.as_str()))
+                        .await
+                        .is_ok() =>
+                {
+                    registry.mount_blob(name, &source, &digest).await?
+                }
+                _ => false,
             };
             if mounted {
                 return Ok(blob_created(name, &digest));
@@ -422,14 +544,49 @@ fn url_encode(value: &str) -> String {
     value.replace('/', "%2F")
 }
 
-async fn catalog(state: &AppState, query: &HashMap<String, String>) -> ApiResult {
+/// The repositories the caller may pull. Pages are read until `n` visible names are found,
+/// so hidden repositories neither show nor shorten a page.
+async fn catalog(
+    state: &AppState,
+    subject: &Subject,
+    query: &HashMap<String, String>,
+) -> ApiResult {
     let (n, last) = page_query(query)?;
-    let (names, more) = state.registry.catalog(n, last).await?;
+    let wanted = n.map_or(usize::MAX, |n| n as usize);
+    let mut cursor = last.map(str::to_owned);
+    let mut visible: Vec<String> = Vec::new();
+    let mut more = false;
+    loop {
+        let (names, page_more) = state.registry.catalog(n, cursor.as_deref()).await?;
+        let Some(page_last) = names.last().cloned() else {
+            break;
+        };
+        let allowed = state
+            .auth
+            .pullable(subject, names)
+            .await
+            .map_err(|e| registry_auth_error(e, |_| String::new()))?;
+        for name in allowed {
+            if visible.len() == wanted {
+                more = true;
+                break;
+            }
+            visible.push(name);
+        }
+        if visible.len() == wanted {
+            more = more || page_more;
+            break;
+        }
+        if !page_more {
+            break;
+        }
+        cursor = Some(page_last);
+    }
     let mut reply = Reply::new(StatusCode::OK);
-    if more && let Some(link) = next_link("/v2/_catalog", &names, names.len() as u32) {
+    if more && let Some(link) = next_link("/v2/_catalog", &visible, visible.len() as u32) {
         reply = reply.header(LINK, link);
     }
-    Ok(reply.json(&serde_json::json!({ "repositories": names })))
+    Ok(reply.json(&serde_json::json!({ "repositories": visible })))
 }
 
 async fn tags(
@@ -512,4 +669,69 @@ async fn referrers(
         .header(CONTENT_TYPE, OCI_INDEX)
         .header(CONTENT_LENGTH, bytes.len().to_string())
         .body(Body::from(bytes)))
+}
+
+/// Every registry endpoint, as (method, path template). [`permission`] accepts exactly these
+/// (a unit test holds the two together) and the authorization matrix test walks this list.
+pub const ENDPOINTS: &[(&str, &str)] = &[
+    ("GET", "/v2/"),
+    ("HEAD", "/v2/"),
+    ("GET", "/v2/_catalog"),
+    ("GET", "/v2/{name}/tags/list"),
+    ("GET", "/v2/{name}/manifests/{reference}"),
+    ("HEAD", "/v2/{name}/manifests/{reference}"),
+    ("PUT", "/v2/{name}/manifests/{reference}"),
+    ("DELETE", "/v2/{name}/manifests/{reference}"),
+    ("GET", "/v2/{name}/blobs/{digest}"),
+    ("HEAD", "/v2/{name}/blobs/{digest}"),
+    ("DELETE", "/v2/{name}/blobs/{digest}"),
+    ("POST", "/v2/{name}/blobs/uploads/"),
+    ("GET", "/v2/{name}/blobs/uploads/{session}"),
+    ("PATCH", "/v2/{name}/blobs/uploads/{session}"),
+    ("PUT", "/v2/{name}/blobs/uploads/{session}"),
+    ("DELETE", "/v2/{name}/blobs/uploads/{session}"),
+    ("GET", "/v2/{name}/referrers/{digest}"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_accepts_exactly_the_listed_endpoints() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let templates = [
+            ("/v2/", "/v2/".to_owned()),
+            ("/v2/_catalog", "/v2/_catalog".to_owned()),
+            ("/v2/{name}/tags/list", "/v2/p/r/tags/list".to_owned()),
+            (
+                "/v2/{name}/manifests/{reference}",
+                "/v2/p/r/manifests/latest".to_owned(),
+            ),
+            (
+                "/v2/{name}/blobs/{digest}",
+                format!("/v2/p/r/blobs/{digest}"),
+            ),
+            (
+                "/v2/{name}/blobs/uploads/",
+                "/v2/p/r/blobs/uploads/".to_owned(),
+            ),
+            (
+                "/v2/{name}/blobs/uploads/{session}",
+                "/v2/p/r/blobs/uploads/abc".to_owned(),
+            ),
+            (
+                "/v2/{name}/referrers/{digest}",
+                format!("/v2/p/r/referrers/{digest}"),
+            ),
+        ];
+        for (template, path) in templates {
+            let route = RegistryRoute::parse(&path).unwrap();
+            for method in ["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"] {
+                let listed = ENDPOINTS.contains(&(method, template));
+                let accepted = permission(&route, &method.parse().unwrap()).is_ok();
+                assert_eq!(listed, accepted, "{method} {template}");
+            }
+        }
+    }
 }

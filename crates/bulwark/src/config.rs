@@ -25,6 +25,18 @@ pub struct Config {
     pub upload_ttl_secs: u64,
     /// `text` for people, `json` for log pipelines.
     pub log_format: LogFormat,
+    /// The URL clients use to reach the registry (e.g. `https://registry.example.com`), for
+    /// token realms; empty = the host each client addressed, over http.
+    pub public_url: String,
+    /// The `service` named in registry token challenges and tokens.
+    pub token_service: String,
+    /// Lifetime of registry (bearer) tokens, 5 s to 1 h. Also the bound on how long a
+    /// revoked credential's registry tokens keep working.
+    pub registry_token_ttl_secs: u64,
+    /// Expiry of new access tokens when the creator gives none, in days.
+    pub access_token_default_days: u32,
+    /// The longest expiry an access token may have, in days.
+    pub access_token_max_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
@@ -42,6 +54,11 @@ const SETTING_KEYS: &[&str] = &[
     "max_manifest_size",
     "upload_ttl_secs",
     "log_format",
+    "public_url",
+    "token_service",
+    "registry_token_ttl_secs",
+    "access_token_default_days",
+    "access_token_max_days",
 ];
 
 impl Default for Config {
@@ -54,6 +71,11 @@ impl Default for Config {
             max_manifest_size: 4 * 1024 * 1024,
             upload_ttl_secs: 24 * 60 * 60,
             log_format: LogFormat::Text,
+            public_url: String::new(),
+            token_service: "bulwark".into(),
+            registry_token_ttl_secs: 300,
+            access_token_default_days: 90,
+            access_token_max_days: 365,
         }
     }
 }

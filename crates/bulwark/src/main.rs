@@ -1,6 +1,9 @@
 //! `bulwark`: the one binary. Subcommands own their flags and their printing; everything
 //! else lives in the library crates.
 
+mod access_cmd;
+mod admin_cmd;
+mod client;
 mod config;
 mod version_cmd;
 
@@ -8,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use bulwark_auth::{Auth, AuthConfig};
 use bulwark_blobstore::BlobStore;
 use bulwark_metadata::MetadataStore;
 use bulwark_registry::{Registry, RegistryLimits};
@@ -50,6 +54,30 @@ enum Command {
     /// Compare and sort versions exactly as the vulnerability matcher orders them.
     #[command(subcommand)]
     Version(version_cmd::VersionCommand),
+    /// Offline administration on the data directory (first administrator, signing keys).
+    #[command(subcommand)]
+    Admin(admin_cmd::AdminCommand),
+    /// Sign in to a registry's management API and remember the access token.
+    Login(access_cmd::LoginArgs),
+    /// Forget the stored login (and revoke the token it created).
+    Logout,
+    /// Show who the stored login is.
+    Whoami(access_cmd::OutputArgs),
+    /// Manage users (system administrators).
+    #[command(subcommand)]
+    User(access_cmd::UserCommand),
+    /// Manage projects.
+    #[command(subcommand)]
+    Project(access_cmd::ProjectCommand),
+    /// Manage project members and their roles.
+    #[command(subcommand)]
+    Member(access_cmd::MemberCommand),
+    /// Manage robot accounts.
+    #[command(subcommand)]
+    Robot(access_cmd::RobotCommand),
+    /// Manage access tokens (yours, or a robot's with --robot).
+    #[command(subcommand)]
+    Token(access_cmd::TokenCommand),
 }
 
 fn init_logging(format: LogFormat) {
@@ -64,15 +92,37 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn open_registry(config: &Config) -> anyhow::Result<Registry> {
-    let blobs = BlobStore::open_local(&config.data_dir.join("blobs"))
-        .with_context(|| format!("opening blob storage in {}", config.data_dir.display()))?;
-    let metadata = if config.database_url.is_empty() {
+pub(crate) async fn open_metadata(config: &Config) -> anyhow::Result<MetadataStore> {
+    if config.database_url.is_empty() {
         MetadataStore::open_sqlite_in(&config.data_dir).await
     } else {
         MetadataStore::connect(&config.database_url, 32).await
     }
-    .context("opening the metadata database")?;
+    .context("opening the metadata database")
+}
+
+pub(crate) fn auth_config(config: &Config) -> anyhow::Result<AuthConfig> {
+    anyhow::ensure!(
+        (5..=3600).contains(&config.registry_token_ttl_secs),
+        "registry_token_ttl_secs must be between 5 and 3600"
+    );
+    anyhow::ensure!(
+        config.access_token_default_days >= 1
+            && config.access_token_default_days <= config.access_token_max_days,
+        "access_token_default_days must be between 1 and access_token_max_days"
+    );
+    Ok(AuthConfig {
+        service: config.token_service.clone(),
+        issuer: config.token_service.clone(),
+        registry_token_ttl: Duration::from_secs(config.registry_token_ttl_secs),
+        access_token_default_days: config.access_token_default_days,
+        access_token_max_days: config.access_token_max_days,
+    })
+}
+
+async fn open_registry(config: &Config, metadata: MetadataStore) -> anyhow::Result<Registry> {
+    let blobs = BlobStore::open_local(&config.data_dir.join("blobs"))
+        .with_context(|| format!("opening blob storage in {}", config.data_dir.display()))?;
     let limits = RegistryLimits {
         max_blob_size: config.max_blob_size,
         max_manifest_size: config.max_manifest_size,
@@ -105,7 +155,12 @@ async fn shutdown_signal() {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let registry = open_registry(&config).await?;
+    let auth_settings = auth_config(&config)?;
+    let metadata = open_metadata(&config).await?;
+    let auth = Auth::new(metadata.clone(), auth_settings)
+        .await
+        .context("loading the token signing keys")?;
+    let registry = open_registry(&config, metadata).await?;
     // Reclaim what a previous process left behind before taking traffic.
     registry
         .sweep_uploads()
@@ -118,9 +173,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, data_dir = %config.data_dir.display(), "bulwark registry listening");
-    let router = bulwark_server::router(AppState { registry });
+    spawn_key_reloader(auth.clone());
+    let public_url = (!config.public_url.is_empty()).then(|| config.public_url.clone());
+    let router = bulwark_server::router(AppState {
+        registry,
+        auth,
+        public_url,
+    });
     bulwark_server::serve(listener, router, shutdown_signal()).await?;
     Ok(())
+}
+
+/// Picks up signing keys rotated by `bulwark admin rotate-signing-key` or another node.
+fn spawn_key_reloader(auth: Auth) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            ticker.tick().await;
+            if let Err(error) = auth.reload_keys().await {
+                tracing::warn!(%error, "reloading token signing keys failed; will retry");
+            }
+        }
+    });
 }
 
 #[tokio::main]
@@ -152,6 +226,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(config).await
         }
         Command::Version(command) => version_cmd::run(command),
+        Command::Admin(command) => admin_cmd::run(cli.config.as_deref(), command).await,
+        Command::Login(args) => access_cmd::login(args).await,
+        Command::Logout => access_cmd::logout().await,
+        Command::Whoami(output) => access_cmd::whoami(output).await,
+        Command::User(command) => access_cmd::user(command).await,
+        Command::Project(command) => access_cmd::project(command).await,
+        Command::Member(command) => access_cmd::member(command).await,
+        Command::Robot(command) => access_cmd::robot(command).await,
+        Command::Token(command) => access_cmd::token(command).await,
         Command::Config => {
             let config = Config::load(cli.config.as_deref(), &FlagOverrides::default())?;
             // The database URL may embed a password.

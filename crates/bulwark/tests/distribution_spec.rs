@@ -35,7 +35,7 @@ fn header(response: &reqwest::Response, name: &str) -> String {
 
 async fn base_and_errors(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let c = client();
+    let c = server.client();
     let response = c.get(server.url("/v2/")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
@@ -91,7 +91,7 @@ async fn base_and_errors(backend: Backend) {
 
 async fn blob_uploads(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let c = client();
+    let c = server.client();
     let repo = "proj/uploads";
 
     // Monolithic POST ?digest=.
@@ -288,7 +288,7 @@ async fn blob_uploads(backend: Backend) {
 
 async fn mounts(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let c = client();
+    let c = server.client();
     let digest = push_blob(&server, "proj/source", b"shared layer").await;
     let response = c
         .post(server.url(&format!(
@@ -337,7 +337,7 @@ async fn mounts(backend: Backend) {
 
 async fn blob_ranges(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let c = client();
+    let c = server.client();
     let digest = push_blob(&server, "proj/ranges", b"0123456789").await;
     let url = server.url(&format!("/v2/proj/ranges/blobs/{digest}"));
     let response = c
@@ -378,7 +378,7 @@ async fn blob_ranges(backend: Backend) {
 
 async fn manifests(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let c = client();
+    let c = server.client();
     let repo = "proj/manifests";
     let image = push_image(&server, repo, "one").await;
     let digest = sha256(&image);
@@ -478,7 +478,10 @@ async fn manifests(backend: Backend) {
     // would still be writing the body when the refusal closes the connection.)
     let reply = raw_request(
         &server.address,
-        &format!("PUT /v2/{repo}/manifests/huge HTTP/1.1\r\nHost: x\r\nContent-Type: {OCI_MANIFEST}\r\nContent-Length: 4194305\r\n\r\n"),
+        &format!(
+            "PUT /v2/{repo}/manifests/huge HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {}\r\nContent-Type: {OCI_MANIFEST}\r\nContent-Length: 4194305\r\n\r\n",
+            server.basic_credentials()
+        ),
     )
     .await;
     assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
@@ -526,7 +529,7 @@ async fn manifests(backend: Backend) {
 
 async fn tags_and_catalog(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let c = client();
+    let c = server.client();
     let image = push_image(&server, "proj/tags", "t").await;
     for tag in ["c", "a", "b", "B", "d"] {
         assert_eq!(
@@ -587,7 +590,7 @@ async fn tags_and_catalog(backend: Backend) {
 
 async fn referrers(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let c = client();
+    let c = server.client();
     let repo = "proj/referrers";
     let image = push_image(&server, repo, "subject").await;
     let subject = sha256(&image);
@@ -669,7 +672,7 @@ async fn referrers(backend: Backend) {
 
 async fn deletion(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let c = client();
+    let c = server.client();
     let repo = "proj/delete";
     let image = push_image(&server, repo, "del").await;
     let digest = sha256(&image);
@@ -769,7 +772,7 @@ async fn deletion(backend: Backend) {
 
 async fn blob_size_limit(backend: Backend) {
     let server = TestServer::start_with(backend, &[("BULWARK_MAX_BLOB_SIZE", "1000")]).await;
-    let c = client();
+    let c = server.client();
     let big = vec![7u8; 1001];
     let response = c
         .post(server.url(&format!(

@@ -45,7 +45,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 async fn sigkill_during_concurrent_pushes(backend: Backend) {
     let mut server = TestServer::start(backend).await;
-    let c = client();
+    let c = server.client();
     let repo = "proj/crash";
 
     // Pushes that complete before the crash.
@@ -181,7 +181,7 @@ async fn large_blob_streams_in_flat_memory() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(4 * 1024 * 1024 * 1024);
     let server = TestServer::start(Backend::Sqlite).await;
-    let c = client();
+    let c = server.client();
     let repo = "proj/large";
 
     // Stream it in one PATCH, digest computed by the client on the way, then PUT ?digest=.

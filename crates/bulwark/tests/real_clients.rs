@@ -31,12 +31,30 @@ async fn skopeo_round_trip(backend: Backend) {
     let payload: Vec<u8> = (0..300_000u32).flat_map(|i| i.to_le_bytes()).collect();
     let manifest_digest = write_oci_layout(&source, "v1", &payload);
     let src = format!("oci:{}:v1", source.display());
+    // `skopeo login` keeps the credentials in an auth file the later commands read.
+    let authfile = work.path().join("auth.json").display().to_string();
+    run(
+        "skopeo",
+        &[
+            "login",
+            "--tls-verify=false",
+            "--authfile",
+            &authfile,
+            "--username",
+            "admin",
+            "--password",
+            &server.admin_token,
+            &server.address,
+        ],
+    );
 
     run(
         "skopeo",
         &[
             "copy",
             "--dest-tls-verify=false",
+            "--authfile",
+            &authfile,
             &src,
             &registry_ref(&server, "proj/app:v1"),
         ],
@@ -46,6 +64,8 @@ async fn skopeo_round_trip(backend: Backend) {
         &[
             "copy",
             "--dest-tls-verify=false",
+            "--authfile",
+            &authfile,
             &src,
             &registry_ref(&server, "proj/app:latest"),
         ],
@@ -56,6 +76,8 @@ async fn skopeo_round_trip(backend: Backend) {
         &[
             "inspect",
             "--tls-verify=false",
+            "--authfile",
+            &authfile,
             &registry_ref(&server, "proj/app:v1"),
         ],
     ))
@@ -72,6 +94,8 @@ async fn skopeo_round_trip(backend: Backend) {
         &[
             "list-tags",
             "--tls-verify=false",
+            "--authfile",
+            &authfile,
             &registry_ref(&server, "proj/app"),
         ],
     ))
@@ -84,6 +108,8 @@ async fn skopeo_round_trip(backend: Backend) {
         &[
             "copy",
             "--src-tls-verify=false",
+            "--authfile",
+            &authfile,
             &registry_ref(&server, "proj/app:v1"),
             &format!("oci:{}:v1", pulled.display()),
         ],
@@ -100,6 +126,8 @@ async fn skopeo_round_trip(backend: Backend) {
         &[
             "delete",
             "--tls-verify=false",
+            "--authfile",
+            &authfile,
             &registry_ref(&server, "proj/app:v1"),
         ],
     );
@@ -108,6 +136,8 @@ async fn skopeo_round_trip(backend: Backend) {
         &[
             "list-tags",
             "--tls-verify=false",
+            "--authfile",
+            &authfile,
             &registry_ref(&server, "proj/app"),
         ],
     ))
@@ -117,6 +147,7 @@ async fn skopeo_round_trip(backend: Backend) {
 
 async fn skopeo_docker_archive(backend: Backend) {
     let server = TestServer::start(backend).await;
+    let creds = server.creds();
     let work = tempfile::tempdir().unwrap();
     let source = work.path().join("source");
     write_oci_layout(&source, "v1", b"docker archive payload");
@@ -134,6 +165,8 @@ async fn skopeo_docker_archive(backend: Backend) {
         &[
             "copy",
             "--dest-tls-verify=false",
+            "--dest-creds",
+            &creds,
             &format!("docker-archive:{}", archive.display()),
             &registry_ref(&server, "proj/legacy:v1"),
         ],
@@ -144,6 +177,8 @@ async fn skopeo_docker_archive(backend: Backend) {
             "inspect",
             "--raw",
             "--tls-verify=false",
+            "--creds",
+            &creds,
             &registry_ref(&server, "proj/legacy:v1"),
         ],
     );
@@ -158,6 +193,8 @@ async fn skopeo_docker_archive(backend: Backend) {
         &[
             "copy",
             "--src-tls-verify=false",
+            "--src-creds",
+            &creds,
             &registry_ref(&server, "proj/legacy:v1"),
             &format!("docker-archive:{}", back.display()),
         ],
@@ -167,6 +204,7 @@ async fn skopeo_docker_archive(backend: Backend) {
 
 async fn sbom_attached_and_discovered(backend: Backend) {
     let server = TestServer::start(backend).await;
+    let creds = server.creds();
     let work = tempfile::tempdir().unwrap();
     let source = work.path().join("source");
     let image_digest = write_oci_layout(&source, "v1", b"image with an sbom");
@@ -175,6 +213,8 @@ async fn sbom_attached_and_discovered(backend: Backend) {
         &[
             "copy",
             "--dest-tls-verify=false",
+            "--dest-creds",
+            &creds,
             &format!("oci:{}:v1", source.display()),
             &registry_ref(&server, "proj/app:v1"),
         ],
@@ -185,6 +225,8 @@ async fn sbom_attached_and_discovered(backend: Backend) {
             "inspect",
             "--raw",
             "--tls-verify=false",
+            "--creds",
+            &creds,
             &registry_ref(&server, "proj/app:v1"),
         ],
     )
@@ -228,12 +270,15 @@ async fn sbom_attached_and_discovered(backend: Backend) {
         &[
             "copy",
             "--dest-tls-verify=false",
+            "--dest-creds",
+            &creds,
             &format!("oci:{}:sbom", sbom_dir.display()),
             &registry_ref(&server, &format!("proj/app@{artifact_digest}")),
         ],
     );
 
-    let index: serde_json::Value = client()
+    let index: serde_json::Value = server
+        .client()
         .get(server.url(&format!(
             "/v2/proj/app/referrers/{image_digest}?artifactType=application/spdx%2Bjson"
         )))
@@ -251,6 +296,7 @@ async fn sbom_attached_and_discovered(backend: Backend) {
 
 async fn podman_pull_and_push(backend: Backend) {
     let server = TestServer::start(backend).await;
+    let creds = server.creds();
     let work = tempfile::tempdir().unwrap();
     let source = work.path().join("source");
     let digest = write_oci_layout(&source, "v1", b"for podman");
@@ -259,6 +305,8 @@ async fn podman_pull_and_push(backend: Backend) {
         &[
             "copy",
             "--dest-tls-verify=false",
+            "--dest-creds",
+            &creds,
             &format!("oci:{}:v1", source.display()),
             &registry_ref(&server, "proj/app:v1"),
         ],
@@ -280,14 +328,41 @@ async fn podman_pull_and_push(backend: Backend) {
     };
     let pulled = format!("{}/proj/app:v1", server.address);
     let pushed = format!("{}/proj/copy:v2", server.address);
-    podman(&["pull", "--tls-verify=false", &pulled]);
+    let authfile = work.path().join("podman-auth.json");
+    let authfile = authfile.to_str().unwrap();
+    podman(&[
+        "login",
+        "--tls-verify=false",
+        "--authfile",
+        authfile,
+        "--username",
+        "admin",
+        "--password",
+        &server.admin_token,
+        &server.address,
+    ]);
+    podman(&[
+        "pull",
+        "--tls-verify=false",
+        "--authfile",
+        authfile,
+        &pulled,
+    ]);
     podman(&["tag", &pulled, &pushed]);
-    podman(&["push", "--tls-verify=false", &pushed]);
+    podman(&[
+        "push",
+        "--tls-verify=false",
+        "--authfile",
+        authfile,
+        &pushed,
+    ]);
     let inspect: serde_json::Value = serde_json::from_str(&run(
         "skopeo",
         &[
             "inspect",
             "--tls-verify=false",
+            "--creds",
+            &creds,
             &registry_ref(&server, "proj/copy:v2"),
         ],
     ))
@@ -298,6 +373,8 @@ async fn podman_pull_and_push(backend: Backend) {
         &[
             "inspect",
             "--tls-verify=false",
+            "--creds",
+            &creds,
             &registry_ref(&server, "proj/app:v1"),
         ],
     ))

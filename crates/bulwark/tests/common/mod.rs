@@ -41,6 +41,8 @@ pub struct TestServer {
     pub base: String,
     pub address: String,
     pub data_dir: PathBuf,
+    /// The system administrator `admin` made by `bulwark admin init`, and its access token.
+    pub admin_token: String,
     env: Vec<(String, String)>,
     _database: TestDatabase,
     _dir: TempDir,
@@ -68,27 +70,83 @@ impl TestServer {
             base: String::new(),
             address: String::new(),
             data_dir,
+            admin_token: String::new(),
             env,
             _database: database,
             _dir: dir,
         };
+        server.admin_token = server.admin_init();
         server.spawn();
+        server.create_project("proj", false).await;
         server
     }
 
-    fn spawn(&mut self) {
+    /// Runs `bulwark admin init` on the data directory; returns the token it prints last.
+    fn admin_init(&self) -> String {
+        let mut command = self.command();
+        command.args(["admin", "init", "--username", "admin", "--data-dir"]);
+        command.arg(&self.data_dir);
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "admin init failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        stdout.lines().last().unwrap().to_owned()
+    }
+
+    /// The `bulwark` binary with this server's environment.
+    pub fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_bulwark"));
+        command.env_remove("BULWARK_CONFIG").env(
+            "BULWARK_CREDENTIALS",
+            self.data_dir.with_extension("credentials.toml"),
+        );
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        command
+    }
+
+    /// Creates a project as the administrator.
+    pub async fn create_project(&self, name: &str, public: bool) {
+        let response = self
+            .client()
+            .post(self.url("/api/v1/projects"))
+            .json(&serde_json::json!({ "name": name, "public": public }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    }
+
+    /// An HTTP client that sends the administrator's credentials (Basic, which the registry
+    /// accepts directly) with every request.
+    pub fn client(&self) -> reqwest::Client {
+        client_as("admin", &self.admin_token)
+    }
+
+    /// The administrator's `Authorization: Basic` value, for raw requests.
+    pub fn basic_credentials(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.creds())
+    }
+
+    /// `--creds` for skopeo as the administrator.
+    pub fn creds(&self) -> String {
+        format!("admin:{}", self.admin_token)
+    }
+
+    fn spawn(&mut self) {
+        let mut command = self.command();
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
             .arg("--data-dir")
             .arg(&self.data_dir)
-            .env_remove("BULWARK_CONFIG")
             .env("BULWARK_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        for (key, value) in &self.env {
-            command.env(key, value);
-        }
         let mut child = command.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (sender, receiver) = std::sync::mpsc::channel();
@@ -158,9 +216,26 @@ impl Drop for TestServer {
     }
 }
 
-pub fn client() -> reqwest::Client {
+/// A client that sends no credentials.
+pub fn anonymous_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A client that sends `username:secret` as Basic credentials with every request.
+pub fn client_as(username: &str, secret: &str) -> reqwest::Client {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{secret}"));
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Basic {basic}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
         .build()
         .unwrap()
 }
@@ -177,7 +252,8 @@ pub fn sha256(bytes: &[u8]) -> Digest {
 /// Pushes a blob monolithically; panics unless the registry answers 201.
 pub async fn push_blob(server: &TestServer, repo: &str, bytes: &[u8]) -> Digest {
     let digest = sha256(bytes);
-    let response = client()
+    let response = server
+        .client()
         .post(server.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")))
         .header("content-type", "application/octet-stream")
         .body(bytes.to_vec())
@@ -210,7 +286,8 @@ pub async fn put_manifest(
     media_type: &str,
     bytes: &[u8],
 ) -> reqwest::Response {
-    client()
+    server
+        .client()
         .put(server.url(&format!("/v2/{repo}/manifests/{reference}")))
         .header("content-type", media_type)
         .body(bytes.to_vec())

@@ -1,0 +1,261 @@
+//! Who is calling: credentials from the `Authorization` header (or the token endpoint's
+//! form), resolved by [`bulwark_auth::Auth`], and the registry token endpoint itself.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bulwark_auth::{AuthError, Credentials, Subject};
+
+use crate::AppState;
+use crate::error::ManagementError;
+
+/// The client's address as the rate limiter and token records see it.
+pub fn client_address(parts_extensions: &axum::http::Extensions) -> String {
+    parts_extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The credentials in an `Authorization` header. A header we cannot read is an invalid
+/// credential, not an anonymous request: a client that meant to authenticate must learn it
+/// failed.
+pub fn credentials_from(headers: &HeaderMap) -> Result<Option<(String, String)>, AuthError> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| AuthError::InvalidCredentials)?;
+    let (scheme, rest) = value.split_once(' ').ok_or(AuthError::InvalidCredentials)?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .map_err(|_| AuthError::InvalidCredentials)?;
+        let decoded = String::from_utf8(decoded).map_err(|_| AuthError::InvalidCredentials)?;
+        let (user, secret) = decoded
+            .split_once(':')
+            .ok_or(AuthError::InvalidCredentials)?;
+        Ok(Some((user.to_owned(), secret.to_owned())))
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        // An empty user marks a bearer credential.
+        Ok(Some((String::new(), rest.to_owned())))
+    } else {
+        Err(AuthError::InvalidCredentials)
+    }
+}
+
+/// Resolves the caller of a request.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Result<Subject, AuthError> {
+    let client = client_address(extensions);
+    match credentials_from(headers)? {
+        None => Ok(Subject::Anonymous),
+        Some((user, secret)) if user.is_empty() => {
+            state
+                .auth
+                .authenticate(Credentials::Bearer(&secret), &client)
+                .await
+        }
+        Some((user, secret)) => {
+            state
+                .auth
+                .authenticate(
+                    Credentials::Basic {
+                        username: &user,
+                        secret: &secret,
+                    },
+                    &client,
+                )
+                .await
+        }
+    }
+}
+
+/// The authenticated caller of a management API request.
+pub struct Caller(pub Subject);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ManagementError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let subject = authenticate(state, &parts.headers, &parts.extensions).await?;
+        Ok(Caller(subject))
+    }
+}
+
+/// Where clients fetch registry tokens: the configured public URL, or else the host the
+/// client addressed.
+pub fn token_realm(state: &AppState, headers: &HeaderMap) -> String {
+    match &state.public_url {
+        Some(url) => format!("{}/auth/token", url.trim_end_matches('/')),
+        None => {
+            let host = headers
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
+                .unwrap_or("localhost");
+            format!("http://{host}/auth/token")
+        }
+    }
+}
+
+/// A `WWW-Authenticate: Bearer …` challenge.
+pub fn bearer_challenge(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: Option<&str>,
+    error: Option<&str>,
+) -> String {
+    let mut challenge = format!(
+        "Bearer realm=\"{}\",service=\"{}\"",
+        token_realm(state, headers),
+        state.auth.config().service
+    );
+    if let Some(scope) = scope {
+        challenge.push_str(&format!(",scope=\"{scope}\""));
+    }
+    if let Some(error) = error {
+        challenge.push_str(&format!(",error=\"{error}\""));
+    }
+    challenge
+}
+
+#[derive(serde::Serialize)]
+struct TokenResponse {
+    token: String,
+    access_token: String,
+    expires_in: u64,
+}
+
+/// Largest token request form we read.
+const TOKEN_FORM_LIMIT: usize = 64 * 1024;
+
+/// `GET /auth/token` (Docker token protocol) and `POST /auth/token` (its OAuth2 form).
+pub async fn token_endpoint(
+    State(state): State<AppState>,
+    method: Method,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    extensions: axum::http::Extensions,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let mut params = query;
+        if method == Method::POST {
+            let is_form = headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+            if !is_form || body.len() > TOKEN_FORM_LIMIT {
+                return Err(ManagementError::bad_request(
+                    "POST a application/x-www-form-urlencoded form",
+                ));
+            }
+            let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+                .map_err(|_| ManagementError::bad_request("malformed form"))?;
+            params.extend(form);
+        }
+        let param = |key: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        if let Some(service) = param("service")
+            && service != state.auth.config().service
+        {
+            return Err(ManagementError::bad_request(format!(
+                "this registry's service is {:?}",
+                state.auth.config().service
+            )));
+        }
+        let subject = match param("grant_type") {
+            Some("password") => {
+                let (Some(username), Some(password)) = (param("username"), param("password"))
+                else {
+                    return Err(ManagementError::bad_request(
+                        "the password grant needs username and password",
+                    ));
+                };
+                state
+                    .auth
+                    .authenticate(
+                        Credentials::Basic {
+                            username,
+                            secret: password,
+                        },
+                        &client_address(&extensions),
+                    )
+                    .await?
+            }
+            Some(other) => {
+                return Err(ManagementError::bad_request(format!(
+                    "unsupported grant_type {other:?}: use password, or GET with Basic credentials"
+                )));
+            }
+            None => authenticate(&state, &headers, &extensions).await?,
+        };
+        let scopes: Vec<&str> = params
+            .iter()
+            .filter(|(k, _)| k == "scope")
+            .flat_map(|(_, v)| v.split(' '))
+            .filter(|s| !s.is_empty())
+            .collect();
+        let issued = state.auth.registry_token(&subject, &scopes).await?;
+        Ok(axum::Json(TokenResponse {
+            access_token: issued.token.clone(),
+            token: issued.token,
+            expires_in: issued.expires_in,
+        }))
+    }
+    .await;
+    match result {
+        Ok(json) => json.into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_auth(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn basic_and_bearer_credentials_parse() {
+        let basic = base64::engine::general_purpose::STANDARD.encode("alice:pa:ss");
+        assert_eq!(
+            credentials_from(&with_auth(&format!("Basic {basic}"))).unwrap(),
+            Some(("alice".into(), "pa:ss".into()))
+        );
+        assert_eq!(
+            credentials_from(&with_auth("Bearer abc")).unwrap(),
+            Some((String::new(), "abc".into()))
+        );
+        assert!(credentials_from(&HeaderMap::new()).unwrap().is_none());
+    }
+
+    #[test]
+    fn unreadable_credentials_are_invalid_not_anonymous() {
+        for bad in ["Basic !!!", "Basic", "Digest x", "Basic bm9jb2xvbg=="] {
+            assert!(credentials_from(&with_auth(bad)).is_err(), "{bad}");
+        }
+    }
+}
