@@ -81,6 +81,9 @@ pub struct AuthConfig {
     pub registry_token_ttl: Duration,
     pub access_token_default_days: u32,
     pub access_token_max_days: u32,
+    /// Failed authentications a client address or account may make before each further
+    /// failure makes it wait, doubling up to 15 minutes.
+    pub failures_before_backoff: u32,
 }
 
 impl Default for AuthConfig {
@@ -91,6 +94,7 @@ impl Default for AuthConfig {
             registry_token_ttl: Duration::from_secs(300),
             access_token_default_days: 90,
             access_token_max_days: 365,
+            failures_before_backoff: limiter::DEFAULT_FREE_FAILURES,
         }
     }
 }
@@ -188,10 +192,10 @@ impl Auth {
         Ok(Auth {
             inner: Arc::new(Inner {
                 store,
+                limiter: FailureLimiter::new(config.failures_before_backoff),
                 config,
                 keys: RwLock::new(Arc::new(ring)),
                 last_key_reload: Mutex::new(Instant::now()),
-                limiter: FailureLimiter::default(),
                 password_cache: Mutex::new(HashMap::new()),
                 cache_salt: secret::random_bytes::<32>()?,
             }),

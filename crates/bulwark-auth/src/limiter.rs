@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const FREE_FAILURES: u32 = 5;
+/// Failures allowed before backoff starts, unless configured otherwise.
+pub const DEFAULT_FREE_FAILURES: u32 = 5;
 const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
 /// A key with no failure for this long is forgotten.
 const FORGET_AFTER: Duration = Duration::from_secs(30 * 60);
@@ -23,12 +24,26 @@ struct Entry {
     last_failure: Instant,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FailureLimiter {
+    free_failures: u32,
     entries: Mutex<HashMap<String, Entry>>,
 }
 
+impl Default for FailureLimiter {
+    fn default() -> Self {
+        FailureLimiter::new(DEFAULT_FREE_FAILURES)
+    }
+}
+
 impl FailureLimiter {
+    pub fn new(free_failures: u32) -> Self {
+        FailureLimiter {
+            free_failures,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// `Err(retry_after)` while `key` must wait.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
         let now = Instant::now();
@@ -64,8 +79,8 @@ impl FailureLimiter {
         }
         entry.failures = entry.failures.saturating_add(1);
         entry.last_failure = now;
-        if entry.failures > FREE_FAILURES {
-            let exponent = (entry.failures - FREE_FAILURES - 1).min(20);
+        if entry.failures > self.free_failures {
+            let exponent = (entry.failures - self.free_failures - 1).min(20);
             let backoff = Duration::from_secs(1u64 << exponent).min(MAX_BACKOFF);
             entry.blocked_until = now + backoff;
         }
@@ -84,7 +99,7 @@ mod tests {
     #[test]
     fn free_failures_then_doubling_backoff() {
         let limiter = FailureLimiter::default();
-        for _ in 0..FREE_FAILURES {
+        for _ in 0..DEFAULT_FREE_FAILURES {
             assert!(limiter.check("ip:1").is_ok());
             limiter.record_failure("ip:1");
         }

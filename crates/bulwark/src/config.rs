@@ -37,6 +37,9 @@ pub struct Config {
     pub access_token_default_days: u32,
     /// The longest expiry an access token may have, in days.
     pub access_token_max_days: u32,
+    /// Failed sign-ins a client address or account may make before each further failure
+    /// makes it wait (1 s, doubling, up to 15 min; 429 with Retry-After meanwhile).
+    pub auth_failures_before_backoff: u32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
@@ -59,6 +62,7 @@ const SETTING_KEYS: &[&str] = &[
     "registry_token_ttl_secs",
     "access_token_default_days",
     "access_token_max_days",
+    "auth_failures_before_backoff",
 ];
 
 impl Default for Config {
@@ -76,6 +80,7 @@ impl Default for Config {
             registry_token_ttl_secs: 300,
             access_token_default_days: 90,
             access_token_max_days: 365,
+            auth_failures_before_backoff: 5,
         }
     }
 }

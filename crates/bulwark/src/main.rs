@@ -117,6 +117,7 @@ pub(crate) fn auth_config(config: &Config) -> anyhow::Result<AuthConfig> {
         registry_token_ttl: Duration::from_secs(config.registry_token_ttl_secs),
         access_token_default_days: config.access_token_default_days,
         access_token_max_days: config.access_token_max_days,
+        failures_before_backoff: config.auth_failures_before_backoff,
     })
 }
 

@@ -133,6 +133,19 @@ impl TestServer {
         base64::engine::general_purpose::STANDARD.encode(self.creds())
     }
 
+    /// The server's metadata store, opened beside it (for set-ups the API refuses, such as an
+    /// already expired token).
+    pub async fn metadata(&self) -> bulwark_metadata::MetadataStore {
+        match self.env.iter().find(|(k, _)| k == "BULWARK_DATABASE_URL") {
+            Some((_, url)) => bulwark_metadata::MetadataStore::connect(url, 2)
+                .await
+                .unwrap(),
+            None => bulwark_metadata::MetadataStore::open_sqlite_in(&self.data_dir)
+                .await
+                .unwrap(),
+        }
+    }
+
     /// `--creds` for skopeo as the administrator.
     pub fn creds(&self) -> String {
         format!("admin:{}", self.admin_token)
