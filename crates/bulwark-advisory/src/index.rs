@@ -20,9 +20,10 @@
 //! - Withdrawn records never match; a re-inserted id replaces the older copy by `modified`.
 
 use std::cell::OnceCell;
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use bulwark_version::{Version, VersionError, VersionScheme};
+use bulwark_version::{Ecosystem, Version, VersionError, VersionScheme};
 use thiserror::Error;
 
 use crate::osv::{RangeType, Vulnerability};
@@ -77,9 +78,9 @@ pub struct QueryResult<'a> {
 pub struct Finding<'a> {
     /// The advisory.
     pub vulnerability: &'a Vulnerability,
-    /// Versions that fix it for the queried version, lowest first; empty when the
-    /// advisory names no fix.
-    pub fixed: Vec<String>,
+    /// Versions that fix it for the queried version (one per matching range), lowest
+    /// first; empty when the advisory names no fix.
+    pub fixed: Vec<&'a str>,
     /// The finding's normalised severity.
     pub severity: &'a NormalizedSeverity,
 }
@@ -225,51 +226,48 @@ impl AdvisoryIndex {
             return QueryResult::default();
         };
         let ecosystem = &key.ecosystem.ecosystem;
-        let parsed_for_ecosystem: OnceCell<Result<Version, String>> = OnceCell::new();
-        let parsed_as_semver: OnceCell<Result<Version, String>> = OnceCell::new();
-        let parsed = |scheme: Option<VersionScheme>| -> Result<&Version, &str> {
-            let cell = if scheme == Some(VersionScheme::SemVer) {
-                &parsed_as_semver
-            } else {
-                &parsed_for_ecosystem
-            };
-            let result = cell.get_or_init(|| match scheme {
-                Some(scheme) => Version::parse_scheme(scheme, version)
-                    .map_err(|reason| format!("{version:?} is not a {scheme} version: {reason}")),
-                None => Err(VersionError::NoOrdering(ecosystem.clone()).to_string()),
-            });
-            result.as_ref().map_err(String::as_str)
-        };
-
+        // The queried version, parsed at most once per scheme and only if some range
+        // needs it.
+        let for_ecosystem = OnceCell::new();
+        let as_semver = OnceCell::new();
         let mut result = QueryResult::default();
         for entry in entries {
             let mut affected = entry
                 .versions
                 .binary_search_by(|listed| listed.as_ref().cmp(version))
                 .is_ok();
-            let mut fixed: Vec<String> = Vec::new();
+            let mut fixed: Option<&str> = None;
             let mut undetermined = None;
             for range in &entry.ranges {
-                match range.evaluate(parsed(range.scheme())) {
+                let cell = if range.scheme() == Some(VersionScheme::SemVer) {
+                    &as_semver
+                } else {
+                    &for_ecosystem
+                };
+                let parsed = parse_once(cell, range.scheme(), ecosystem, version);
+                match range.evaluate(parsed.as_ref().ok()) {
                     RangeOutcome::Affected { fixed: range_fixed } => {
                         affected = true;
-                        fixed.extend(range_fixed);
+                        fixed = fixed.or(range_fixed);
                     }
                     RangeOutcome::NotAffected => {}
-                    RangeOutcome::Undetermined(reason) => undetermined = Some(reason),
+                    RangeOutcome::Undetermined(reason) => undetermined = Some(reason.to_owned()),
+                    RangeOutcome::UnparseableVersion => {
+                        undetermined = parsed.as_ref().err().map(|reason| reason.to_owned());
+                    }
                 }
             }
             let vulnerability = &self.records[entry.record as usize];
             if affected {
-                match result
-                    .findings
-                    .iter_mut()
-                    .find(|finding| std::ptr::eq(finding.vulnerability, vulnerability))
-                {
-                    Some(finding) => finding.fixed.extend(fixed),
-                    None => result.findings.push(Finding {
+                // A record's entries for one package are contiguous (inserted together),
+                // so merging with the last finding is enough.
+                match result.findings.last_mut() {
+                    Some(last) if std::ptr::eq(last.vulnerability, vulnerability) => {
+                        last.fixed.extend(fixed);
+                    }
+                    _ => result.findings.push(Finding {
                         vulnerability,
-                        fixed,
+                        fixed: fixed.into_iter().collect(),
                         severity: &entry.severity,
                     }),
                 }
@@ -280,26 +278,17 @@ impl AdvisoryIndex {
                 });
             }
         }
-        result.undetermined.retain(|undetermined| {
-            !result
-                .findings
-                .iter()
-                .any(|finding| std::ptr::eq(finding.vulnerability, undetermined.vulnerability))
-        });
+        if !result.undetermined.is_empty() {
+            result.undetermined.retain(|undetermined| {
+                !result
+                    .findings
+                    .iter()
+                    .any(|finding| std::ptr::eq(finding.vulnerability, undetermined.vulnerability))
+            });
+        }
         for finding in &mut result.findings {
             if finding.fixed.len() > 1 {
-                let scheme = ecosystem.scheme();
-                finding.fixed.sort_by(|a, b| match scheme {
-                    Some(scheme) => match (
-                        Version::parse_scheme(scheme, a),
-                        Version::parse_scheme(scheme, b),
-                    ) {
-                        (Ok(a), Ok(b)) => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
-                        _ => a.cmp(b),
-                    },
-                    None => a.cmp(b),
-                });
-                finding.fixed.dedup();
+                sort_versions(ecosystem.scheme(), &mut finding.fixed);
             }
         }
         result
@@ -313,6 +302,38 @@ impl AdvisoryIndex {
             .ok_or_else(|| QueryError::UnsupportedType(purl.ty().to_owned()))?;
         Ok(self.query(&ecosystem, &name, version))
     }
+}
+
+/// The version parsed with `scheme`, or why it is not one, computed on first use.
+fn parse_once<'c>(
+    cell: &'c OnceCell<Result<Version, String>>,
+    scheme: Option<VersionScheme>,
+    ecosystem: &Ecosystem,
+    version: &str,
+) -> &'c Result<Version, String> {
+    cell.get_or_init(|| match scheme {
+        Some(scheme) => Version::parse_scheme(scheme, version)
+            .map_err(|reason| format!("{version:?} is not a {scheme} version: {reason}")),
+        None => Err(VersionError::NoOrdering(ecosystem.clone()).to_string()),
+    })
+}
+
+/// Sorts version strings by the scheme's order where they parse (plain text order
+/// otherwise) and drops duplicates.
+fn sort_versions(scheme: Option<VersionScheme>, versions: &mut Vec<&str>) {
+    versions.sort_by(|a, b| {
+        let parsed = scheme.map(|scheme| {
+            (
+                Version::parse_scheme(scheme, a),
+                Version::parse_scheme(scheme, b),
+            )
+        });
+        match parsed {
+            Some((Ok(a), Ok(b))) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+            _ => a.cmp(b),
+        }
+    });
+    versions.dedup();
 }
 
 impl FromIterator<Vulnerability> for AdvisoryIndex {

@@ -13,19 +13,23 @@ use bulwark_version::{Version, VersionScheme};
 
 use crate::osv::{Event, Range};
 
-/// What evaluating one range for one version found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RangeOutcome {
-    /// The version is inside the range; `fixed` lists the range's fixed versions above it,
-    /// lowest first (empty when no fix is known).
+/// What evaluating one range for one version found. Borrows from the range and the
+/// caller's reason, so evaluation allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeOutcome<'a> {
+    /// The version is inside the range; `fixed` is the version that ends the interval
+    /// holding it, when the range names one.
     Affected {
-        /// Versions that fix the vulnerability for this version.
-        fixed: Vec<String>,
+        /// The version that fixes the vulnerability for this version.
+        fixed: Option<&'a str>,
     },
     /// The version is outside the range.
     NotAffected,
-    /// The version could not be placed; the reason says why.
-    Undetermined(String),
+    /// The range cannot be evaluated (an event that does not parse, an ecosystem without
+    /// ordering); the reason says why.
+    Undetermined(&'a str),
+    /// The version did not parse, so it cannot be placed in the range.
+    UnparseableVersion,
 }
 
 /// The position of an event's version: `introduced: "0"` precedes every version.
@@ -129,17 +133,16 @@ impl CompiledRange {
     }
 
     /// Evaluates the range for `version`, parsed with [`CompiledRange::scheme`] by the
-    /// caller (`Err` carries the reason it did not parse).
-    pub fn evaluate(&self, version: Result<&Version, &str>) -> RangeOutcome {
+    /// caller (`None` when it did not parse).
+    pub fn evaluate(&self, version: Option<&Version>) -> RangeOutcome<'_> {
         if self.every_version {
-            return RangeOutcome::Affected { fixed: Vec::new() };
+            return RangeOutcome::Affected { fixed: None };
         }
         if let Some(reason) = &self.broken {
-            return RangeOutcome::Undetermined(reason.clone());
+            return RangeOutcome::Undetermined(reason);
         }
-        let version = match version {
-            Ok(version) => version,
-            Err(reason) => return RangeOutcome::Undetermined(reason.to_owned()),
+        let Some(version) = version else {
+            return RangeOutcome::UnparseableVersion;
         };
         if !self.limits.is_empty()
             && !self
@@ -179,8 +182,8 @@ impl CompiledRange {
                 _ => false,
             });
         let fixed = match closing {
-            Some(event) if event.kind == EventKind::Fixed => vec![event.text.to_string()],
-            _ => Vec::new(),
+            Some(event) if event.kind == EventKind::Fixed => Some(&*event.text),
+            _ => None,
         };
         RangeOutcome::Affected { fixed }
     }
@@ -215,14 +218,30 @@ mod tests {
         }
     }
 
-    fn outcome(events: &[Event], version: &str) -> RangeOutcome {
+    /// The outcome with borrowed text made owned, so tests can compare it freely.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Owned {
+        Affected(Option<String>),
+        NotAffected,
+        Undetermined,
+    }
+
+    fn outcome(events: &[Event], version: &str) -> Owned {
         outcome_in(VersionScheme::Pep440, events, version)
     }
 
-    fn outcome_in(scheme: VersionScheme, events: &[Event], version: &str) -> RangeOutcome {
+    fn owned(outcome: RangeOutcome<'_>) -> Owned {
+        match outcome {
+            RangeOutcome::Affected { fixed } => Owned::Affected(fixed.map(str::to_owned)),
+            RangeOutcome::NotAffected => Owned::NotAffected,
+            RangeOutcome::Undetermined(_) | RangeOutcome::UnparseableVersion => Owned::Undetermined,
+        }
+    }
+
+    fn outcome_in(scheme: VersionScheme, events: &[Event], version: &str) -> Owned {
         let compiled = CompiledRange::new(&range(events), Some(scheme));
         let parsed = Version::parse_scheme(scheme, version);
-        compiled.evaluate(parsed.as_ref().map_err(|_| "unparseable"))
+        owned(compiled.evaluate(parsed.as_ref().ok()))
     }
 
     fn intro(v: &str) -> Event {
@@ -238,43 +257,41 @@ mod tests {
         Event::Limit(v.into())
     }
 
-    fn affected(fixed: &[&str]) -> RangeOutcome {
-        RangeOutcome::Affected {
-            fixed: fixed.iter().map(|s| s.to_string()).collect(),
-        }
+    fn affected(fixed: &[&str]) -> Owned {
+        Owned::Affected(fixed.first().map(|s| s.to_string()))
     }
 
     #[test]
     fn introduced_and_fixed_bound_a_half_open_interval() {
         let events = [intro("1.0"), fixed("2.0")];
-        assert_eq!(outcome(&events, "0.9"), RangeOutcome::NotAffected);
+        assert_eq!(outcome(&events, "0.9"), Owned::NotAffected);
         assert_eq!(outcome(&events, "1.0"), affected(&["2.0"]));
         assert_eq!(outcome(&events, "1.9.9"), affected(&["2.0"]));
-        assert_eq!(outcome(&events, "2.0"), RangeOutcome::NotAffected);
-        assert_eq!(outcome(&events, "2.0.0"), RangeOutcome::NotAffected);
+        assert_eq!(outcome(&events, "2.0"), Owned::NotAffected);
+        assert_eq!(outcome(&events, "2.0.0"), Owned::NotAffected);
     }
 
     #[test]
     fn events_in_any_order_and_several_intervals() {
         let events = [fixed("1.5"), intro("2.0"), intro("0"), fixed("2.3")];
         assert_eq!(outcome(&events, "0.1"), affected(&["1.5"]));
-        assert_eq!(outcome(&events, "1.5"), RangeOutcome::NotAffected);
+        assert_eq!(outcome(&events, "1.5"), Owned::NotAffected);
         assert_eq!(outcome(&events, "2.1"), affected(&["2.3"]));
-        assert_eq!(outcome(&events, "2.3"), RangeOutcome::NotAffected);
+        assert_eq!(outcome(&events, "2.3"), Owned::NotAffected);
     }
 
     #[test]
     fn last_affected_includes_its_version() {
         let events = [intro("1.0"), last("1.4")];
         assert_eq!(outcome(&events, "1.4"), affected(&[]));
-        assert_eq!(outcome(&events, "1.4.post1"), RangeOutcome::NotAffected);
+        assert_eq!(outcome(&events, "1.4.post1"), Owned::NotAffected);
     }
 
     #[test]
     fn limits_cut_the_range() {
         let events = [intro("0"), limit("3.0")];
         assert_eq!(outcome(&events, "2.0"), affected(&[]));
-        assert_eq!(outcome(&events, "3.0"), RangeOutcome::NotAffected);
+        assert_eq!(outcome(&events, "3.0"), Owned::NotAffected);
         let star = [intro("1.0"), limit("*")];
         assert_eq!(outcome(&star, "9.0"), affected(&[]));
     }
@@ -283,7 +300,7 @@ mod tests {
     fn empty_ranges_affect_nothing() {
         assert_eq!(
             outcome(&[intro("1.0"), fixed("1.0")], "1.0"),
-            RangeOutcome::NotAffected
+            Owned::NotAffected
         );
     }
 
@@ -300,7 +317,7 @@ mod tests {
             affected(&[])
         );
         let compiled = CompiledRange::new(&range(&[intro("0")]), None);
-        assert_eq!(compiled.evaluate(Err("no ordering")), affected(&[]));
+        assert_eq!(owned(compiled.evaluate(None)), affected(&[]));
     }
 
     #[test]
@@ -308,16 +325,16 @@ mod tests {
         let events = [intro("0"), fixed("2.0.0")];
         assert!(matches!(
             outcome_in(VersionScheme::SemVer, &events, "not a version!"),
-            RangeOutcome::Undetermined(_)
+            Owned::Undetermined
         ));
         assert!(matches!(
             outcome_in(VersionScheme::SemVer, &[intro("0"), fixed("two")], "1.0.0"),
-            RangeOutcome::Undetermined(_)
+            Owned::Undetermined
         ));
         let no_ordering = CompiledRange::new(&range(&[intro("1"), fixed("2")]), None);
         let version = Version::parse_scheme(VersionScheme::SemVer, "1.5.0").unwrap();
         assert!(matches!(
-            no_ordering.evaluate(Ok(&version)),
+            no_ordering.evaluate(Some(&version)),
             RangeOutcome::Undetermined(_)
         ));
     }

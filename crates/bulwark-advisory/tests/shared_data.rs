@@ -42,7 +42,7 @@ fn every_record_parses_and_hand_checked_matches_hold() {
             .findings
             .into_iter()
             .find(|f| f.vulnerability.id == id)
-            .map(|f| f.fixed)
+            .map(|f| f.fixed.iter().map(|v| v.to_string()).collect())
             .unwrap_or_else(|| panic!("{id} should affect {name} {version}"))
     };
 
