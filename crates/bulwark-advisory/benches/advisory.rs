@@ -11,6 +11,8 @@
 //! - *registry scan*: each distinct advisory package once, at its first event version, plus
 //!   four lookups of packages without advisories, the shape of scanning a registry where
 //!   most packages have none.
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/support/mod.rs"]
 mod support;

@@ -371,7 +371,7 @@ fn distro_release(ecosystem: &str, distro: &str) -> Option<String> {
         ("Ubuntu", "focal") => "20.04",
         ("Ubuntu", "jammy") => "22.04",
         ("Ubuntu", "noble") => "24.04",
-        (_, bare) if bare.is_empty() => return None,
+        (_, "") => return None,
         (_, bare) => bare,
     };
     Some(release.to_owned())

@@ -1,5 +1,7 @@
 //! Real records shipped with the crate (see `fixtures/README.md`): they parse, the invalid
 //! one is refused with its id, and they match as their text says.
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bulwark_advisory::{AdvisoryIndex, Problem, RecordErrorKind, parse_json, parse_yaml};
 

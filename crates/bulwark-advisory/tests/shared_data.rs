@@ -1,6 +1,8 @@
 //! Every record of the real advisory databases in `../shared/data` parses, and a few
 //! matches checked by hand against the records' text come out right. Skips when the data
 //! directory is absent.
+// Test code: a failed expectation is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
