@@ -36,14 +36,14 @@ use crate::severity::NormalizedSeverity;
 #[derive(Debug, Default)]
 pub struct AdvisoryIndex {
     records: Vec<Vulnerability>,
-    ids: HashMap<String, u32>,
+    ids: HashMap<String, usize>,
     packages: HashMap<PackageKey, Vec<Entry>>,
 }
 
 /// One affected entry of one record, compiled for lookups.
 #[derive(Debug)]
 struct Entry {
-    record: u32,
+    record: usize,
     /// Explicit affected versions, sorted for binary search.
     versions: Vec<Box<str>>,
     ranges: Vec<CompiledRange>,
@@ -117,26 +117,22 @@ impl AdvisoryIndex {
     pub fn insert(&mut self, record: Vulnerability) -> Insertion {
         let (slot, replaced) = match self.ids.get(&record.id) {
             Some(&slot) => {
-                let existing = &self.records[slot as usize];
+                let existing = &self.records[slot];
                 if existing.modified.instant() > record.modified.instant() {
                     return Insertion::KeptNewer;
                 }
                 self.unindex(slot);
-                self.records[slot as usize] = record;
+                self.records[slot] = record;
                 (slot, true)
             }
             None => {
-                let Ok(slot) = u32::try_from(self.records.len()) else {
-                    // Four billion records do not fit any real database; refusing is
-                    // better than wrapping the slot number.
-                    return Insertion::KeptNewer;
-                };
+                let slot = self.records.len();
                 self.ids.insert(record.id.clone(), slot);
                 self.records.push(record);
                 (slot, false)
             }
         };
-        let record = &self.records[slot as usize];
+        let record = &self.records[slot];
         if record.is_withdrawn() {
             return Insertion::Withdrawn;
         }
@@ -178,8 +174,8 @@ impl AdvisoryIndex {
         }
     }
 
-    fn unindex(&mut self, slot: u32) {
-        let record = &self.records[slot as usize];
+    fn unindex(&mut self, slot: usize) {
+        let record = &self.records[slot];
         for affected in &record.affected {
             if let Some(package) = &affected.package {
                 let key = PackageKey::new(&package.ecosystem, &package.name);
@@ -210,7 +206,7 @@ impl AdvisoryIndex {
 
     /// A record by id.
     pub fn get(&self, id: &str) -> Option<&Vulnerability> {
-        self.ids.get(id).map(|&slot| &self.records[slot as usize])
+        self.ids.get(id).map(|&slot| &self.records[slot])
     }
 
     /// All records, in insertion order.
@@ -257,7 +253,7 @@ impl AdvisoryIndex {
                     }
                 }
             }
-            let vulnerability = &self.records[entry.record as usize];
+            let vulnerability = &self.records[entry.record];
             if affected {
                 // A record's entries for one package are contiguous (inserted together),
                 // so merging with the last finding is enough.

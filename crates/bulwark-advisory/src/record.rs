@@ -344,6 +344,20 @@ mod tests {
     }
 
     #[test]
+    fn yaml_numbers_are_read_as_written() {
+        // Unquoted `1.10` is a YAML float; the version must stay the text "1.10", not a
+        // re-rendered 1.1.
+        let record = parse_yaml(
+            b"id: T-5\nmodified: 2023-07-03T20:33:00Z\naffected:\n- package: {name: x, ecosystem: PyPI}\n  ranges:\n  - type: ECOSYSTEM\n    events: [{introduced: 0}, {fixed: 1.10}]\n  versions: [1.0, 1.2]\n",
+        )
+        .unwrap();
+        let affected = &record.affected[0];
+        assert_eq!(affected.ranges[0].events[0], Event::Introduced("0".into()));
+        assert_eq!(affected.ranges[0].events[1], Event::Fixed("1.10".into()));
+        assert_eq!(affected.versions, ["1.0", "1.2"]);
+    }
+
+    #[test]
     fn json_round_trips() {
         let text = r#"{"id":"TEST-4","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"left-pad"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.3.0"}]}]}]}"#;
         let record = parse_json(text.as_bytes()).unwrap();
