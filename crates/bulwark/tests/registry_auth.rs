@@ -810,7 +810,107 @@ async fn admin_init_runs_once(backend: Backend) {
     assert!(String::from_utf8_lossy(&output.stderr).contains("already exists"));
 }
 
+async fn catalog_shows_only_what_the_caller_may_pull(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_project("other", false).await;
+    server.create_project("open", true).await;
+    for repo in ["proj/a", "proj/b", "other/c", "open/d"] {
+        let manifest = push_image(&server, repo, repo).await;
+        put_manifest(&server, repo, "v1", OCI_MANIFEST, &manifest).await;
+    }
+    let password = member(&server, "reader", "reader").await;
+    let catalog = |client: reqwest::Client, query: &'static str| {
+        let url = server.url(&format!("/v2/_catalog{query}"));
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let link = response
+                .headers()
+                .get("link")
+                .map(|l| l.to_str().unwrap().to_owned());
+            let body: Value = response.json().await.unwrap();
+            (body["repositories"].clone(), link)
+        }
+    };
+    let (all, _) = catalog(server.client(), "").await;
+    assert_eq!(all, json!(["open/d", "other/c", "proj/a", "proj/b"]));
+    let reader = client_as("reader", &password);
+    let (seen, _) = catalog(reader.clone(), "").await;
+    assert_eq!(seen, json!(["open/d", "proj/a", "proj/b"]));
+    // Pages fill up with visible names only, and the link leads on from the last one shown.
+    let (page, link) = catalog(reader.clone(), "?n=2").await;
+    assert_eq!(page, json!(["open/d", "proj/a"]));
+    assert_eq!(
+        link.unwrap(),
+        "</v2/_catalog?n=2&last=proj%2Fa>; rel=\"next\""
+    );
+    let (rest, link) = catalog(reader, "?n=2&last=proj%2Fa").await;
+    assert_eq!(rest, json!(["proj/b"]));
+    assert!(link.is_none());
+    // Through a registry token the account's own rights apply.
+    let jwt = registry_token(&server, "reader", &password, &["registry:catalog:*"]).await;
+    let (seen, _) = catalog(bearer(jwt["token"].as_str().unwrap()), "").await;
+    assert_eq!(seen, json!(["open/d", "proj/a", "proj/b"]));
+}
+
+async fn signing_keys_rotate_without_logging_anyone_out(backend: Backend) {
+    let mut server = TestServer::start(backend).await;
+    let scope = ["repository:proj/app:pull"];
+    let before = registry_token(&server, "admin", &server.admin_token, &scope).await;
+    let before = before["token"].as_str().unwrap().to_owned();
+    let kid_of = |jwt: &str| {
+        let header: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(jwt.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        header["kid"].as_str().unwrap().to_owned()
+    };
+    let mut command = server.command();
+    let output = command
+        .args(["admin", "rotate-signing-key", "--data-dir"])
+        .arg(&server.data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let new_kid = String::from_utf8(output.stdout)
+        .unwrap()
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_kid, kid_of(&before));
+    // Tokens of the retired key keep working until they expire...
+    let status = bearer(&before)
+        .get(server.url("/v2/"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    // ...and new tokens are signed with the new key (at once after a restart; within
+    // 30 seconds on a running server).
+    server.restart();
+    let after = registry_token(&server, "admin", &server.admin_token, &scope).await;
+    assert_eq!(kid_of(after["token"].as_str().unwrap()), new_kid);
+    let status = bearer(&before)
+        .get(server.url("/v2/"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+}
+
 on_both_backends!(
+    catalog_shows_only_what_the_caller_may_pull,
+    signing_keys_rotate_without_logging_anyone_out,
     token_flow,
     forged_tokens_are_refused,
     chunked_upload_outlives_its_token,
