@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use bulwark_metadata::{AccessStoreError, MetadataError, MetadataStore, TokenOwner, now_millis};
 use sha2::{Digest, Sha256};
 
-pub use jwt::{KeyRing, RegistryClaims, generate_signing_key};
+pub use jwt::{KeyRing, RegistryClaims, generate_signing_key, install_crypto_provider};
 pub use manage::{ManageError, NewToken};
 pub use policy::{
     Account, AccountId, AccountKind, Action, Decision, ResourceAccess, Role, Scope, Subject, Target,
