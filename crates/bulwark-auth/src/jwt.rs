@@ -45,7 +45,6 @@ struct Ed25519Signer(SigningKey);
 
 impl signature::Signer<Vec<u8>> for Ed25519Signer {
     fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, signature::Error> {
-        use ed25519_dalek::Signer;
         Ok(self.0.sign(message).to_bytes().to_vec())
     }
 }
