@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
@@ -163,6 +163,23 @@ struct Page {
     after: String,
 }
 
+/// `?limit=&after=`, with a JSON error when malformed.
+struct Paging(Page);
+
+impl FromRequestParts<AppState> for Paging {
+    type Rejection = ManagementError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Query::<Page>::from_request_parts(parts, state)
+            .await
+            .map(|Query(page)| Paging(page))
+            .map_err(|_| ManagementError::bad_request("limit must be a number; after a name or id"))
+    }
+}
+
 /// A page of items and the cursor of the next page (`null` on the last one).
 fn page<T: serde::Serialize>(
     items: Vec<T>,
@@ -186,7 +203,7 @@ async fn me(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult 
 async fn list_users(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let users = state.auth.list_users(&caller, &p.after, p.limit).await?;
     page(users, p.limit, |u| u.name.clone())
@@ -223,7 +240,7 @@ async fn list_user_tokens(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(user): Path<String>,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let owner = TokenOwnerRef::User(user);
     let tokens = state
@@ -253,7 +270,7 @@ async fn create_user_token(
 async fn list_projects(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let projects = state.auth.list_projects(&caller, &p.after, p.limit).await?;
     page(projects, p.limit, |p| p.name.clone())
@@ -310,7 +327,7 @@ async fn list_members(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(project): Path<String>,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let members = state
         .auth
@@ -360,7 +377,7 @@ async fn list_project_robots(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(project): Path<String>,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let robots = state
         .auth
@@ -386,7 +403,7 @@ async fn create_project_robot(
 async fn list_system_robots(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let robots = state
         .auth
@@ -437,7 +454,7 @@ async fn list_robot_tokens(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(robot): Path<String>,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let owner = TokenOwnerRef::Robot(robot);
     let tokens = state
@@ -467,7 +484,7 @@ async fn create_robot_token(
 async fn list_own_tokens(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let tokens = state
         .auth
