@@ -345,6 +345,9 @@ pub enum Decision {
 }
 
 /// The one authorization decision.
+///
+/// *Invariant:* `target.public` only ever widens what is allowed (callers rely on this to
+/// look visibility up only after a denial).
 pub fn decide(subject: &Subject, action: Action, target: &Target<'_>) -> Decision {
     let allowed = match subject {
         Subject::Anonymous => public_allows(action, target),
