@@ -637,21 +637,22 @@ impl Auth {
         }
         let mut access: Vec<ResourceAccess> = Vec::new();
         for scope in scopes {
-            let Some((kind, rest)) = scope.split_once(':') else {
+            let Some(requested) = policy::RequestedScope::parse(scope) else {
                 continue;
             };
-            let Some((name, actions)) = rest.rsplit_once(':') else {
-                continue;
-            };
-            let granted = match kind {
-                "repository" if name.parse::<bulwark_oci::RepositoryName>().is_ok() => {
+            let (kind, name, granted) = match requested {
+                policy::RequestedScope::Repository {
+                    name,
+                    pull,
+                    push,
+                    delete,
+                } => {
                     let mut granted = Vec::new();
-                    for (wanted, action) in [
-                        ("pull", Action::Pull),
-                        ("push", Action::Push),
-                        ("delete", Action::Delete),
+                    for (asked, wanted, action) in [
+                        (pull, "pull", Action::Pull),
+                        (push, "push", Action::Push),
+                        (delete, "delete", Action::Delete),
                     ] {
-                        let asked = actions.split(',').any(|a| a == wanted || a == "*");
                         if asked
                             && self
                                 .authorize(subject, action, Resource::Repository(name))
@@ -661,10 +662,12 @@ impl Auth {
                             granted.push(wanted.to_owned());
                         }
                     }
-                    granted
+                    ("repository", name, granted)
                 }
-                "registry" if name == "catalog" && account.is_some() => vec!["*".to_owned()],
-                _ => Vec::new(),
+                policy::RequestedScope::Catalog if account.is_some() => {
+                    ("registry", "catalog", vec!["*".to_owned()])
+                }
+                policy::RequestedScope::Catalog => ("registry", "catalog", Vec::new()),
             };
             if granted.is_empty() {
                 continue;

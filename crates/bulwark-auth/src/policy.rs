@@ -239,6 +239,42 @@ impl FromStr for Scope {
     }
 }
 
+/// A scope a registry client asks the token endpoint for, as the Docker token protocol
+/// writes it: `repository:NAME:ACTIONS` or `registry:catalog:*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestedScope<'a> {
+    Repository {
+        name: &'a str,
+        pull: bool,
+        push: bool,
+        delete: bool,
+    },
+    Catalog,
+}
+
+impl<'a> RequestedScope<'a> {
+    /// `None` for anything else (unknown types, invalid names): clients may ask for scopes
+    /// this registry does not know, and those are simply not granted.
+    pub fn parse(scope: &'a str) -> Option<Self> {
+        let (kind, rest) = scope.split_once(':')?;
+        let (name, actions) = rest.rsplit_once(':')?;
+        match kind {
+            "repository" => {
+                name.parse::<bulwark_oci::RepositoryName>().ok()?;
+                let asked = |wanted: &str| actions.split(',').any(|a| a == wanted || a == "*");
+                Some(RequestedScope::Repository {
+                    name,
+                    pull: asked("pull"),
+                    push: asked("push"),
+                    delete: asked("delete"),
+                })
+            }
+            "registry" if name == "catalog" => Some(RequestedScope::Catalog),
+            _ => None,
+        }
+    }
+}
+
 /// A robot's standing permission: the actions it may take in one project, or in every
 /// project (`project == None`, system robots only).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -576,6 +612,60 @@ mod tests {
             decide(&subject, Action::ManageProject, &repo("p", false)),
             Decision::Deny
         );
+    }
+
+    #[test]
+    fn requested_scopes_parse() {
+        assert_eq!(
+            RequestedScope::parse("repository:p/app:pull,push"),
+            Some(RequestedScope::Repository {
+                name: "p/app",
+                pull: true,
+                push: true,
+                delete: false
+            })
+        );
+        assert_eq!(
+            RequestedScope::parse("repository:p/app:*"),
+            Some(RequestedScope::Repository {
+                name: "p/app",
+                pull: true,
+                push: true,
+                delete: true
+            })
+        );
+        assert_eq!(
+            RequestedScope::parse("registry:catalog:*"),
+            Some(RequestedScope::Catalog)
+        );
+        for ignored in [
+            "repository:P/App:pull",
+            "repository",
+            "plugin:x:pull",
+            "registry:other:*",
+        ] {
+            assert_eq!(RequestedScope::parse(ignored), None, "{ignored}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scope_parsers_never_panic(s in "\\PC*") {
+            let _ = RequestedScope::parse(&s);
+            let _ = s.parse::<Scope>();
+            let _ = parse_actions(&s);
+        }
+
+        #[test]
+        fn valid_scopes_round_trip(
+            repo in "[a-z0-9]{1,8}(/[a-z0-9]{1,8}){0,2}",
+            actions in proptest::sample::subsequence(vec!["pull", "push", "delete", "audit", "admin"], 1..=5),
+        ) {
+            let text = format!("{repo}:{}", actions.join(","));
+            let scope: Scope = text.parse().unwrap();
+            let again: Scope = scope.to_string().parse().unwrap();
+            proptest::prop_assert_eq!(scope, again);
+        }
     }
 
     #[test]
