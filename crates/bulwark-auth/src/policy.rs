@@ -30,8 +30,8 @@ pub enum Action {
     CreateProject,
     /// Manage users, system robots and signing keys.
     ManageSystem,
-    /// Create, list, rotate and revoke one's own access tokens.
-    ManageOwnTokens,
+    /// Create, list, rotate and revoke one's own access tokens; change one's own password.
+    ManageOwnAccount,
     /// List the repositories one may pull.
     Catalog,
     /// See that a project exists and read its settings.
@@ -392,7 +392,7 @@ pub fn decide(subject: &Subject, action: Action, target: &Target<'_>) -> Decisio
             // The listing itself is filtered repository by repository with `Pull`.
             Action::Catalog => true,
             // Self-service needs the full credential: a scoped token cannot mint wider ones.
-            Action::ManageOwnTokens => {
+            Action::ManageOwnAccount => {
                 account.scopes.is_none() && matches!(account.kind, AccountKind::User { .. })
             }
             _ => {
@@ -584,7 +584,7 @@ mod tests {
             Decision::Deny
         );
         assert_eq!(
-            decide(&subject, Action::ManageOwnTokens, &Target::SYSTEM),
+            decide(&subject, Action::ManageOwnAccount, &Target::SYSTEM),
             Decision::Deny
         );
     }

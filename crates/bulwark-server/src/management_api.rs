@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use bulwark_auth::Role;
 use bulwark_auth::manage::{
-    NewProject, NewRobot, NewUser, TokenOwnerRef, TokenRequest, UserChanges,
+    NewProject, NewRobot, NewUser, PasswordChange, TokenOwnerRef, TokenRequest, UserChanges,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -28,6 +28,7 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// [`table`], which yields exactly these; the authorization matrix test walks this list.
 pub const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/api/v1/me"),
+    ("PUT", "/api/v1/me/password"),
     ("GET", "/api/v1/users"),
     ("POST", "/api/v1/users"),
     ("GET", "/api/v1/users/{user}"),
@@ -59,6 +60,7 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
 fn table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
     vec![
         ("GET", "/api/v1/me", get(me)),
+        ("PUT", "/api/v1/me/password", put(change_password)),
         ("GET", "/api/v1/users", get(list_users)),
         ("POST", "/api/v1/users", post(create_user)),
         ("GET", "/api/v1/users/{user}", get(get_user)),
@@ -196,6 +198,16 @@ fn page<T: serde::Serialize>(
 
 async fn me(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult {
     ok(state.auth.whoami(&caller).await?)
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    body: Bytes,
+) -> ApiResult {
+    let change: PasswordChange = json_body(&body)?;
+    state.auth.change_own_password(&caller, change).await?;
+    no_content()
 }
 
 // ---- users ----

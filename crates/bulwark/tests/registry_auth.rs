@@ -786,6 +786,43 @@ async fn cli_manages_access(backend: Backend) {
         .unwrap();
     assert_eq!(response.status(), 401);
 
+    // Alice changes her own password: the current one is required.
+    let admin_client = server.client();
+    let response = admin_client
+        .put(server.url("/api/v1/me/password"))
+        .json(&json!({ "new_password": "admin-password-123" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        204,
+        "no password yet: the token may set one"
+    );
+    let response = admin_client
+        .put(server.url("/api/v1/me/password"))
+        .json(&json!({ "new_password": "another-password-1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        400,
+        "now the current password is required"
+    );
+    cli(
+        &server,
+        &admin_login,
+        &["user", "passwd", "--stdin"],
+        "admin-password-123\nanother-password-1\n",
+    );
+    let response = client_as("admin", "another-password-1")
+        .get(server.url("/v2/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
     // Errors read well and fail the command.
     let mut command = server.command();
     let output = command
