@@ -138,10 +138,20 @@ impl<'a> Resource<'a> {
 }
 
 /// A registry token as handed to a client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IssuedToken {
     pub token: String,
     pub expires_in: u64,
+}
+
+/// Secrets stay out of debug output (and so out of any log line that prints one).
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("expires_in", &self.expires_in)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 /// How long a successful password check is remembered, so that clients sending Basic

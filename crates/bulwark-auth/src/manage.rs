@@ -115,14 +115,24 @@ pub struct TokenView {
 }
 
 /// A token just created or rotated: the only time its secret is shown.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NewToken {
     #[serde(flatten)]
     pub view: TokenView,
     pub token: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Secrets stay out of debug output (and so out of any log line that prints one).
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("view", &self.view)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Clone, Default, Deserialize)]
 pub struct NewUser {
     pub name: String,
     pub password: Option<String>,
@@ -130,19 +140,51 @@ pub struct NewUser {
     pub admin: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Secrets stay out of debug output (and so out of any log line that prints one).
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("name", &self.name)
+            .field("admin", &self.admin)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Clone, Default, Deserialize)]
 pub struct UserChanges {
     pub password: Option<String>,
     pub admin: Option<bool>,
     pub disabled: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Secrets stay out of debug output (and so out of any log line that prints one).
+impl std::fmt::Debug for UserChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserChanges")
+            .field("admin", &self.admin)
+            .field("disabled", &self.disabled)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     /// Required when the account already has a password.
     pub current_password: Option<String>,
     pub new_password: String,
+}
+
+/// Secrets stay out of debug output (and so out of any log line that prints one).
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChange")
+            .field("current_password", &"<redacted>")
+            .field("new_password", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

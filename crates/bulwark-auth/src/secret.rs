@@ -93,11 +93,21 @@ pub fn spend_password_check_time(password: &str) {
 }
 
 /// A freshly generated access token. `token` is shown to its owner once and never stored.
-#[derive(Debug)]
 pub struct GeneratedToken {
     pub id: String,
     pub token: String,
     pub secret_hash: Vec<u8>,
+}
+
+/// Secrets stay out of debug output (and so out of any log line that prints one).
+impl std::fmt::Debug for GeneratedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratedToken")
+            .field("id", &self.id)
+            .field("token", &"<redacted>")
+            .field("secret_hash", &"<redacted>")
+            .finish()
+    }
 }
 
 pub fn generate_token() -> Result<GeneratedToken, AuthError> {

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 
 use crate::{MetadataError, MetadataStore, Result, now_millis};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct UserRecord {
     pub id: i64,
     pub name: String,
@@ -17,6 +17,20 @@ pub struct UserRecord {
     pub is_admin: bool,
     pub disabled: bool,
     pub created_at: i64,
+}
+
+/// Secrets stay out of debug output (and so out of any log line that prints one).
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("is_admin", &self.is_admin)
+            .field("disabled", &self.disabled)
+            .field("created_at", &self.created_at)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +92,7 @@ pub struct TokenRecord {
     pub last_used_addr: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
     pub kid: String,
     pub algorithm: String,
@@ -88,12 +102,37 @@ pub struct SigningKeyRecord {
     pub retired_at: Option<i64>,
 }
 
+/// Secrets stay out of debug output (and so out of any log line that prints one).
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("public_key", &self.public_key)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .field("private_key", &"<redacted>")
+            .finish()
+    }
+}
+
 /// Changes to a user; `None` leaves a field alone.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct UserUpdate {
     pub password_hash: Option<String>,
     pub is_admin: Option<bool>,
     pub disabled: Option<bool>,
+}
+
+/// Secrets stay out of debug output (and so out of any log line that prints one).
+impl std::fmt::Debug for UserUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserUpdate")
+            .field("is_admin", &self.is_admin)
+            .field("disabled", &self.disabled)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -207,13 +246,25 @@ impl MetadataStore {
         Ok(user_from(&row)?)
     }
 
-    /// Creates the first system administrator in one statement, so two concurrent `admin init`
-    /// runs cannot both succeed. `None` when an administrator already exists.
+    /// Creates the first system administrator, once: the claim on the `bootstrap` row and
+    /// the insert share a transaction, so of two concurrent `admin init` runs one wins.
+    /// `None` when an administrator already exists.
     pub async fn create_first_admin(
         &self,
         name: &str,
         password_hash: Option<&str>,
     ) -> Result<Option<UserRecord>, AccessStoreError> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "INSERT INTO bootstrap (id, created_at) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return Ok(None);
+        }
         let row = sqlx::query(&format!(
             "INSERT INTO users (name, password_hash, is_admin, disabled, created_at) \
              SELECT $1, $2, 1, 0, $3 WHERE NOT EXISTS (SELECT 1 FROM users WHERE is_admin = 1) \
@@ -222,10 +273,14 @@ impl MetadataStore {
         .bind(name)
         .bind(password_hash)
         .bind(now_millis())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(|e| unique_violation(e, "user"))?;
-        Ok(row.as_ref().map(user_from).transpose()?)
+        let user = row.as_ref().map(user_from).transpose()?;
+        if user.is_some() {
+            tx.commit().await?;
+        }
+        Ok(user)
     }
 
     pub async fn user_by_name(&self, name: &str) -> Result<Option<UserRecord>> {

@@ -16,11 +16,23 @@ use crate::AppState;
 use crate::error::ManagementError;
 
 /// The client's address as the rate limiter and token records see it.
+/// An IPv6 client is keyed by its /64, the block one subscriber usually holds: otherwise
+/// rotating through its 2^64 addresses would dodge every per-address limit.
 pub fn client_address(parts_extensions: &axum::http::Extensions) -> String {
-    parts_extensions
+    match parts_extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
+        .map(|info| info.0.ip())
+    {
+        Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(std::net::IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or_else(String::new, |v4| v4.to_string()),
+        Some(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        None => "unknown".to_owned(),
+    }
 }
 
 /// The credentials in an `Authorization` header. A header we cannot read is an invalid
@@ -250,6 +262,19 @@ mod tests {
             Some((String::new(), "abc".into()))
         );
         assert!(credentials_from(&HeaderMap::new()).unwrap().is_none());
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let key = |ip: &str| {
+            let mut extensions = axum::http::Extensions::new();
+            extensions.insert(ConnectInfo(SocketAddr::new(ip.parse().unwrap(), 1)));
+            client_address(&extensions)
+        };
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:bbbb::2"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
     }
 
     #[test]

@@ -12,13 +12,25 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct StoredLogin {
     pub url: String,
     pub username: String,
     pub token: String,
     /// Set when `bulwark login` created the token, so `logout` revokes it.
     pub token_id: Option<String>,
+}
+
+/// Secrets stay out of debug output (and so out of any log line that prints one).
+impl std::fmt::Debug for StoredLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredLogin")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("token_id", &self.token_id)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 pub fn credentials_path() -> anyhow::Result<PathBuf> {
@@ -41,8 +53,15 @@ pub fn save_login(login: &StoredLogin) -> anyhow::Result<PathBuf> {
     // Written to a private temporary file and renamed, so the secret is never readable by
     // others, not even for a moment, and a crash leaves the old file whole.
     let temporary = path.with_extension("toml.tmp");
+    // A leftover (or planted) temporary file must not lend us its owner or permissions:
+    // remove it and create ours anew, failing if someone races us to the name.
+    match std::fs::remove_file(&temporary) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("removing {}", temporary.display())),
+    }
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options

@@ -76,3 +76,10 @@ CREATE TABLE signing_keys (
     created_at BIGINT NOT NULL,
     retired_at BIGINT
 );
+
+-- One row once the first administrator exists: concurrent `bulwark admin init` runs race on
+-- this primary key, which serialises them on PostgreSQL as on SQLite.
+CREATE TABLE bootstrap (
+    id BIGINT PRIMARY KEY CHECK (id = 1),
+    created_at BIGINT NOT NULL
+);
