@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use bulwark_metadata::MetadataStore;
 use bulwark_test_support::{Backend, TestDatabase};
-use bulwark_vulndb::VulnDb;
+use bulwark_vulndb::{Progress, VulnDb};
 
 const JSONL: &[&str] = &[
     "ghsa/ghsa-osvdev-sample.jsonl",
@@ -127,8 +127,21 @@ async fn timed_import(vulndb: &VulnDb, paths: &[PathBuf]) -> (u64, Duration, Mem
     reset_peak_memory();
     let before = memory_mib("VmRSS");
     let start = Instant::now();
-    let reports = vulndb.import(paths, &mut |_| {}).await;
+    let mut applying = None;
+    let reports = vulndb
+        .import(paths, &mut |progress| {
+            if let Progress::Apply { .. } = progress {
+                applying = Some(Instant::now());
+            }
+        })
+        .await;
     let elapsed = start.elapsed();
+    if let Some(applying) = applying {
+        println!(
+            "  (the last source's apply transaction, which holds SQLite's write lock: {:.2} s)",
+            applying.elapsed().as_secs_f64()
+        );
+    }
     for report in &reports {
         assert!(report.failure.is_none(), "{report:?}");
         assert!(report.malformed.is_empty(), "{:?}", &report.malformed[..1]);
@@ -136,11 +149,11 @@ async fn timed_import(vulndb: &VulnDb, paths: &[PathBuf]) -> (u64, Duration, Mem
     (
         reports.iter().map(|r| r.read).sum(),
         elapsed,
-        peak_memory_mib(),
+        measure(before),
     )
 }
 
-fn print_import(label: &str, (records, elapsed, peak): (u64, Duration, f64), parse_rate: f64) {
+fn print_import(label: &str, (records, elapsed, memory): (u64, Duration, Memory), parse_rate: f64) {
     let per_second = rate(records, elapsed);
     println!(
         "{label}: {records} records in {:.2} s = {per_second:.0} records/s \
