@@ -244,7 +244,7 @@ async fn main() {
     let (_db, vulndb) = open(backend).await;
     print_import(
         "synthetic, first import",
-        timed_import(&vulndb, &[file.clone()]).await,
+        timed_import(&vulndb, std::slice::from_ref(&file)).await,
         parse_rate,
     );
     print_import(

@@ -60,10 +60,10 @@ pub struct SeverityReport {
     pub rating: Option<String>,
     /// The CVSS base score, when the rating came from a vector.
     pub score: Option<f64>,
-    /// The vector or the database field it came from.
-    pub source: String,
-    /// The record that gave it.
-    pub record: String,
+    /// The vector or the database field it came from; absent without a rating.
+    pub source: Option<String>,
+    /// The record that gave it; absent without a rating.
+    pub record: Option<String>,
 }
 
 /// A record that names the package but could not be evaluated for the version.
@@ -307,15 +307,16 @@ fn rank(finding: &Finding<'_>) -> Rank {
 
 fn severity_report(finding: &Finding<'_>) -> SeverityReport {
     let severity = finding.severity;
+    let source = match &severity.source {
+        SeveritySource::Cvss { version, vector } => Some(format!("CVSS {version} {vector}")),
+        SeveritySource::Ecosystem { field, value } => Some(format!("{field} = {value}")),
+        SeveritySource::Unknown => None,
+    };
     SeverityReport {
         rating: severity.rating.map(|r| r.to_string()),
         score: severity.score,
-        source: match &severity.source {
-            SeveritySource::Cvss { version, vector } => format!("CVSS {version} {vector}"),
-            SeveritySource::Ecosystem { field, value } => format!("{field} = {value}"),
-            SeveritySource::Unknown => "none".into(),
-        },
-        record: finding.vulnerability.id.clone(),
+        record: source.as_ref().map(|_| finding.vulnerability.id.clone()),
+        source,
     }
 }
 
@@ -361,10 +362,10 @@ mod tests {
         assert_eq!(found[0].fixed, ["1.1", "1.2"]);
         assert_eq!(found[0].summary.as_deref(), Some("s"));
         assert_eq!(found[0].severity.rating.as_deref(), Some("high"));
-        assert_eq!(found[0].severity.record, "GHSA-1");
+        assert_eq!(found[0].severity.record.as_deref(), Some("GHSA-1"));
         assert_eq!(
-            found[0].severity.source,
-            "database_specific.severity = HIGH"
+            found[0].severity.source.as_deref(),
+            Some("database_specific.severity = HIGH")
         );
         assert_eq!(found[1].id, "OTHER-1");
         assert_eq!(found[1].aliases, ["NVD-9", "OTHER-2"]);

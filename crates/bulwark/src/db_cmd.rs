@@ -54,20 +54,29 @@ pub enum DbCommand {
         store: StoreArgs,
     },
     /// Show the advisories affecting one package version, with the versions that fix them.
-    #[command(group(ArgGroup::new("package").required(true).args(["purl", "ecosystem"])))]
+    // `--version` is the package's here, not the program's.
+    #[command(
+        disable_version_flag = true,
+        group(ArgGroup::new("package").required(true).args(["purl", "ecosystem"]))
+    )]
     Query {
         /// The package as a purl with a version, e.g. pkg:pypi/django@2.2.0
         #[arg(long)]
         purl: Option<String>,
         /// OSV ecosystem, e.g. PyPI, npm, crates.io, Maven, Debian:12
-        #[arg(long, short, requires_all = ["name", "version"])]
+        #[arg(long, short, requires_all = ["name", "package_version"])]
         ecosystem: Option<String>,
         /// Package name as the ecosystem writes it
         #[arg(long, short, requires = "ecosystem")]
         name: Option<String>,
         /// Package version
-        #[arg(long, short, requires = "ecosystem")]
-        version: Option<String>,
+        #[arg(
+            long = "version",
+            short = 'v',
+            id = "package_version",
+            requires = "ecosystem"
+        )]
+        package_version: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -139,11 +148,11 @@ pub async fn run(config_file: Option<&Path>, command: DbCommand) -> anyhow::Resu
             purl,
             ecosystem,
             name,
-            version,
+            package_version,
             store,
         } => {
             let (_, vulndb) = open(config_file, &store).await?;
-            let report = match (purl, ecosystem, name, version) {
+            let report = match (purl, ecosystem, name, package_version) {
                 (Some(purl), ..) => vulndb.query_purl(&purl).await?,
                 (None, Some(ecosystem), Some(name), Some(version)) => {
                     vulndb.query(&ecosystem, &name, &version).await?
@@ -218,17 +227,15 @@ impl ProgressDisplay {
                 source,
                 records,
                 total,
-            } => {
-                if self.terminal {
-                    let bar = self.bar(format!("read {source}"), || {
-                        let style = match total {
-                            Some(_) => "{msg} [{bar:30}] {pos}/{len} entries",
-                            None => "{spinner} {msg} {pos} records",
-                        };
-                        new_bar(total, style, format!("importing {source}"))
-                    });
-                    bar.set_position(records);
-                }
+            } if self.terminal => {
+                let bar = self.bar(format!("read {source}"), || {
+                    let style = match total {
+                        Some(_) => "{msg} [{bar:30}] {pos}/{len} entries",
+                        None => "{spinner} {msg} {pos} records",
+                    };
+                    new_bar(total, style, format!("importing {source}"))
+                });
+                bar.set_position(records);
             }
             Progress::Apply { source } => {
                 if self.terminal {
@@ -252,7 +259,7 @@ impl ProgressDisplay {
                 }
                 match &report.failure {
                     Some(failure) => eprintln!(
-                        "error: {}: {failure}; its data was not applied",
+                        "error: {failure} (nothing of {} was applied)",
                         report.source
                     ),
                     None if !self.terminal => eprintln!(
@@ -402,10 +409,10 @@ fn print_query(report: &QueryReport) {
     if report.vulnerabilities.is_empty() {
         println!("no known vulnerability affects {package}");
     } else {
-        println!(
-            "{} known vulnerabilities affect {package}:",
-            report.vulnerabilities.len()
-        );
+        match report.vulnerabilities.len() {
+            1 => println!("1 known vulnerability affects {package}:"),
+            n => println!("{n} known vulnerabilities affect {package}:"),
+        }
         let rows = report
             .vulnerabilities
             .iter()
@@ -415,10 +422,9 @@ fn print_query(report: &QueryReport) {
                     (Some(rating), None) => rating.clone(),
                     _ => "unknown".into(),
                 };
-                let severity = if v.severity.record.is_empty() {
-                    rating
-                } else {
-                    format!("{rating}\n{} ({})", v.severity.source, v.severity.record)
+                let severity = match (&v.severity.source, &v.severity.record) {
+                    (Some(source), Some(record)) => format!("{rating}\n{source} ({record})"),
+                    _ => rating,
                 };
                 let fixed = if v.fixed.is_empty() {
                     "no fix known".to_owned()
@@ -463,6 +469,23 @@ fn print_query(report: &QueryReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: DbCommand,
+    }
+
+    #[test]
+    fn the_commands_parse() {
+        use clap::{CommandFactory, Parser};
+        Cli::command().debug_assert();
+        let query = Cli::try_parse_from(["db", "query", "-e", "PyPI", "-n", "x", "-v", "1"]);
+        assert!(query.is_ok());
+        assert!(Cli::try_parse_from(["db", "query", "-e", "PyPI", "-n", "x"]).is_err());
+        assert!(Cli::try_parse_from(["db", "query"]).is_err());
+        assert!(Cli::try_parse_from(["db", "import"]).is_err());
+    }
 
     #[test]
     fn ages_show_the_two_largest_units() {

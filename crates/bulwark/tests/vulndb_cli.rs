@@ -97,7 +97,7 @@ async fn import_query_update_status(backend: Backend) {
         .ok(&["db", "query", "--purl", "pkg:pypi/django@2.2.0"])
         .await;
     for expected in [
-        "1 known vulnerabilities affect PyPI django 2.2.0",
+        "1 known vulnerability affects PyPI django 2.2.0",
         "CVE-2019-12781",
         "2.2.3",
         "PYSEC-2019-10",
