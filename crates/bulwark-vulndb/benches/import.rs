@@ -138,7 +138,7 @@ async fn timed_import(vulndb: &VulnDb, paths: &[PathBuf]) -> (u64, Duration, Mem
     let elapsed = start.elapsed();
     if let Some(applying) = applying {
         println!(
-            "  (the last source's apply transaction, which holds SQLite's write lock: {:.2} s)",
+            "  (the last source's apply transaction, during which SQLite holds its write lock: {:.2} s)",
             applying.elapsed().as_secs_f64()
         );
     }

@@ -60,7 +60,7 @@ impl VulnDb {
                 Ok(client) => download(client, &url, progress).await,
                 Err(error) => Err(VulnDbError::Download {
                     url: url.clone(),
-                    message: error.to_string(),
+                    message: with_causes(error),
                 }),
             };
             let report = match downloaded {
@@ -81,6 +81,18 @@ impl VulnDb {
     }
 }
 
+/// The error and its causes: reqwest's own message ("error sending request") names none.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    message
+}
+
 /// Streams `url` into a temporary file, deleted when the returned handle drops.
 async fn download(
     client: &reqwest::Client,
@@ -96,7 +108,7 @@ async fn download(
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|error| failed(error.to_string()))?;
+        .map_err(|error| failed(with_causes(&error)))?;
     let total = response.content_length();
     let archive = tempfile::Builder::new()
         .prefix("bulwark-advisories-")
@@ -118,7 +130,7 @@ async fn download(
         let chunk = tokio::time::timeout(STALL_TIMEOUT, response.chunk())
             .await
             .map_err(|_| failed(format!("no data for {} s", STALL_TIMEOUT.as_secs())))?
-            .map_err(|error| failed(error.to_string()))?;
+            .map_err(|error| failed(with_causes(&error)))?;
         let Some(chunk) = chunk else {
             break;
         };
