@@ -23,7 +23,8 @@
 //! of *changed* records (a re-import of unchanged data stages nothing). Measured on the
 //! 2-core development machine: 14 s for a first import of 500,000 records, 1 s for a
 //! re-import of them unchanged (the bookkeeping recount), well below the 30 s busy timeout
-//! a server's writers wait; PostgreSQL takes row locks only, so its writers never wait.
+//! a server's writers wait; on PostgreSQL it locks only advisory rows, so the registry's
+//! writers never wait for it.
 
 use std::collections::{BTreeSet, HashMap};
 

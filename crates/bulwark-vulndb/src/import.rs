@@ -63,8 +63,7 @@ pub enum Progress<'a> {
         received: u64,
         total: Option<u64>,
     },
-    /// Records of a source read so far; `total` when the source says up front (archives
-    /// count entries, including ones that hold no record).
+    /// Records of a source read so far; `total` when the source says up front (archives).
     Read {
         source: &'a str,
         records: u64,

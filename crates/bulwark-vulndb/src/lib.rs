@@ -28,7 +28,7 @@ use bulwark_advisory::{AdvisoryIndex, PurlError, QueryError, parse_json};
 use bulwark_metadata::{MetadataError, MetadataStore};
 use serde::Serialize;
 
-pub use import::{ImportReport, MalformedRecord, Progress};
+pub use import::{ImportReport, MalformedRecord, Progress, ProgressFn};
 pub use query::{QueryReport, SeverityReport, UndeterminedMatch, VulnerabilityMatch};
 pub use source::MAX_RECORD_BYTES;
 pub use update::DEFAULT_BASE_URL;

@@ -132,7 +132,12 @@ fn read_directory(
     root: &Path,
     each: &mut dyn FnMut(Item) -> ControlFlow<()>,
 ) -> Result<(), VulnDbError> {
-    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+    // Links are followed (advisory trees are often assembled from links); walkdir reports
+    // a loop as an error instead of walking it forever.
+    for entry in walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
         let entry = entry.map_err(|error| {
             let path = error.path().unwrap_or(root).to_owned();
             VulnDbError::Io {
@@ -167,7 +172,12 @@ fn read_zip(path: &Path, each: &mut dyn FnMut(Item) -> ControlFlow<()>) -> Resul
     };
     let file = File::open(path).map_err(io_error(path))?;
     let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_error)?;
-    if each(Item::Total(archive.len() as u64)).is_break() {
+    // The central directory is already read: counting record entries costs nothing.
+    let total = archive
+        .file_names()
+        .filter(|name| !name.ends_with('/') && Format::of_file(Path::new(name)).is_some())
+        .count();
+    if each(Item::Total(total as u64)).is_break() {
         return Ok(());
     }
     for index in 0..archive.len() {
@@ -297,6 +307,42 @@ mod tests {
             found,
             [format!("{root}/a.json"), format!("{root}/b/c/z.yaml")]
         );
+    }
+
+    #[test]
+    fn archives_announce_their_record_count_and_follow_links_in_trees() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tree/sub")).unwrap();
+        std::fs::write(dir.path().join("tree/sub/a.json"), "{}").unwrap();
+        std::fs::write(dir.path().join("tree/LICENSE"), "text").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("tree/sub"), dir.path().join("tree/linked"))
+            .unwrap();
+        let tree: Vec<String> = collect(&dir.path().join("tree"))
+            .into_iter()
+            .map(|(location, _)| location.rsplit('/').take(2).collect::<Vec<_>>().join("<"))
+            .collect();
+        assert_eq!(tree, ["a.json<linked", "a.json<sub"]);
+
+        let archive = dir.path().join("all.zip");
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        writer.add_directory("vulns/", options).unwrap();
+        for name in ["vulns/A.json", "vulns/B.yaml", "LICENSE"] {
+            writer.start_file(name, options).unwrap();
+            std::io::Write::write_all(&mut writer, b"{}").unwrap();
+        }
+        writer.finish().unwrap();
+        let mut total = None;
+        let mut records = 0;
+        read(&archive, SourceKind::Zip, &mut |item| {
+            match item {
+                Item::Total(count) => total = Some(count),
+                Item::Record(_) => records += 1,
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!((total, records), (Some(2), 2));
     }
 
     #[test]

@@ -230,7 +230,7 @@ impl ProgressDisplay {
             } if self.terminal => {
                 let bar = self.bar(format!("read {source}"), || {
                     let style = match total {
-                        Some(_) => "{msg} [{bar:30}] {pos}/{len} entries",
+                        Some(_) => "{msg} [{bar:30}] {pos}/{len} records",
                         None => "{spinner} {msg} {pos} records",
                     };
                     new_bar(total, style, format!("importing {source}"))
