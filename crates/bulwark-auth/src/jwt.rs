@@ -6,9 +6,11 @@
 
 use std::collections::HashMap;
 
-use ed25519_dalek::SigningKey;
-use ed25519_dalek::pkcs8::EncodePrivateKey;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, signature};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -19,6 +21,81 @@ use crate::policy::{AccountId, ResourceAccess};
 use crate::secret::random_bytes;
 
 const ALGORITHM: &str = "EdDSA";
+
+/// jsonwebtoken's cryptography, reduced to the one algorithm Bulwark uses. Its built-in
+/// providers bring RSA, ECDSA and HMAC (and their advisories) into the build; this one knows
+/// Ed25519 only, so any other `alg` cannot even be attempted.
+static ED25519_ONLY: CryptoProvider = CryptoProvider {
+    signer_factory: ed25519_signer,
+    verifier_factory: ed25519_verifier,
+    // JWK helpers are never used: keys come from the metadata store, not from JWKs.
+    key_utils: KeyUtils::new_unimplemented(),
+};
+
+/// Installs the Ed25519-only provider for this process (idempotent).
+pub fn install_crypto_provider() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        // Fails only if another provider was installed first, which nothing here does.
+        let _ = ED25519_ONLY.install_default();
+    });
+}
+
+struct Ed25519Signer(SigningKey);
+
+impl signature::Signer<Vec<u8>> for Ed25519Signer {
+    fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, signature::Error> {
+        Ok(self.0.sign(message).to_bytes().to_vec())
+    }
+}
+
+impl JwtSigner for Ed25519Signer {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::EdDSA
+    }
+}
+
+struct Ed25519Verifier(VerifyingKey);
+
+impl signature::Verifier<Vec<u8>> for Ed25519Verifier {
+    fn verify(&self, message: &[u8], signature: &Vec<u8>) -> Result<(), signature::Error> {
+        let signature = Signature::from_slice(signature)?;
+        // Strict verification rejects the malleable and small-order edge cases.
+        self.0.verify_strict(message, &signature)
+    }
+}
+
+impl JwtVerifier for Ed25519Verifier {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::EdDSA
+    }
+}
+
+fn ed25519_signer(
+    algorithm: &Algorithm,
+    key: &EncodingKey,
+) -> jsonwebtoken::errors::Result<Box<dyn JwtSigner>> {
+    if *algorithm != Algorithm::EdDSA {
+        return Err(ErrorKind::InvalidAlgorithm.into());
+    }
+    let key = SigningKey::from_pkcs8_der(key.as_bytes()).map_err(|_| ErrorKind::InvalidEddsaKey)?;
+    Ok(Box::new(Ed25519Signer(key)))
+}
+
+fn ed25519_verifier(
+    algorithm: &Algorithm,
+    key: &DecodingKey,
+) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
+    if *algorithm != Algorithm::EdDSA {
+        return Err(ErrorKind::InvalidAlgorithm.into());
+    }
+    let bytes: &[u8; 32] = key
+        .try_get_as_bytes()?
+        .try_into()
+        .map_err(|_| ErrorKind::InvalidEddsaKey)?;
+    let key = VerifyingKey::from_bytes(bytes).map_err(|_| ErrorKind::InvalidEddsaKey)?;
+    Ok(Box::new(Ed25519Verifier(key)))
+}
 
 /// The claims of a registry token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +154,7 @@ impl std::fmt::Debug for KeyRing {
 impl KeyRing {
     /// Builds the ring from stored keys; the newest unretired key signs.
     pub fn from_records(records: &[SigningKeyRecord]) -> Result<Self, AuthError> {
+        install_crypto_provider();
         let signer = records
             .iter()
             .filter(|r| r.retired_at.is_none() && r.algorithm == ALGORITHM)
@@ -222,14 +300,13 @@ mod tests {
                 .is_err()
         );
 
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(ring.signing_kid().to_owned());
-        let hs = jsonwebtoken::encode(
-            &header,
-            &claims(now()),
-            &EncodingKey::from_secret(&record.public_key),
-        )
-        .unwrap();
+        // HS256 keyed with the public key: the classic algorithm-confusion forgery.
+        use hmac::Mac;
+        let header = b64(format!(r#"{{"alg":"HS256","kid":"{}"}}"#, ring.signing_kid()).as_bytes());
+        let signing_input = format!("{header}.{payload}");
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&record.public_key).unwrap();
+        mac.update(signing_input.as_bytes());
+        let hs = format!("{signing_input}.{}", b64(&mac.finalize().into_bytes()));
         assert!(ring.verify(&hs, "bulwark", "registry").is_err());
     }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use bulwark_metadata::{AccessStoreError, MetadataError, MetadataStore, TokenOwner, now_millis};
 use sha2::{Digest, Sha256};
 
-pub use jwt::{KeyRing, RegistryClaims, generate_signing_key};
+pub use jwt::{KeyRing, RegistryClaims, generate_signing_key, install_crypto_provider};
 pub use manage::{ManageError, NewToken};
 pub use policy::{
     Account, AccountId, AccountKind, Action, Decision, ResourceAccess, Role, Scope, Subject, Target,
@@ -151,6 +151,7 @@ const PASSWORD_CACHE_MAX: usize = 10_000;
 /// Token last-use records are written at most this often per token.
 const TOKEN_TOUCH_RESOLUTION_MS: i64 = 60_000;
 const MAX_REQUESTED_SCOPES: usize = 32;
+const JWT_CACHE_MAX: usize = 10_000;
 /// An unknown `kid` reloads the key ring at most this often (another node may have rotated).
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -167,6 +168,8 @@ struct Inner {
     last_key_reload: Mutex<Instant>,
     limiter: FailureLimiter,
     password_cache: Mutex<HashMap<[u8; 32], CachedPassword>>,
+    /// Registry tokens whose signature and claims were verified, until they expire.
+    jwt_cache: Mutex<HashMap<[u8; 32], (Subject, Instant)>>,
     /// Salts the password cache's keys so they are useless outside this process.
     cache_salt: [u8; 32],
 }
@@ -197,6 +200,7 @@ impl Auth {
                 keys: RwLock::new(Arc::new(ring)),
                 last_key_reload: Mutex::new(Instant::now()),
                 password_cache: Mutex::new(HashMap::new()),
+                jwt_cache: Mutex::new(HashMap::new()),
                 cache_salt: secret::random_bytes::<32>()?,
             }),
         })
@@ -469,6 +473,21 @@ impl Auth {
     }
 
     async fn subject_by_registry_token(&self, jwt: &str) -> Result<Subject> {
+        // Clients send the same token with every request until it expires: a signature
+        // checked once is remembered (by the token's hash) until the token's own expiry.
+        let cache_key: [u8; 32] = Sha256::digest(jwt.as_bytes()).into();
+        {
+            let cache = self
+                .inner
+                .jwt_cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some((subject, until)) = cache.get(&cache_key)
+                && *until > Instant::now()
+            {
+                return Ok(subject.clone());
+            }
+        }
         let config = &self.inner.config;
         let mut ring = self.key_ring();
         if let Some(kid) = jwt::token_kid(jwt)
@@ -492,11 +511,30 @@ impl Auth {
             }
         }
         let claims = ring.verify(jwt, &config.issuer, &config.service)?;
-        Ok(Subject::RegistryToken {
+        let subject = Subject::RegistryToken {
             account: claims.acct,
             name: claims.sub,
             access: claims.access,
-        })
+        };
+        let lifetime = u64::try_from(claims.exp.saturating_sub(now_millis() / 1000)).unwrap_or(0);
+        self.remember_verified(cache_key, subject.clone(), Duration::from_secs(lifetime));
+        Ok(subject)
+    }
+
+    fn remember_verified(&self, key: [u8; 32], subject: Subject, lifetime: Duration) {
+        let mut cache = self
+            .inner
+            .jwt_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= JWT_CACHE_MAX {
+            let now = Instant::now();
+            cache.retain(|_, (_, until)| *until > now);
+            if cache.len() >= JWT_CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(key, (subject, Instant::now() + lifetime));
     }
 
     /// The one authorization decision point: `Ok` when `subject` may take `action` on
@@ -508,23 +546,27 @@ impl Auth {
         resource: Resource<'_>,
     ) -> Result<()> {
         let project = resource.project();
-        let public = match project {
-            Some(name) => self
-                .inner
-                .store
-                .project_by_name(name)
-                .await?
-                .is_some_and(|p| p.public),
-            None => false,
-        };
-        let target = Target {
+        let mut target = Target {
             project,
             repository: match resource {
                 Resource::Repository(r) => Some(r),
                 _ => None,
             },
-            public,
+            public: false,
         };
+        // Visibility only ever widens rights, so it is looked up only when the decision
+        // without it is a denial: most allowed requests cost no query.
+        if policy::decide(subject, action, &target) == Decision::Deny
+            && let Some(name) = project
+            && !matches!(subject, Subject::RegistryToken { .. })
+        {
+            target.public = self
+                .inner
+                .store
+                .project_by_name(name)
+                .await?
+                .is_some_and(|p| p.public);
+        }
         match policy::decide(subject, action, &target) {
             Decision::Allow => Ok(()),
             Decision::Deny => Err(match subject {
@@ -595,21 +637,22 @@ impl Auth {
         }
         let mut access: Vec<ResourceAccess> = Vec::new();
         for scope in scopes {
-            let Some((kind, rest)) = scope.split_once(':') else {
+            let Some(requested) = policy::RequestedScope::parse(scope) else {
                 continue;
             };
-            let Some((name, actions)) = rest.rsplit_once(':') else {
-                continue;
-            };
-            let granted = match kind {
-                "repository" if name.parse::<bulwark_oci::RepositoryName>().is_ok() => {
+            let (kind, name, granted) = match requested {
+                policy::RequestedScope::Repository {
+                    name,
+                    pull,
+                    push,
+                    delete,
+                } => {
                     let mut granted = Vec::new();
-                    for (wanted, action) in [
-                        ("pull", Action::Pull),
-                        ("push", Action::Push),
-                        ("delete", Action::Delete),
+                    for (asked, wanted, action) in [
+                        (pull, "pull", Action::Pull),
+                        (push, "push", Action::Push),
+                        (delete, "delete", Action::Delete),
                     ] {
-                        let asked = actions.split(',').any(|a| a == wanted || a == "*");
                         if asked
                             && self
                                 .authorize(subject, action, Resource::Repository(name))
@@ -619,10 +662,12 @@ impl Auth {
                             granted.push(wanted.to_owned());
                         }
                     }
-                    granted
+                    ("repository", name, granted)
                 }
-                "registry" if name == "catalog" && account.is_some() => vec!["*".to_owned()],
-                _ => Vec::new(),
+                policy::RequestedScope::Catalog if account.is_some() => {
+                    ("registry", "catalog", vec!["*".to_owned()])
+                }
+                policy::RequestedScope::Catalog => ("registry", "catalog", Vec::new()),
             };
             if granted.is_empty() {
                 continue;

@@ -136,6 +136,14 @@ pub struct UserChanges {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// Required when the account already has a password.
+    pub current_password: Option<String>,
+    pub new_password: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct NewProject {
     pub name: String,
     #[serde(default)]
@@ -654,7 +662,7 @@ impl Auth {
     ) -> Result<(TokenOwner, String)> {
         match owner {
             TokenOwnerRef::Me => {
-                self.authorize(caller, Action::ManageOwnTokens, Resource::System)
+                self.authorize(caller, Action::ManageOwnAccount, Resource::System)
                     .await?;
                 match caller {
                     Subject::Account(account) => match account.id {
@@ -831,6 +839,42 @@ impl Auth {
             view: token_view(updated, &owner_name)?,
             token: generated.token,
         })
+    }
+
+    /// Changes the caller's own password. When the account has one, the current password
+    /// must be given: a stolen token alone cannot turn into a password that never expires.
+    pub async fn change_own_password(
+        &self,
+        caller: &Subject,
+        change: PasswordChange,
+    ) -> Result<()> {
+        self.authorize(caller, Action::ManageOwnAccount, Resource::System)
+            .await?;
+        let Subject::Account(account) = caller else {
+            return Err(AuthError::Denied);
+        };
+        let user = self
+            .store()
+            .user_by_name(&account.name)
+            .await?
+            .ok_or(AuthError::NotFound("user"))?;
+        if let Some(phc) = &user.password_hash {
+            let current = change.current_password.unwrap_or_default();
+            let phc = phc.clone();
+            let matches =
+                tokio::task::spawn_blocking(move || secret::verify_password(&current, &phc))
+                    .await
+                    .map_err(|e| AuthError::Internal(format!("password check: {e}")))?;
+            if !matches {
+                return Err(AuthError::Invalid("the current password is wrong".into()));
+            }
+        }
+        let update = UserUpdate {
+            password_hash: Some(secret::hash_password(&change.new_password)?),
+            ..UserUpdate::default()
+        };
+        self.store().update_user(&user.name, &update).await?;
+        Ok(())
     }
 
     /// The caller's own identity, for `whoami`.

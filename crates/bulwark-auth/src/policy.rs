@@ -30,8 +30,8 @@ pub enum Action {
     CreateProject,
     /// Manage users, system robots and signing keys.
     ManageSystem,
-    /// Create, list, rotate and revoke one's own access tokens.
-    ManageOwnTokens,
+    /// Create, list, rotate and revoke one's own access tokens; change one's own password.
+    ManageOwnAccount,
     /// List the repositories one may pull.
     Catalog,
     /// See that a project exists and read its settings.
@@ -239,6 +239,42 @@ impl FromStr for Scope {
     }
 }
 
+/// A scope a registry client asks the token endpoint for, as the Docker token protocol
+/// writes it: `repository:NAME:ACTIONS` or `registry:catalog:*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestedScope<'a> {
+    Repository {
+        name: &'a str,
+        pull: bool,
+        push: bool,
+        delete: bool,
+    },
+    Catalog,
+}
+
+impl<'a> RequestedScope<'a> {
+    /// `None` for anything else (unknown types, invalid names): clients may ask for scopes
+    /// this registry does not know, and those are simply not granted.
+    pub fn parse(scope: &'a str) -> Option<Self> {
+        let (kind, rest) = scope.split_once(':')?;
+        let (name, actions) = rest.rsplit_once(':')?;
+        match kind {
+            "repository" => {
+                name.parse::<bulwark_oci::RepositoryName>().ok()?;
+                let asked = |wanted: &str| actions.split(',').any(|a| a == wanted || a == "*");
+                Some(RequestedScope::Repository {
+                    name,
+                    pull: asked("pull"),
+                    push: asked("push"),
+                    delete: asked("delete"),
+                })
+            }
+            "registry" if name == "catalog" => Some(RequestedScope::Catalog),
+            _ => None,
+        }
+    }
+}
+
 /// A robot's standing permission: the actions it may take in one project, or in every
 /// project (`project == None`, system robots only).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -345,6 +381,9 @@ pub enum Decision {
 }
 
 /// The one authorization decision.
+///
+/// *Invariant:* `target.public` only ever widens what is allowed (callers rely on this to
+/// look visibility up only after a denial).
 pub fn decide(subject: &Subject, action: Action, target: &Target<'_>) -> Decision {
     let allowed = match subject {
         Subject::Anonymous => public_allows(action, target),
@@ -353,7 +392,7 @@ pub fn decide(subject: &Subject, action: Action, target: &Target<'_>) -> Decisio
             // The listing itself is filtered repository by repository with `Pull`.
             Action::Catalog => true,
             // Self-service needs the full credential: a scoped token cannot mint wider ones.
-            Action::ManageOwnTokens => {
+            Action::ManageOwnAccount => {
                 account.scopes.is_none() && matches!(account.kind, AccountKind::User { .. })
             }
             _ => {
@@ -545,7 +584,7 @@ mod tests {
             Decision::Deny
         );
         assert_eq!(
-            decide(&subject, Action::ManageOwnTokens, &Target::SYSTEM),
+            decide(&subject, Action::ManageOwnAccount, &Target::SYSTEM),
             Decision::Deny
         );
     }
@@ -573,6 +612,60 @@ mod tests {
             decide(&subject, Action::ManageProject, &repo("p", false)),
             Decision::Deny
         );
+    }
+
+    #[test]
+    fn requested_scopes_parse() {
+        assert_eq!(
+            RequestedScope::parse("repository:p/app:pull,push"),
+            Some(RequestedScope::Repository {
+                name: "p/app",
+                pull: true,
+                push: true,
+                delete: false
+            })
+        );
+        assert_eq!(
+            RequestedScope::parse("repository:p/app:*"),
+            Some(RequestedScope::Repository {
+                name: "p/app",
+                pull: true,
+                push: true,
+                delete: true
+            })
+        );
+        assert_eq!(
+            RequestedScope::parse("registry:catalog:*"),
+            Some(RequestedScope::Catalog)
+        );
+        for ignored in [
+            "repository:P/App:pull",
+            "repository",
+            "plugin:x:pull",
+            "registry:other:*",
+        ] {
+            assert_eq!(RequestedScope::parse(ignored), None, "{ignored}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scope_parsers_never_panic(s in "\\PC*") {
+            let _ = RequestedScope::parse(&s);
+            let _ = s.parse::<Scope>();
+            let _ = parse_actions(&s);
+        }
+
+        #[test]
+        fn valid_scopes_round_trip(
+            repo in "[a-z0-9]{1,8}(/[a-z0-9]{1,8}){0,2}",
+            actions in proptest::sample::subsequence(vec!["pull", "push", "delete", "audit", "admin"], 1..=5),
+        ) {
+            let text = format!("{repo}:{}", actions.join(","));
+            let scope: Scope = text.parse().unwrap();
+            let again: Scope = scope.to_string().parse().unwrap();
+            proptest::prop_assert_eq!(scope, again);
+        }
     }
 
     #[test]

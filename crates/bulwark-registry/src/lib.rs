@@ -70,7 +70,34 @@ pub struct PutManifestOutcome {
 pub struct BlobContent {
     /// Size of the whole blob.
     pub size: u64,
+    /// The part streamed (end exclusive), when a range was asked for.
+    pub range: Option<Range<u64>>,
     pub stream: BlobStream,
+}
+
+/// One byte range as a client asked for it, before the blob's size is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `start-`: from `start` to the end.
+    From(u64),
+    /// `start-last`, both inclusive (`last >= start`).
+    Between(u64, u64),
+    /// `-n`: the last `n` bytes.
+    Suffix(u64),
+}
+
+impl ByteRange {
+    /// The end-exclusive range within a blob of `size` bytes; `None` when it cannot be
+    /// satisfied (it starts past the end, or asks for nothing).
+    pub fn resolve(self, size: u64) -> Option<Range<u64>> {
+        let range = match self {
+            ByteRange::Suffix(0) => return None,
+            ByteRange::Suffix(n) => size.saturating_sub(n)..size,
+            ByteRange::From(start) => start..size,
+            ByteRange::Between(start, last) => start..last.saturating_add(1).min(size),
+        };
+        (range.start < range.end).then_some(range)
+    }
 }
 
 #[derive(Clone)]
@@ -357,24 +384,36 @@ impl Registry {
             .ok_or(RegistryError::BlobUnknown)
     }
 
-    /// Streams blob `digest`, whole or `range` (end exclusive, already checked against the size
-    /// by the caller through [`Registry::blob_size`]).
+    /// Streams blob `digest`, whole or the part `range` asks for, with one metadata lookup.
     pub async fn read_blob(
         &self,
         repository: &RepositoryName,
         digest: &Digest,
-        range: Option<Range<u64>>,
+        range: Option<ByteRange>,
     ) -> Result<BlobContent> {
         let size = self.blob_size(repository, digest).await?;
-        if let Some(range) = &range
-            && (range.start >= range.end || range.end > size)
-        {
-            return Err(RegistryError::RangeNotSatisfiable { size });
-        }
-        let stream = self.blobs.read(digest, range).await?.ok_or_else(|| {
-            RegistryError::StorageInconsistent(format!("blob {digest} is linked but not stored"))
-        })?;
-        Ok(BlobContent { size, stream })
+        let range = match range {
+            Some(asked) => Some(
+                asked
+                    .resolve(size)
+                    .ok_or(RegistryError::RangeNotSatisfiable { size })?,
+            ),
+            None => None,
+        };
+        let stream = self
+            .blobs
+            .read(digest, range.clone())
+            .await?
+            .ok_or_else(|| {
+                RegistryError::StorageInconsistent(format!(
+                    "blob {digest} is linked but not stored"
+                ))
+            })?;
+        Ok(BlobContent {
+            size,
+            range,
+            stream,
+        })
     }
 
     pub async fn delete_blob(&self, repository: &RepositoryName, digest: &Digest) -> Result<()> {

@@ -1,10 +1,9 @@
 //! Parsing and formatting of the few headers the distribution protocol gives meaning to.
 
-use std::ops::Range;
-
 use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use bulwark_oci::ErrorCode;
+use bulwark_registry::ByteRange;
 
 use crate::error::ApiError;
 
@@ -53,54 +52,29 @@ pub fn upload_content_range(headers: &HeaderMap) -> Result<Option<(u64, u64)>, A
     Ok(Some((start, end)))
 }
 
-/// The byte range of a blob `GET` (end exclusive), from a single-range `Range` header.
-/// `Ok(None)` means the whole blob: no header, or one RFC 9110 lets a server ignore (another
-/// unit, several ranges, bad syntax). A well-formed range that starts past the end is
-/// refused with 416 and `Content-Range: bytes */size`.
-pub fn blob_range(headers: &HeaderMap, size: u64) -> Result<Option<Range<u64>>, ApiError> {
-    let Some(spec) = headers
+/// The byte range a blob `GET` asks for, from a single-range `Range` header. `None` means the
+/// whole blob: no header, or one RFC 9110 lets a server ignore (another unit, several
+/// ranges, bad syntax). Whether it fits the blob is decided once its size is known
+/// (`ByteRange::resolve`; 416 with `Content-Range: bytes */size` when it does not).
+pub fn blob_range(headers: &HeaderMap) -> Option<ByteRange> {
+    let spec = headers
         .get(RANGE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().strip_prefix("bytes="))
-        .filter(|spec| !spec.contains(','))
-    else {
-        return Ok(None);
-    };
-    let unsatisfiable = || {
-        ApiError::new(ErrorCode::RangeInvalid, "requested range not satisfiable")
-            .with_header(CONTENT_RANGE, format!("bytes */{size}"))
-    };
-    let Some((first, last)) = spec.split_once('-') else {
-        return Ok(None);
-    };
+        .filter(|spec| !spec.contains(','))?;
+    let (first, last) = spec.split_once('-')?;
     let (first, last) = (first.trim(), last.trim());
-    let range = if first.is_empty() {
-        // Suffix range: the last N bytes.
-        let Ok(n) = last.parse::<u64>() else {
-            return Ok(None);
-        };
-        if n == 0 || size == 0 {
-            return Err(unsatisfiable());
-        }
-        size.saturating_sub(n)..size
-    } else {
-        let Ok(start) = first.parse::<u64>() else {
-            return Ok(None);
-        };
-        let end = if last.is_empty() {
-            size
-        } else {
-            match last.parse::<u64>() {
-                Ok(last) if last >= start => last.saturating_add(1).min(size),
-                _ => return Ok(None),
-            }
-        };
-        start..end
-    };
-    if range.start >= size {
-        return Err(unsatisfiable());
+    if first.is_empty() {
+        return last.parse().ok().map(ByteRange::Suffix);
     }
-    Ok(Some(range))
+    let start = first.parse().ok()?;
+    if last.is_empty() {
+        return Some(ByteRange::From(start));
+    }
+    match last.parse::<u64>() {
+        Ok(last) if last >= start => Some(ByteRange::Between(start, last)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -116,17 +90,13 @@ mod tests {
 
     #[test]
     fn blob_ranges() {
-        let r = |v: &str| blob_range(&with(RANGE, v), 100).map_err(|e| e.code);
-        assert_eq!(r("bytes=0-9"), Ok(Some(0..10)));
-        assert_eq!(r("bytes=90-"), Ok(Some(90..100)));
-        assert_eq!(r("bytes=-10"), Ok(Some(90..100)));
-        assert_eq!(r("bytes=95-200"), Ok(Some(95..100)));
+        let r = |v: &str| blob_range(&with(RANGE, v)).map(|range| range.resolve(100));
+        assert_eq!(r("bytes=0-9"), Some(Some(0..10)));
+        assert_eq!(r("bytes=90-"), Some(Some(90..100)));
+        assert_eq!(r("bytes=-10"), Some(Some(90..100)));
+        assert_eq!(r("bytes=95-200"), Some(Some(95..100)));
         for unsatisfiable in ["bytes=100-", "bytes=100-200", "bytes=-0"] {
-            assert_eq!(
-                r(unsatisfiable),
-                Err(ErrorCode::RangeInvalid),
-                "{unsatisfiable}"
-            );
+            assert_eq!(r(unsatisfiable), Some(None), "{unsatisfiable}");
         }
         for ignored in [
             "bytes=5-1",
@@ -135,12 +105,10 @@ mod tests {
             "bytes=x-1",
             "bytes=5",
         ] {
-            assert_eq!(r(ignored), Ok(None), "{ignored}");
+            assert_eq!(r(ignored), None, "{ignored}");
         }
-        assert_eq!(
-            blob_range(&HeaderMap::new(), 100).map_err(|e| e.code),
-            Ok(None)
-        );
+        assert_eq!(blob_range(&HeaderMap::new()), None);
+        assert_eq!(ByteRange::Suffix(10).resolve(0), None, "nothing to give");
     }
 
     #[test]

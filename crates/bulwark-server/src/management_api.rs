@@ -4,13 +4,13 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use bulwark_auth::Role;
 use bulwark_auth::manage::{
-    NewProject, NewRobot, NewUser, TokenOwnerRef, TokenRequest, UserChanges,
+    NewProject, NewRobot, NewUser, PasswordChange, TokenOwnerRef, TokenRequest, UserChanges,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -28,6 +28,7 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// [`table`], which yields exactly these; the authorization matrix test walks this list.
 pub const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/api/v1/me"),
+    ("PUT", "/api/v1/me/password"),
     ("GET", "/api/v1/users"),
     ("POST", "/api/v1/users"),
     ("GET", "/api/v1/users/{user}"),
@@ -59,6 +60,7 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
 fn table() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
     vec![
         ("GET", "/api/v1/me", get(me)),
+        ("PUT", "/api/v1/me/password", put(change_password)),
         ("GET", "/api/v1/users", get(list_users)),
         ("POST", "/api/v1/users", post(create_user)),
         ("GET", "/api/v1/users/{user}", get(get_user)),
@@ -163,6 +165,23 @@ struct Page {
     after: String,
 }
 
+/// `?limit=&after=`, with a JSON error when malformed.
+struct Paging(Page);
+
+impl FromRequestParts<AppState> for Paging {
+    type Rejection = ManagementError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Query::<Page>::from_request_parts(parts, state)
+            .await
+            .map(|Query(page)| Paging(page))
+            .map_err(|_| ManagementError::bad_request("limit must be a number; after a name or id"))
+    }
+}
+
 /// A page of items and the cursor of the next page (`null` on the last one).
 fn page<T: serde::Serialize>(
     items: Vec<T>,
@@ -181,12 +200,22 @@ async fn me(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult 
     ok(state.auth.whoami(&caller).await?)
 }
 
+async fn change_password(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    body: Bytes,
+) -> ApiResult {
+    let change: PasswordChange = json_body(&body)?;
+    state.auth.change_own_password(&caller, change).await?;
+    no_content()
+}
+
 // ---- users ----
 
 async fn list_users(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let users = state.auth.list_users(&caller, &p.after, p.limit).await?;
     page(users, p.limit, |u| u.name.clone())
@@ -223,7 +252,7 @@ async fn list_user_tokens(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(user): Path<String>,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let owner = TokenOwnerRef::User(user);
     let tokens = state
@@ -253,7 +282,7 @@ async fn create_user_token(
 async fn list_projects(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let projects = state.auth.list_projects(&caller, &p.after, p.limit).await?;
     page(projects, p.limit, |p| p.name.clone())
@@ -310,7 +339,7 @@ async fn list_members(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(project): Path<String>,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let members = state
         .auth
@@ -360,7 +389,7 @@ async fn list_project_robots(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(project): Path<String>,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let robots = state
         .auth
@@ -386,7 +415,7 @@ async fn create_project_robot(
 async fn list_system_robots(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let robots = state
         .auth
@@ -437,7 +466,7 @@ async fn list_robot_tokens(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(robot): Path<String>,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let owner = TokenOwnerRef::Robot(robot);
     let tokens = state
@@ -467,7 +496,7 @@ async fn create_robot_token(
 async fn list_own_tokens(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Query(p): Query<Page>,
+    Paging(p): Paging,
 ) -> ApiResult {
     let tokens = state
         .auth

@@ -399,13 +399,12 @@ async fn get_blob(
     digest: &Digest,
     headers: &HeaderMap,
 ) -> ApiResult {
-    let size = state.registry.blob_size(name, digest).await?;
-    let range = blob_range(headers, size)?;
     let content = state
         .registry
-        .read_blob(name, digest, range.clone())
+        .read_blob(name, digest, blob_range(headers))
         .await?;
-    let reply = match &range {
+    let size = content.size;
+    let reply = match &content.range {
         Some(range) => blob_reply(StatusCode::PARTIAL_CONTENT, digest)
             .header(CONTENT_LENGTH, (range.end - range.start).to_string())
             .header(

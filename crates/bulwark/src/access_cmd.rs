@@ -58,6 +58,13 @@ pub enum UserCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Change your own password (asks for the current one, if you have one, then the new).
+    Passwd {
+        /// Read the current password and the new one from the first two lines of stdin
+        /// (the first line empty when the account has no password yet)
+        #[arg(long)]
+        stdin: bool,
+    },
     /// Change a user: administrator flag, disabled flag, password.
     Update {
         name: String,
@@ -451,6 +458,32 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
                 .call(Method::POST, "/api/v1/users", Some(body))
                 .await?;
             show(output, &user, USER_FIELDS)
+        }
+        UserCommand::Passwd { stdin } => {
+            let (current, new) = if stdin || !std::io::stdin().is_terminal() {
+                let mut lines = std::io::stdin().lines();
+                let mut next = || -> anyhow::Result<String> {
+                    Ok(lines.next().transpose()?.unwrap_or_default())
+                };
+                (next()?, next()?)
+            } else {
+                let current = rpassword::prompt_password("Current password (empty if none): ")?;
+                let new = rpassword::prompt_password("New password: ")?;
+                anyhow::ensure!(
+                    rpassword::prompt_password("New password again: ")? == new,
+                    "the new passwords differ"
+                );
+                (current, new)
+            };
+            let mut body = json!({ "new_password": new });
+            if !current.is_empty() {
+                body["current_password"] = current.into();
+            }
+            client
+                .call(Method::PUT, "/api/v1/me/password", Some(body))
+                .await?;
+            println!("password changed");
+            Ok(())
         }
         UserCommand::Show { name, output } => {
             let user = client

@@ -105,6 +105,7 @@ fn expected(endpoint: (&str, &str), who: Caller, public: bool) -> Expect {
         ("DELETE", "/v2/{name}/manifests/{reference}")
         | ("DELETE", "/v2/{name}/blobs/{digest}") => allow_if(delete),
         ("GET", "/api/v1/me") => allow_if(signed_in),
+        ("PUT", "/api/v1/me/password") => allow_if(user_account),
         (_, "/api/v1/users") | (_, "/api/v1/users/{user}") => allow_if(system),
         // The target user is the developer: its own tokens, or an administrator's business.
         (_, "/api/v1/users/{user}/tokens") => allow_if(system || who == Developer),
@@ -412,6 +413,14 @@ async fn request_for(
             None,
         ),
         "/api/v1/me" => ("/api/v1/me".to_owned(), None),
+        // The same password every time, so the second round's current password is right.
+        "/api/v1/me/password" => (
+            "/api/v1/me/password".to_owned(),
+            json_body(json!({
+                "current_password": "matrix-password-1",
+                "new_password": "matrix-password-1"
+            })),
+        ),
         "/api/v1/users" => (
             "/api/v1/users".to_owned(),
             json_body(json!({ "name": format!("new-{cell}") })),

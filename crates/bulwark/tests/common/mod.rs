@@ -44,6 +44,8 @@ pub struct TestServer {
     /// The system administrator `admin` made by `bulwark admin init`, and its access token.
     pub admin_token: String,
     env: Vec<(String, String)>,
+    /// Every line the server has logged.
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _database: TestDatabase,
     _dir: TempDir,
 }
@@ -72,6 +74,7 @@ impl TestServer {
             data_dir,
             admin_token: String::new(),
             env,
+            logs: Default::default(),
             _database: database,
             _dir: dir,
         };
@@ -153,16 +156,19 @@ impl TestServer {
 
     fn spawn(&mut self) {
         let mut command = self.command();
+        if !self.env.iter().any(|(k, _)| k == "BULWARK_LOG") {
+            command.env("BULWARK_LOG", "info");
+        }
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
             .arg("--data-dir")
             .arg(&self.data_dir)
-            .env("BULWARK_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = command.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (sender, receiver) = std::sync::mpsc::channel();
+        let logs = self.logs.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -176,6 +182,7 @@ impl TestServer {
                 if std::env::var_os("BULWARK_TEST_SERVER_LOG").is_some() {
                     eprintln!("server: {line}");
                 }
+                logs.lock().unwrap().push(line);
             }
         });
         let address = receiver
@@ -184,6 +191,11 @@ impl TestServer {
         self.base = format!("http://{address}");
         self.address = address;
         self.child = Some(child);
+    }
+
+    /// The server's log lines so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
     }
 
     /// SIGKILLs the process: no shutdown code runs.
