@@ -30,7 +30,6 @@ use serde::Serialize;
 
 pub use import::{ImportReport, MalformedRecord, Progress, ProgressFn};
 pub use query::{QueryReport, SeverityReport, UndeterminedMatch, VulnerabilityMatch};
-pub use source::MAX_RECORD_BYTES;
 pub use update::DEFAULT_BASE_URL;
 
 /// Why an operation failed.

@@ -15,7 +15,7 @@ use crate::VulnDbError;
 
 /// The largest record accepted. The biggest real OSV records (enumerated Maven versions,
 /// Linux kernel CVEs) are a few hundred KiB.
-pub const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How a record's bytes are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
