@@ -142,6 +142,7 @@ pub struct AdvisoryImport {
     /// brought up to date by this import.
     ecosystems: BTreeSet<String>,
     unchanged: u64,
+    etag: Option<String>,
 }
 
 impl std::fmt::Debug for AdvisoryImport {
@@ -188,7 +189,41 @@ impl MetadataStore {
             source: source.to_owned(),
             ecosystems: BTreeSet::new(),
             unchanged: 0,
+            etag: None,
         })
+    }
+
+    /// The HTTP entity tag logged with the newest import of `source` that had one.
+    pub async fn advisory_source_etag(&self, source: &str) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT etag FROM advisory_imports WHERE source = $1 AND etag IS NOT NULL \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(source)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| row.try_get(0)).transpose()?)
+    }
+
+    /// Records that `source` was checked and had not changed since the import that gave it
+    /// `etag`: logged as an empty import, and the ecosystems it last covered count as
+    /// brought up to date now.
+    pub async fn advisory_source_unchanged(&self, source: &str, etag: &str) -> Result<()> {
+        let now = now_millis();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO advisory_imports (source, finished_at, etag) VALUES ($1, $2, $3)")
+            .bind(source)
+            .bind(now)
+            .bind(etag)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE advisory_ecosystems SET last_import_at = $2 WHERE last_source = $1")
+            .bind(source)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The JSON of every record that names package `name` (normalised) of ecosystem key
@@ -298,6 +333,11 @@ impl MetadataStore {
 }
 
 impl AdvisoryImport {
+    /// Logs `etag`, the downloaded archive's HTTP entity tag, with this import.
+    pub fn set_etag(&mut self, etag: String) {
+        self.etag = Some(etag);
+    }
+
     fn conn(&mut self) -> Result<&mut PoolConnection<Any>> {
         self.conn
             .as_mut()
@@ -457,6 +497,7 @@ impl AdvisoryImport {
     /// `malformed`, the number of records the caller skipped as unreadable.
     pub async fn commit(mut self, malformed: u64) -> Result<AdvisoryImportCounts> {
         let source = std::mem::take(&mut self.source);
+        let etag = self.etag.take();
         let ecosystems: Vec<String> = std::mem::take(&mut self.ecosystems).into_iter().collect();
         let mut unchanged = self.unchanged;
         let conn = self.conn()?;
@@ -473,10 +514,12 @@ impl AdvisoryImport {
         // A write to a stored table first: on SQLite it takes the write lock before anything
         // is read, so the transaction cannot fail later upgrading a read snapshot.
         let import_id: i64 = sqlx::query(
-            "INSERT INTO advisory_imports (source, finished_at) VALUES ($1, $2) RETURNING id",
+            "INSERT INTO advisory_imports (source, finished_at, etag) VALUES ($1, $2, $3) \
+             RETURNING id",
         )
         .bind(source.as_str())
         .bind(now)
+        .bind(etag)
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;

@@ -175,6 +175,48 @@ async fn suite(backend: Backend) {
     let late = slow.commit(0).await.unwrap();
     assert_eq!((late.added, late.replaced, late.unchanged), (0, 0, 1));
 
+    // Entity tags of downloaded sources: the newest one is remembered, and an unchanged
+    // source refreshes the ecosystems it last covered.
+    assert_eq!(
+        store.advisory_source_etag("test-source").await.unwrap(),
+        None
+    );
+    let mut tagged = store.begin_advisory_import("test-source").await.unwrap();
+    tagged.set_etag("\"v1\"".into());
+    tagged
+        .stage(vec![record("GHSA-1", 100, &[])])
+        .await
+        .unwrap();
+    tagged.commit(0).await.unwrap();
+    assert_eq!(
+        store
+            .advisory_source_etag("test-source")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("\"v1\"")
+    );
+    let before = store.advisory_status().await.unwrap();
+    store
+        .advisory_source_unchanged("test-source", "\"v1\"")
+        .await
+        .unwrap();
+    let after = store.advisory_status().await.unwrap();
+    assert_eq!(after.records, before.records);
+    let pypi = |status: &bulwark_metadata::AdvisoryStatus| {
+        status
+            .ecosystems
+            .iter()
+            .find(|e| e.ecosystem == "PyPI")
+            .unwrap()
+            .last_import_at
+    };
+    assert!(pypi(&after) >= pypi(&before));
+    assert_eq!(
+        after.last_import.unwrap().counts,
+        AdvisoryImportCounts::default()
+    );
+
     // Paging through live records skips withdrawn ones.
     let mut seen = Vec::new();
     let mut after = String::new();

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::Path as UrlPath;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use zip::write::SimpleFileOptions;
 
@@ -55,7 +56,8 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, std::path::PathBuf)
 }
 
 /// An HTTP server on 127.0.0.1 serving `{base}/{name}/all.zip` from a map of names to
-/// bytes (404 for other names), on its own thread; stopped when dropped.
+/// bytes (404 for other names) with an `ETag`, answering 304 to a matching
+/// `If-None-Match`, on its own thread; stopped when dropped.
 pub struct ArchiveServer {
     pub base_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -77,13 +79,21 @@ impl ArchiveServer {
             runtime.block_on(async move {
                 let app = axum::Router::new().route(
                     "/{name}/all.zip",
-                    get(move |UrlPath(name): UrlPath<String>| {
+                    get(move |UrlPath(name): UrlPath<String>, headers: HeaderMap| {
                         let archives = Arc::clone(&archives);
                         async move {
-                            match archives.get(&name) {
-                                Some(bytes) => Ok(bytes.clone()),
-                                None => Err(StatusCode::NOT_FOUND),
+                            let Some(bytes) = archives.get(&name) else {
+                                return StatusCode::NOT_FOUND.into_response();
+                            };
+                            let etag = etag_of(bytes);
+                            if headers
+                                .get(header::IF_NONE_MATCH)
+                                .and_then(|v| v.to_str().ok())
+                                == Some(etag.as_str())
+                            {
+                                return StatusCode::NOT_MODIFIED.into_response();
                             }
+                            ([(header::ETAG, etag)], bytes.clone()).into_response()
                         }
                     }),
                 );
@@ -102,6 +112,14 @@ impl ArchiveServer {
             thread: Some(thread),
         }
     }
+}
+
+/// A strong entity tag for `bytes`.
+fn etag_of(bytes: &[u8]) -> String {
+    use std::hash::{DefaultHasher, Hasher};
+    let mut hasher = DefaultHasher::new();
+    hasher.write(bytes);
+    format!("\"{:016x}\"", hasher.finish())
 }
 
 impl Drop for ArchiveServer {

@@ -39,6 +39,9 @@ pub struct ImportReport {
     pub withdrawn: u64,
     /// Records skipped because they could not be read or used.
     pub malformed: Vec<MalformedRecord>,
+    /// The server answered that the archive has not changed since the last update, so it
+    /// was not downloaded again.
+    pub not_modified: bool,
     /// Why the source as a whole failed; when set, nothing of it was applied.
     pub failure: Option<String>,
 }
@@ -109,7 +112,7 @@ impl VulnDb {
         for path in paths {
             let label = path.display().to_string();
             let report = match SourceKind::of(path) {
-                Ok(kind) => self.import_source(path, kind, &label, progress).await,
+                Ok(kind) => self.import_source(path, kind, &label, None, progress).await,
                 Err(error) => ImportReport::failed(&label, &error),
             };
             progress(Progress::Done { report: &report });
@@ -118,12 +121,14 @@ impl VulnDb {
         reports
     }
 
-    /// Imports one source, named `label` in reports and bookkeeping.
+    /// Imports one source, named `label` in reports and bookkeeping, logged with the
+    /// download's `etag` if there is one.
     pub(crate) async fn import_source(
         &self,
         path: &Path,
         kind: SourceKind,
         label: &str,
+        etag: Option<String>,
         progress: &mut ProgressFn<'_>,
     ) -> ImportReport {
         let mut report = ImportReport {
@@ -131,7 +136,7 @@ impl VulnDb {
             ..ImportReport::default()
         };
         if let Err(error) = self
-            .stage_and_apply(path, kind, &mut report, progress)
+            .stage_and_apply(path, kind, etag, &mut report, progress)
             .await
         {
             // Whatever was staged went with the import's connection.
@@ -148,10 +153,14 @@ impl VulnDb {
         &self,
         path: &Path,
         kind: SourceKind,
+        etag: Option<String>,
         report: &mut ImportReport,
         progress: &mut ProgressFn<'_>,
     ) -> Result<(), VulnDbError> {
         let mut import = self.store.begin_advisory_import(&report.source).await?;
+        if let Some(etag) = etag {
+            import.set_etag(etag);
+        }
         let (sender, mut receiver) = mpsc::channel(BATCHES_AHEAD);
         let reader_path = path.to_owned();
         let reader =

@@ -1,6 +1,10 @@
 //! Updating from osv.dev's layout: one `all.zip` per ecosystem under a base URL
 //! (`{base_url}/{ecosystem}/all.zip`), each streamed to a temporary file, then imported as
 //! one source named by its URL.
+//!
+//! The archive's `ETag` is logged with its import and sent back as `If-None-Match` next
+//! time, so an archive that has not changed (osv.dev's storage answers 304) is not
+//! downloaded again; its ecosystems count as checked.
 
 use std::time::Duration;
 
@@ -56,18 +60,16 @@ impl VulnDb {
         let mut reports = Vec::with_capacity(ecosystems.len());
         for ecosystem in ecosystems {
             let url = archive_url(base_url, ecosystem);
-            let downloaded = match &client {
-                Ok(client) => download(client, &url, progress).await,
-                Err(error) => Err(VulnDbError::Download {
-                    url: url.clone(),
-                    message: with_causes(error),
-                }),
-            };
-            let report = match downloaded {
-                Ok(archive) => {
-                    self.import_source(archive.path(), SourceKind::Zip, &url, progress)
+            let report = match self.fetch(&client, &url, progress).await {
+                Ok(Download::Archive { file, etag }) => {
+                    self.import_source(file.path(), SourceKind::Zip, &url, etag, progress)
                         .await
                 }
+                Ok(Download::NotModified) => ImportReport {
+                    source: url.clone(),
+                    not_modified: true,
+                    ..ImportReport::default()
+                },
                 Err(error) => ImportReport {
                     source: url.clone(),
                     failure: Some(error.to_string()),
@@ -78,6 +80,59 @@ impl VulnDb {
             reports.push(report);
         }
         reports
+    }
+}
+
+/// What a conditional download brought.
+enum Download {
+    /// The archive, in a temporary file deleted when dropped, and its entity tag.
+    Archive {
+        file: tempfile::NamedTempFile,
+        etag: Option<String>,
+    },
+    /// The archive is the one last imported from this URL.
+    NotModified,
+}
+
+impl VulnDb {
+    /// Downloads `url` unless the server says it is unchanged since the import that logged
+    /// its entity tag, which is then recorded as checked.
+    async fn fetch(
+        &self,
+        client: &Result<reqwest::Client, reqwest::Error>,
+        url: &str,
+        progress: &mut ProgressFn<'_>,
+    ) -> Result<Download, VulnDbError> {
+        let failed = |message: String| VulnDbError::Download {
+            url: url.to_owned(),
+            message,
+        };
+        let client = client
+            .as_ref()
+            .map_err(|error| failed(with_causes(error)))?;
+        let known = self.store.advisory_source_etag(url).await?;
+        let mut request = client.get(url);
+        if let Some(etag) = &known {
+            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| failed(with_causes(&error)))?;
+        if let (reqwest::StatusCode::NOT_MODIFIED, Some(etag)) = (response.status(), &known) {
+            self.store.advisory_source_unchanged(url, etag).await?;
+            return Ok(Download::NotModified);
+        }
+        let response = response
+            .error_for_status()
+            .map_err(|error| failed(with_causes(&error)))?;
+        let etag = response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let file = download(response, url, progress).await?;
+        Ok(Download::Archive { file, etag })
     }
 }
 
@@ -93,9 +148,10 @@ fn with_causes(error: &dyn std::error::Error) -> String {
     message
 }
 
-/// Streams `url` into a temporary file, deleted when the returned handle drops.
+/// Streams the body of `response` (from `url`) into a temporary file, deleted when the
+/// returned handle drops.
 async fn download(
-    client: &reqwest::Client,
+    mut response: reqwest::Response,
     url: &str,
     progress: &mut ProgressFn<'_>,
 ) -> Result<tempfile::NamedTempFile, VulnDbError> {
@@ -103,12 +159,6 @@ async fn download(
         url: url.to_owned(),
         message,
     };
-    let mut response = client
-        .get(url)
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|error| failed(with_causes(&error)))?;
     let total = response.content_length();
     let archive = tempfile::Builder::new()
         .prefix("bulwark-advisories-")

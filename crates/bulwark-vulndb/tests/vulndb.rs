@@ -303,11 +303,28 @@ async fn updates_from_an_archive_server(backend: Backend) {
         ["2.2.3"]
     );
 
-    // A second update finds nothing new.
+    // A second update sends the archives' entity tags back: nothing is downloaded, and the
+    // ecosystems count as checked now.
+    let mut downloaded = 0;
     let again = vulndb
-        .update(&server.base_url, &ecosystems[..2], &mut |_| {})
+        .update(&server.base_url, &ecosystems[..2], &mut |progress| {
+            if let Progress::Download { .. } = progress {
+                downloaded += 1;
+            }
+        })
         .await;
-    assert_eq!(counts(&again[0]), (2, 0, 0, 2, 0, 0));
+    assert!(
+        again
+            .iter()
+            .all(|r| r.not_modified && r.failure.is_none() && r.read == 0)
+    );
+    assert_eq!(downloaded, 0);
+    let status = vulndb.status().await.unwrap();
+    assert_eq!(status.records, 3);
+    assert_eq!(
+        status.last_import.unwrap().source,
+        format!("{}/crates.io/all.zip", server.base_url)
+    );
 }
 
 macro_rules! on_both_backends {

@@ -262,6 +262,9 @@ impl ProgressDisplay {
                         "error: {failure} (nothing of {} was applied)",
                         report.source
                     ),
+                    None if report.not_modified => {
+                        eprintln!("{}: not modified since the last update", report.source);
+                    }
                     None if !self.terminal => eprintln!(
                         "imported {}: {} added, {} replaced, {} unchanged, {} skipped",
                         report.source,
@@ -307,7 +310,12 @@ fn print_reports(reports: &[ImportReport], json: bool) -> anyhow::Result<()> {
                     r.unchanged.to_string(),
                     r.withdrawn.to_string(),
                     r.malformed.len().to_string(),
-                    if r.failure.is_some() { "failed" } else { "ok" }.to_owned(),
+                    match (&r.failure, r.not_modified) {
+                        (Some(_), _) => "failed",
+                        (None, true) => "not modified",
+                        (None, false) => "ok",
+                    }
+                    .to_owned(),
                 ]
             })
             .collect();

@@ -193,6 +193,14 @@ async fn import_query_update_status(backend: Backend) {
         serde_json::json!(["2.31.0"])
     );
 
+    // Again: the archive has not changed, so it is not downloaded.
+    let output = store
+        .run(&["db", "update", "--base-url", &server.base_url, "-e", "PyPI"])
+        .await;
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("not modified"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not modified since the last update"));
+
     let status = store.json(&["db", "status"]).await;
     assert_eq!(
         (status["records"].as_u64(), status["withdrawn"].as_u64()),

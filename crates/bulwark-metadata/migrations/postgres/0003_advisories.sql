@@ -42,7 +42,9 @@ CREATE TABLE advisory_ecosystems (
     last_source TEXT NOT NULL
 );
 
--- One row per applied import of one source (a path or a downloaded archive).
+-- One row per applied import of one source (a path or a downloaded archive), and per download
+-- the server answered "not modified" (all counts zero). `etag` is the archive's HTTP entity
+-- tag, sent back on the next update so an unchanged archive is not downloaded again.
 CREATE TABLE advisory_imports (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     source TEXT NOT NULL,
@@ -51,5 +53,7 @@ CREATE TABLE advisory_imports (
     replaced BIGINT NOT NULL DEFAULT 0,
     unchanged BIGINT NOT NULL DEFAULT 0,
     withdrawn BIGINT NOT NULL DEFAULT 0,
-    malformed BIGINT NOT NULL DEFAULT 0
+    malformed BIGINT NOT NULL DEFAULT 0,
+    etag TEXT
 );
+CREATE INDEX advisory_imports_source ON advisory_imports (source);
