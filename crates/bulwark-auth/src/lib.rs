@@ -152,6 +152,15 @@ const PASSWORD_CACHE_MAX: usize = 10_000;
 const TOKEN_TOUCH_RESOLUTION_MS: i64 = 60_000;
 const MAX_REQUESTED_SCOPES: usize = 32;
 const JWT_CACHE_MAX: usize = 10_000;
+/// Longest user name considered at all; longer ones fail before touching the limiter.
+const MAX_USERNAME_LEN: usize = 128;
+/// Clock difference tolerated between the node that issued a token and the one checking it.
+const KEY_CLOCK_SKEW_SECS: u64 = 60;
+/// An address may fail this many times more often than one account, as many users may
+/// share it.
+const ADDRESS_FAILURE_FACTOR: u32 = 10;
+/// argon2 computations at once (19 MiB each).
+const ARGON2_PERMITS: usize = 4;
 /// An unknown `kid` reloads the key ring at most this often (another node may have rotated).
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -166,12 +175,17 @@ struct Inner {
     config: AuthConfig,
     keys: RwLock<Arc<KeyRing>>,
     last_key_reload: Mutex<Instant>,
-    limiter: FailureLimiter,
+    /// Failures per client address: generous, since many users may share one (NAT, CI).
+    address_limiter: FailureLimiter,
+    /// Failures per account name or token id.
+    subject_limiter: FailureLimiter,
     password_cache: Mutex<HashMap<[u8; 32], CachedPassword>>,
     /// Registry tokens whose signature and claims were verified, until they expire.
     jwt_cache: Mutex<HashMap<[u8; 32], (Subject, Instant)>>,
     /// Salts the password cache's keys so they are useless outside this process.
     cache_salt: [u8; 32],
+    /// Concurrent argon2 computations allowed.
+    argon2_permits: tokio::sync::Semaphore,
 }
 
 /// The access-control service; cheap to clone.
@@ -195,13 +209,19 @@ impl Auth {
         Ok(Auth {
             inner: Arc::new(Inner {
                 store,
-                limiter: FailureLimiter::new(config.failures_before_backoff),
+                address_limiter: FailureLimiter::new(
+                    config
+                        .failures_before_backoff
+                        .saturating_mul(ADDRESS_FAILURE_FACTOR),
+                ),
+                subject_limiter: FailureLimiter::new(config.failures_before_backoff),
                 config,
                 keys: RwLock::new(Arc::new(ring)),
                 last_key_reload: Mutex::new(Instant::now()),
                 password_cache: Mutex::new(HashMap::new()),
                 jwt_cache: Mutex::new(HashMap::new()),
                 cache_salt: secret::random_bytes::<32>()?,
+                argon2_permits: tokio::sync::Semaphore::new(ARGON2_PERMITS),
             }),
         })
     }
@@ -239,50 +259,136 @@ impl Auth {
         match credentials {
             Credentials::None => Ok(Subject::Anonymous),
             Credentials::Basic { username, secret } => {
-                let keys = [format!("addr:{client}"), format!("acct:{username}")];
-                self.limited(&keys, async {
-                    if secret::looks_like_token(secret) {
-                        self.account_by_token(secret, Some(username), client).await
-                    } else {
-                        self.account_by_password(username, secret).await
-                    }
-                })
-                .await
-                .map(Subject::Account)
-            }
-            Credentials::Bearer(token) if secret::looks_like_token(token) => {
-                let keys = [format!("addr:{client}")];
-                self.limited(&keys, self.account_by_token(token, None, client))
+                if username.len() > MAX_USERNAME_LEN {
+                    return Err(AuthError::InvalidCredentials);
+                }
+                let address = format!("addr:{client}");
+                if secret::looks_like_token(secret) {
+                    // A token is guessed, not the account: its backoff is per token id, so
+                    // failures against an account's name never block its valid tokens.
+                    let token_key =
+                        secret::parse_token(secret).map(|(id, _)| format!("token:{id}"));
+                    self.limited(
+                        &address,
+                        token_key.as_deref(),
+                        self.account_by_token(secret, Some(username), client),
+                    )
                     .await
                     .map(Subject::Account)
+                } else {
+                    let account_key = format!("acct:{username}");
+                    self.limited(
+                        &address,
+                        Some(&account_key),
+                        self.account_by_password(username, secret),
+                    )
+                    .await
+                    .map(Subject::Account)
+                }
+            }
+            Credentials::Bearer(token) if secret::looks_like_token(token) => {
+                let token_key = secret::parse_token(token).map(|(id, _)| format!("token:{id}"));
+                self.limited(
+                    &format!("addr:{client}"),
+                    token_key.as_deref(),
+                    self.account_by_token(token, None, client),
+                )
+                .await
+                .map(Subject::Account)
             }
             Credentials::Bearer(jwt) => self.subject_by_registry_token(jwt).await,
         }
     }
 
-    /// Runs a credential check under the failure limiter of every key.
+    /// Runs a credential check under the failure limiters of the client's address and of
+    /// the credential's subject (an account name or a token id). Failures count against
+    /// both; a success clears the subject's count but never the address's, so one good login
+    /// cannot reset a spray from that address. Parallel guessing is bounded separately: every
+    /// password check needs one of a few argon2 permits ([`Auth::argon2`]).
     async fn limited(
         &self,
-        keys: &[String],
+        address: &str,
+        subject: Option<&str>,
         check: impl Future<Output = Result<Account>>,
     ) -> Result<Account> {
-        let limiter = &self.inner.limiter;
-        if let Some(wait) = keys.iter().filter_map(|k| limiter.check(k).err()).max() {
+        let (addresses, subjects) = (&self.inner.address_limiter, &self.inner.subject_limiter);
+        let waits = [
+            addresses.check(address).err(),
+            subject.and_then(|key| subjects.check(key).err()),
+        ];
+        if let Some(wait) = waits.into_iter().flatten().max() {
             return Err(AuthError::RateLimited {
                 retry_after: wait.max(Duration::from_secs(1)),
             });
         }
-        match check.await {
-            Ok(account) => {
-                keys.iter().for_each(|k| limiter.record_success(k));
-                Ok(account)
-            }
+        let outcome = check.await;
+        match &outcome {
             Err(AuthError::InvalidCredentials) => {
-                keys.iter().for_each(|k| limiter.record_failure(k));
-                Err(AuthError::InvalidCredentials)
+                addresses.record_failure(address);
+                if let Some(key) = subject {
+                    subjects.record_failure(key);
+                }
             }
-            Err(other) => Err(other),
+            Ok(_) => {
+                if let Some(key) = subject {
+                    subjects.record_success(key);
+                }
+            }
+            Err(_) => {}
         }
+        outcome
+    }
+
+    /// Runs an argon2 computation on the blocking pool, at most a few at a time: each takes
+    /// 19 MiB and tens of milliseconds, so an unbounded burst could exhaust memory or stall
+    /// the server. When all permits are busy the caller is told to retry.
+    async fn argon2<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let Ok(_permit) = self.inner.argon2_permits.try_acquire() else {
+            return Err(AuthError::RateLimited {
+                retry_after: Duration::from_secs(1),
+            });
+        };
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| AuthError::Internal(format!("password hashing: {e}")))
+    }
+
+    /// Checks the current password of `username` before a change, under the account's
+    /// failure backoff: a stolen token must not become an unlimited password oracle.
+    pub(crate) async fn check_current_password(
+        &self,
+        username: &str,
+        password: &str,
+        phc: &str,
+    ) -> Result<bool> {
+        let key = format!("acct:{username}");
+        let subjects = &self.inner.subject_limiter;
+        if let Err(wait) = subjects.check(&key) {
+            return Err(AuthError::RateLimited {
+                retry_after: wait.max(Duration::from_secs(1)),
+            });
+        }
+        let (password, phc) = (password.to_owned(), phc.to_owned());
+        let matches = self
+            .argon2(move || secret::verify_password(&password, &phc))
+            .await;
+        match matches {
+            Ok(false) => subjects.record_failure(&key),
+            Ok(true) => subjects.record_success(&key),
+            Err(_) => {}
+        }
+        matches
+    }
+
+    /// Hashes a new password (see [`Auth::argon2`] for why it is rationed).
+    pub(crate) async fn hash_password(&self, password: &str) -> Result<String> {
+        secret::check_password_policy(password)?;
+        let password = password.to_owned();
+        self.argon2(move || secret::hash_password(&password))
+            .await?
     }
 
     async fn account_by_password(&self, username: &str, password: &str) -> Result<Account> {
@@ -295,12 +401,12 @@ impl Auth {
             hasher.finalize().into()
         };
         let user = self.inner.store.user_by_name(username).await?;
-        let Some(user) = user.filter(|u| !u.disabled) else {
-            secret::spend_password_check_time(password);
-            return Err(AuthError::InvalidCredentials);
-        };
-        let Some(phc) = user.password_hash.clone() else {
-            secret::spend_password_check_time(password);
+        let user = user.filter(|u| !u.disabled);
+        let Some((user, phc)) = user.and_then(|u| u.password_hash.clone().map(|phc| (u, phc)))
+        else {
+            let password = password.to_owned();
+            self.argon2(move || secret::spend_password_check_time(&password))
+                .await?;
             return Err(AuthError::InvalidCredentials);
         };
         let cached = {
@@ -315,12 +421,9 @@ impl Auth {
         };
         if !cached {
             let (password_owned, phc_owned) = (password.to_owned(), phc.clone());
-            // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-            let matches = tokio::task::spawn_blocking(move || {
-                secret::verify_password(&password_owned, &phc_owned)
-            })
-            .await
-            .map_err(|e| AuthError::Internal(format!("password check: {e}")))?;
+            let matches = self
+                .argon2(move || secret::verify_password(&password_owned, &phc_owned))
+                .await?;
             if !matches {
                 return Err(AuthError::InvalidCredentials);
             }
@@ -516,8 +619,17 @@ impl Auth {
             name: claims.sub,
             access: claims.access,
         };
-        let lifetime = u64::try_from(claims.exp.saturating_sub(now_millis() / 1000)).unwrap_or(0);
-        self.remember_verified(cache_key, subject.clone(), Duration::from_secs(lifetime));
+        let remaining = u64::try_from(claims.exp.saturating_sub(now_millis() / 1000)).unwrap_or(0);
+        let ttl = config.registry_token_ttl.as_secs();
+        // No token of ours outlives the configured lifetime: a longer one was not made here.
+        if remaining > ttl + KEY_CLOCK_SKEW_SECS {
+            return Err(AuthError::InvalidToken);
+        }
+        self.remember_verified(
+            cache_key,
+            subject.clone(),
+            Duration::from_secs(remaining.min(ttl)),
+        );
         Ok(subject)
     }
 
@@ -664,7 +776,9 @@ impl Auth {
                     }
                     ("repository", name, granted)
                 }
-                policy::RequestedScope::Catalog if account.is_some() => {
+                // A scoped token's bearer would list beyond its scopes through the token's
+                // account (the catalog is filtered by the account's rights), so it gets none.
+                policy::RequestedScope::Catalog if matches!(subject, Subject::Account(a) if a.scopes.is_none()) => {
                     ("registry", "catalog", vec!["*".to_owned()])
                 }
                 policy::RequestedScope::Catalog => ("registry", "catalog", Vec::new()),

@@ -60,13 +60,9 @@ impl FailureLimiter {
         if entries.len() >= MAX_KEYS && !entries.contains_key(key) {
             entries.retain(|_, e| now.duration_since(e.last_failure) < FORGET_AFTER);
             if entries.len() >= MAX_KEYS {
-                let oldest = entries
-                    .iter()
-                    .min_by_key(|(_, e)| e.last_failure)
-                    .map(|(k, _)| k.clone());
-                if let Some(oldest) = oldest {
-                    entries.remove(&oldest);
-                }
+                // Still full of live keys: keep the blocked ones (the attacks in progress)
+                // and drop the rest in one sweep rather than scanning per insert.
+                entries.retain(|_, e| e.blocked_until > now);
             }
         }
         let entry = entries.entry(key.to_owned()).or_insert(Entry {

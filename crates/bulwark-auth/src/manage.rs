@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::{ScopedAction, format_actions, parse_actions};
 use crate::secret::{self, GeneratedToken};
-use crate::{AccountId, Action, Auth, AuthError, Resource, Role, Scope, Subject};
+use crate::{AccountId, Action, Auth, AuthError, Decision, Resource, Role, Scope, Subject, Target};
 
 pub type ManageError = AuthError;
 type Result<T> = std::result::Result<T, AuthError>;
@@ -23,6 +23,8 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// A rotated-out secret may stay valid for at most this long.
 pub const MAX_ROTATION_GRACE_SECS: u64 = 30 * 24 * 60 * 60;
 pub const MAX_PAGE: u32 = 1000;
+/// Batches of projects one listing may examine for visible ones.
+const PROJECT_SCAN_BATCHES: usize = 10;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UserView {
@@ -252,7 +254,10 @@ impl Auth {
         password: Option<&str>,
     ) -> Result<(UserView, NewToken)> {
         validate_name("user", username)?;
-        let password_hash = password.map(secret::hash_password).transpose()?;
+        let password_hash = match password {
+            Some(password) => Some(self.hash_password(password).await?),
+            None => None,
+        };
         let user = self
             .store()
             .create_first_admin(username, password_hash.as_deref())
@@ -324,11 +329,10 @@ impl Auth {
                 "administrators cannot demote or disable themselves".into(),
             ));
         }
-        let password_hash = changes
-            .password
-            .as_deref()
-            .map(secret::hash_password)
-            .transpose()?;
+        let password_hash = match changes.password.as_deref() {
+            Some(password) => Some(self.hash_password(password).await?),
+            None => None,
+        };
         let update = UserUpdate {
             password_hash,
             is_admin: changes.admin,
@@ -362,39 +366,42 @@ impl Auth {
         Ok(project.into())
     }
 
-    /// The projects the caller can see: public ones, its own, all for an administrator.
+    /// The projects the caller can see (public ones, its own, all for an administrator) and
+    /// the cursor of the next page. Filtering happens after paging, so at most
+    /// [`PROJECT_SCAN_BATCHES`] batches are examined per call; the cursor then continues
+    /// from the last project examined.
     pub async fn list_projects(
         &self,
         caller: &Subject,
         after: &str,
         limit: Option<u32>,
-    ) -> Result<Vec<ProjectView>> {
+    ) -> Result<(Vec<ProjectView>, Option<String>)> {
         let limit = page_limit(limit);
-        let mut visible = Vec::new();
+        let mut visible: Vec<ProjectView> = Vec::new();
         let mut cursor = after.to_owned();
-        // Filtering after paging: keep reading until the page is full or the table ends.
-        loop {
+        for _ in 0..PROJECT_SCAN_BATCHES {
             let batch = self.store().projects(&cursor, limit).await?;
             let exhausted = batch.len() < limit as usize;
             for project in batch {
+                if visible.len() == limit as usize {
+                    return Ok((visible, Some(cursor)));
+                }
                 cursor.clone_from(&project.name);
-                if visible.len() < limit as usize
-                    && self
-                        .authorize(
-                            caller,
-                            Action::ViewProject,
-                            Resource::Project(&project.name),
-                        )
-                        .await
-                        .is_ok()
-                {
+                // The record carries the visibility: decide without another query.
+                let target = Target {
+                    project: Some(&project.name),
+                    repository: None,
+                    public: project.public,
+                };
+                if crate::policy::decide(caller, Action::ViewProject, &target) == Decision::Allow {
                     visible.push(project.into());
                 }
             }
-            if exhausted || visible.len() >= limit as usize {
-                return Ok(visible);
+            if exhausted {
+                return Ok((visible, None));
             }
         }
+        Ok((visible, Some(cursor)))
     }
 
     pub async fn get_project(&self, caller: &Subject, name: &str) -> Result<ProjectView> {
@@ -612,6 +619,10 @@ impl Auth {
     /// The robot, once the caller is known to manage it; a robot the caller may not manage is
     /// "not found", like one that does not exist.
     async fn managed_robot(&self, caller: &Subject, name: &str) -> Result<RobotRecord> {
+        // Anonymous callers learn nothing, not even whether the robot exists.
+        if !caller.is_authenticated() {
+            return Err(AuthError::Unauthenticated);
+        }
         let robot = self.store().robot_by_name(name).await?;
         let allowed = match &robot {
             Some(robot) => match &robot.project {
@@ -776,6 +787,9 @@ impl Auth {
     /// The token and its owner's name, once the caller is known to manage it. Tokens the
     /// caller may not manage are "not found".
     async fn managed_token(&self, caller: &Subject, id: &str) -> Result<(TokenRecord, String)> {
+        if !caller.is_authenticated() {
+            return Err(AuthError::Unauthenticated);
+        }
         let Some(record) = self.store().token(id).await? else {
             return Err(AuthError::NotFound("token"));
         };
@@ -860,17 +874,15 @@ impl Auth {
             .ok_or(AuthError::NotFound("user"))?;
         if let Some(phc) = &user.password_hash {
             let current = change.current_password.unwrap_or_default();
-            let phc = phc.clone();
-            let matches =
-                tokio::task::spawn_blocking(move || secret::verify_password(&current, &phc))
-                    .await
-                    .map_err(|e| AuthError::Internal(format!("password check: {e}")))?;
-            if !matches {
+            if !self
+                .check_current_password(&user.name, &current, phc)
+                .await?
+            {
                 return Err(AuthError::Invalid("the current password is wrong".into()));
             }
         }
         let update = UserUpdate {
-            password_hash: Some(secret::hash_password(&change.new_password)?),
+            password_hash: Some(self.hash_password(&change.new_password).await?),
             ..UserUpdate::default()
         };
         self.store().update_user(&user.name, &update).await?;

@@ -130,11 +130,15 @@ async fn suite(backend: Backend) {
     ));
     // The project list is filtered.
     assert_eq!(
-        auth.list_projects(&outsider, "", None).await.unwrap().len(),
+        auth.list_projects(&outsider, "", None)
+            .await
+            .unwrap()
+            .0
+            .len(),
         0
     );
     assert_eq!(
-        auth.list_projects(&reader, "", None).await.unwrap().len(),
+        auth.list_projects(&reader, "", None).await.unwrap().0.len(),
         1
     );
 

@@ -139,6 +139,32 @@ pub fn routes() -> Router<AppState> {
             }),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(require_json))
+}
+
+/// Changes must say they are JSON. A browser cannot send that cross-site without a CORS
+/// preflight (which this API never grants), so a page elsewhere cannot forge a change with
+/// credentials the browser remembers.
+async fn require_json(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let changes = matches!(
+        *request.method(),
+        axum::http::Method::POST | axum::http::Method::PUT | axum::http::Method::PATCH
+    );
+    let is_json = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if changes && !is_json {
+        return ManagementError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the request body as application/json",
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ManagementError> {
@@ -284,8 +310,8 @@ async fn list_projects(
     Caller(caller): Caller,
     Paging(p): Paging,
 ) -> ApiResult {
-    let projects = state.auth.list_projects(&caller, &p.after, p.limit).await?;
-    page(projects, p.limit, |p| p.name.clone())
+    let (projects, next) = state.auth.list_projects(&caller, &p.after, p.limit).await?;
+    ok(serde_json::json!({ "items": projects, "next": next }))
 }
 
 async fn create_project(

@@ -543,19 +543,23 @@ fn url_encode(value: &str) -> String {
     value.replace('/', "%2F")
 }
 
-/// The repositories the caller may pull. Pages are read until `n` visible names are found,
-/// so hidden repositories neither show nor shorten a page.
+/// The repositories the caller may pull. Pages are read until `n` visible names are found
+/// (at most the registry's page size), so hidden repositories neither show nor shorten a
+/// page; at most [`CATALOG_SCAN_PAGES`] pages are read per request, after which the `Link`
+/// continues from the last name examined.
 async fn catalog(
     state: &AppState,
     subject: &Subject,
     query: &HashMap<String, String>,
 ) -> ApiResult {
     let (n, last) = page_query(query)?;
-    let wanted = n.map_or(usize::MAX, |n| n as usize);
+    let wanted = n
+        .unwrap_or(state.registry.limits().max_page_size)
+        .min(state.registry.limits().max_page_size) as usize;
     let mut cursor = last.map(str::to_owned);
     let mut visible: Vec<String> = Vec::new();
-    let mut more = false;
-    loop {
+    let mut next_after: Option<String> = None;
+    for _ in 0..CATALOG_SCAN_PAGES {
         let (names, page_more) = state.registry.catalog(n, cursor.as_deref()).await?;
         let Some(page_last) = names.last().cloned() else {
             break;
@@ -567,26 +571,35 @@ async fn catalog(
             .map_err(|e| registry_auth_error(e, |_| String::new()))?;
         for name in allowed {
             if visible.len() == wanted {
-                more = true;
                 break;
             }
             visible.push(name);
         }
         if visible.len() == wanted {
-            more = more || page_more;
+            next_after = (page_more || visible.last() != Some(&page_last))
+                .then(|| visible.last().cloned())
+                .flatten();
             break;
         }
         if !page_more {
             break;
         }
+        next_after = Some(page_last.clone());
         cursor = Some(page_last);
     }
     let mut reply = Reply::new(StatusCode::OK);
-    if more && let Some(link) = next_link("/v2/_catalog", &visible, visible.len() as u32) {
+    if let Some(after) = next_after {
+        let link = format!(
+            "</v2/_catalog?n={wanted}&last={}>; rel=\"next\"",
+            url_encode(&after)
+        );
         reply = reply.header(LINK, link);
     }
     Ok(reply.json(&serde_json::json!({ "repositories": visible })))
 }
+
+/// Pages of repository names one catalog request may examine for visible ones.
+const CATALOG_SCAN_PAGES: usize = 10;
 
 async fn tags(
     state: &AppState,

@@ -475,14 +475,7 @@ async fn failed_sign_ins_back_off(backend: Backend) {
         "five free failures, then backoff"
     );
     assert_eq!(statuses[6], 429);
-    // While the address waits, even good credentials and the token endpoint are refused.
-    let response = server
-        .client()
-        .get(server.url("/v2/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 429);
+    // The account's password is blocked, from anywhere, including the token endpoint...
     let response = anonymous_client()
         .get(server.url("/auth/token?service=bulwark"))
         .basic_auth("admin", Some("still-not-the-password"))
@@ -491,6 +484,43 @@ async fn failed_sign_ins_back_off(backend: Backend) {
         .unwrap();
     assert_eq!(response.status(), 429);
     assert!(response.headers().contains_key("retry-after"));
+    // ...but guessing the account's password does not lock out its valid tokens.
+    let response = server
+        .client()
+        .get(server.url("/v2/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // An address that keeps failing (here across many account names) is blocked as a whole,
+    // ten times later than one account, since many users may share an address.
+    let mut blocked_after = None;
+    for attempt in 0..60 {
+        let response = client_as(&format!("user{attempt}"), "not-the-password")
+            .get(server.url("/v2/"))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 429 {
+            blocked_after = Some(attempt);
+            break;
+        }
+    }
+    // 6 failures counted above (the 429s were not attempts), then 45 more pass the 50 free
+    // ones of the address; the good request in between did not reset the count.
+    assert_eq!(blocked_after, Some(45));
+    let response = server
+        .client()
+        .get(server.url("/v2/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        429,
+        "while the address waits, even good credentials wait"
+    );
 }
 
 async fn revocation_and_disabling_are_immediate(backend: Backend) {
