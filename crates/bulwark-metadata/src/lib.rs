@@ -1,4 +1,6 @@
-//! Registry metadata in SQL, on SQLite (the embedded default) or PostgreSQL (scale-out).
+//! Registry metadata in SQL, on SQLite (the embedded default) or PostgreSQL (scale-out):
+//! repositories and manifests, identities and credentials, and the vulnerability advisories
+//! (`advisories`: staged imports swapped in by one transaction).
 //!
 //! One implementation serves both back ends through sqlx's `Any` driver: every query is
 //! written in the SQL both dialects accept, with `$n` placeholders, and values limited to
@@ -11,6 +13,7 @@
 //! `SQLITE_BUSY` when it later writes). This crate knows nothing of blob bytes or HTTP.
 
 mod access;
+mod advisories;
 mod registry;
 
 use std::str::FromStr;
@@ -22,6 +25,10 @@ use sqlx::{AnyPool, Executor};
 pub use access::{
     AccessStoreError, MemberRecord, ProjectRecord, RobotPermissionRecord, RobotRecord,
     SigningKeyRecord, TokenOwner, TokenRecord, UserRecord, UserUpdate,
+};
+pub use advisories::{
+    AdvisoryEcosystemStatus, AdvisoryImport, AdvisoryImportCounts, AdvisoryImportLog,
+    AdvisoryRecord, AdvisoryStatus,
 };
 pub use registry::{
     BlobUnlink, ManifestDelete, ManifestRecord, ManifestSummary, MissingContent, NewManifest,

@@ -1,4 +1,5 @@
-//! Fixtures shared by Bulwark's tests: throwaway metadata databases on both back ends.
+//! Fixtures shared by Bulwark's tests: throwaway metadata databases on both back ends, and
+//! advisory archives with a server for them ([`archives`]).
 //!
 //! PostgreSQL tests use `BULWARK_TEST_POSTGRES_URL` when it is set (a server CI or the
 //! developer started; each test gets a fresh database in it), and otherwise start a private
@@ -6,6 +7,8 @@
 //! stopped when the fixture drops. `initdb` refuses to run as root, so as root the server runs
 //! as the `postgres` (or `nobody`) user.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod archives;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

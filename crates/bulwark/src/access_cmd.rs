@@ -209,7 +209,7 @@ pub enum TokenCommand {
     },
 }
 
-fn table(headers: &[&str], rows: Vec<Vec<String>>) {
+pub(crate) fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     let mut table = Table::new();
     table
         .load_preset(presets::UTF8_BORDERS_ONLY)

@@ -40,6 +40,11 @@ pub struct Config {
     /// Failed sign-ins a client address or account may make before each further failure
     /// makes it wait (1 s, doubling, up to 15 min; 429 with Retry-After meanwhile).
     pub auth_failures_before_backoff: u32,
+    /// Where `bulwark db update` downloads advisories, in osv.dev's layout:
+    /// `{advisory_base_url}/{ecosystem}/all.zip`.
+    pub advisory_base_url: String,
+    /// The OSV ecosystems `bulwark db update` downloads.
+    pub advisory_ecosystems: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
@@ -63,6 +68,8 @@ const SETTING_KEYS: &[&str] = &[
     "access_token_default_days",
     "access_token_max_days",
     "auth_failures_before_backoff",
+    "advisory_base_url",
+    "advisory_ecosystems",
 ];
 
 impl Default for Config {
@@ -81,6 +88,29 @@ impl Default for Config {
             access_token_default_days: 90,
             access_token_max_days: 365,
             auth_failures_before_backoff: 5,
+            advisory_base_url: bulwark_vulndb::DEFAULT_BASE_URL.into(),
+            // The package ecosystems a registry hosts, and the distributions of the images
+            // it holds whose version orderings the matcher knows.
+            advisory_ecosystems: [
+                "AlmaLinux",
+                "Alpine",
+                "crates.io",
+                "Debian",
+                "Go",
+                "Hex",
+                "Maven",
+                "npm",
+                "NuGet",
+                "Packagist",
+                "Pub",
+                "PyPI",
+                "Red Hat",
+                "Rocky Linux",
+                "RubyGems",
+                "Ubuntu",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }

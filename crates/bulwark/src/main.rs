@@ -5,6 +5,7 @@ mod access_cmd;
 mod admin_cmd;
 mod client;
 mod config;
+mod db_cmd;
 mod version_cmd;
 
 use std::path::PathBuf;
@@ -54,6 +55,9 @@ enum Command {
     /// Compare and sort versions exactly as the vulnerability matcher orders them.
     #[command(subcommand)]
     Version(version_cmd::VersionCommand),
+    /// The vulnerability database: import, update from osv.dev, status, query.
+    #[command(subcommand)]
+    Db(db_cmd::DbCommand),
     /// Offline administration on the data directory (first administrator, signing keys).
     #[command(subcommand)]
     Admin(admin_cmd::AdminCommand),
@@ -227,6 +231,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(config).await
         }
         Command::Version(command) => version_cmd::run(command),
+        Command::Db(command) => db_cmd::run(cli.config.as_deref(), command).await,
         Command::Admin(command) => admin_cmd::run(cli.config.as_deref(), command).await,
         Command::Login(args) => access_cmd::login(args).await,
         Command::Logout => access_cmd::logout().await,
