@@ -145,6 +145,7 @@ fn start_server(data_dir: PathBuf) -> anyhow::Result<(String, String)> {
                         registry,
                         auth,
                         public_url: None,
+                        trusted_proxies: Vec::new(),
                     });
                     bulwark_server::serve(listener, router, futures::future::pending())
                         .await

@@ -1,7 +1,7 @@
 //! Who is calling: credentials from the `Authorization` header (or the token endpoint's
 //! form), resolved by [`bulwark_auth::Auth`], and the registry token endpoint itself.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
@@ -15,22 +15,39 @@ use bulwark_auth::{AuthError, Credentials, Subject};
 use crate::AppState;
 use crate::error::ManagementError;
 
-/// The client's address as the rate limiter and token records see it.
+/// The client's address as the rate limiter and token records see it: the peer, or, when
+/// the peer is a trusted proxy, the nearest `X-Forwarded-For` hop that is not one.
 /// An IPv6 client is keyed by its /64, the block one subscriber usually holds: otherwise
 /// rotating through its 2^64 addresses would dodge every per-address limit.
-pub fn client_address(parts_extensions: &axum::http::Extensions) -> String {
-    match parts_extensions
+pub fn client_address(
+    trusted_proxies: &[IpAddr],
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> String {
+    let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
-    {
-        Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        Some(std::net::IpAddr::V6(v6)) => v6
-            .to_ipv4_mapped()
-            .map_or_else(String::new, |v4| v4.to_string()),
-        Some(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        .map(|info| info.0.ip());
+    let client = match peer {
+        Some(peer) if trusted_proxies.contains(&peer) => headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+            .rev()
+            .find(|hop| !trusted_proxies.contains(hop))
+            .or(Some(peer)),
+        other => other,
+    };
+    match client {
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Some(IpAddr::V4(v4)) => v4.to_string(),
         None => "unknown".to_owned(),
     }
 }
@@ -68,7 +85,7 @@ pub async fn authenticate(
     headers: &HeaderMap,
     extensions: &axum::http::Extensions,
 ) -> Result<Subject, AuthError> {
-    let client = client_address(extensions);
+    let client = client_address(&state.trusted_proxies, headers, extensions);
     match credentials_from(headers)? {
         None => Ok(Subject::Anonymous),
         Some((user, secret)) if user.is_empty() => {
@@ -208,7 +225,7 @@ pub async fn token_endpoint(
                             username,
                             secret: password,
                         },
-                        &client_address(&extensions),
+                        &client_address(&state.trusted_proxies, &headers, &extensions),
                     )
                     .await?
             }
@@ -264,13 +281,36 @@ mod tests {
         assert!(credentials_from(&HeaderMap::new()).unwrap().is_none());
     }
 
+    fn peer(ip: &str) -> axum::http::Extensions {
+        let mut extensions = axum::http::Extensions::new();
+        extensions.insert(ConnectInfo(SocketAddr::new(ip.parse().unwrap(), 1)));
+        extensions
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_trusted_proxies() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 198.51.100.9, 10.0.0.2"),
+        );
+        let trusted: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+        // From a trusted proxy: the nearest untrusted hop (what the client could not forge).
+        assert_eq!(
+            client_address(&trusted, &headers, &peer("10.0.0.1")),
+            "198.51.100.9"
+        );
+        // From anyone else the header is the client's own claim and is ignored.
+        assert_eq!(
+            client_address(&trusted, &headers, &peer("203.0.113.5")),
+            "203.0.113.5"
+        );
+        assert_eq!(client_address(&[], &headers, &peer("10.0.0.1")), "10.0.0.1");
+    }
+
     #[test]
     fn ipv6_clients_are_keyed_by_their_64() {
-        let key = |ip: &str| {
-            let mut extensions = axum::http::Extensions::new();
-            extensions.insert(ConnectInfo(SocketAddr::new(ip.parse().unwrap(), 1)));
-            client_address(&extensions)
-        };
+        let key = |ip: &str| client_address(&[], &HeaderMap::new(), &peer(ip));
         assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:bbbb::2"));
         assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
         assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");

@@ -30,6 +30,8 @@ pub struct AppState {
     /// The URL clients reach this registry at (scheme, host, port), used in token realms;
     /// `None` = the `Host` the client addressed, over http.
     pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed when they are the peer.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

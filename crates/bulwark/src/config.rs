@@ -28,6 +28,10 @@ pub struct Config {
     /// The URL clients use to reach the registry (e.g. `https://registry.example.com`), for
     /// token realms; empty = the host each client addressed, over http.
     pub public_url: String,
+    /// Reverse proxies (IP addresses) in front of the registry: when one of them is the peer,
+    /// the client's address for rate limits and token records is taken from
+    /// `X-Forwarded-For`. Empty: the peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The `service` named in registry token challenges and tokens.
     pub token_service: String,
     /// Lifetime of registry (bearer) tokens, 5 s to 1 h. Also the bound on how long a
@@ -63,6 +67,7 @@ const SETTING_KEYS: &[&str] = &[
     "upload_ttl_secs",
     "log_format",
     "public_url",
+    "trusted_proxies",
     "token_service",
     "registry_token_ttl_secs",
     "access_token_default_days",
@@ -83,6 +88,7 @@ impl Default for Config {
             upload_ttl_secs: 24 * 60 * 60,
             log_format: LogFormat::Text,
             public_url: String::new(),
+            trusted_proxies: Vec::new(),
             token_service: "bulwark".into(),
             registry_token_ttl_secs: 300,
             access_token_default_days: 90,

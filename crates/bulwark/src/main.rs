@@ -184,6 +184,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         registry,
         auth,
         public_url,
+        trusted_proxies: config.trusted_proxies.clone(),
     });
     bulwark_server::serve(listener, router, shutdown_signal()).await?;
     Ok(())
