@@ -108,8 +108,20 @@ impl VulnDb {
         paths: &[PathBuf],
         progress: &mut ProgressFn<'_>,
     ) -> Vec<ImportReport> {
-        let mut reports = Vec::with_capacity(paths.len());
+        let mut sources = Vec::with_capacity(paths.len());
         for path in paths {
+            if path.is_dir() {
+                let (has_records, archives) = crate::source::directory_contents(path);
+                if has_records || archives.is_empty() {
+                    sources.push(path.clone());
+                }
+                sources.extend(archives);
+            } else {
+                sources.push(path.clone());
+            }
+        }
+        let mut reports = Vec::with_capacity(sources.len());
+        for path in &sources {
             let label = path.display().to_string();
             let report = match SourceKind::of(path) {
                 Ok(kind) => self.import_source(path, kind, &label, None, progress).await,

@@ -60,6 +60,28 @@ impl SourceKind {
     }
 }
 
+/// What a directory given to `import` holds: whether it has record files of its own, and
+/// the archives (`.zip`, `.jsonl`) under it, which are imported as sources of their own so
+/// that `db import DIR` takes a downloaded tree as it is.
+pub(crate) fn directory_contents(root: &Path) -> (bool, Vec<std::path::PathBuf>) {
+    let mut has_records = false;
+    let mut archives = Vec::new();
+    for entry in walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_file())
+    {
+        match SourceKind::of(entry.path()) {
+            Ok(SourceKind::Zip | SourceKind::JsonLines) => archives.push(entry.into_path()),
+            Ok(SourceKind::File(_)) => has_records = true,
+            _ => {}
+        }
+    }
+    (has_records, archives)
+}
+
 /// One record as read, not yet parsed.
 #[derive(Debug)]
 pub(crate) struct RawRecord {

@@ -225,6 +225,32 @@ async fn zip_import_matches_directory(backend: Backend) {
     assert_eq!(ids(&django), ["CVE-2019-12781"]);
 }
 
+/// A downloaded tree (a directory holding archives) is taken as it is: each archive inside
+/// becomes a source of its own.
+async fn directory_of_archives(backend: Backend) {
+    let (_db, vulndb) = open(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("pypi")).unwrap();
+    std::fs::write(
+        dir.path().join("pypi/all.zip"),
+        zip_tree(&fixtures().join("osv/pypi")),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("newer.jsonl"),
+        dir.path().join("newer.jsonl"),
+    )
+    .unwrap();
+    let reports = vulndb.import(&[dir.path().to_owned()], &mut |_| {}).await;
+    let sources: Vec<&str> = reports.iter().map(|r| r.source.as_str()).collect();
+    assert_eq!(sources.len(), 2, "{sources:?}");
+    assert!(sources[0].ends_with("newer.jsonl") && sources[1].ends_with("pypi/all.zip"));
+    assert!(
+        reports.iter().all(|r| r.failure.is_none() && r.read > 0),
+        "{reports:?}"
+    );
+}
+
 async fn updates_from_an_archive_server(backend: Backend) {
     let (_db, vulndb) = open(backend).await;
     let osv = fixtures().join("osv");
@@ -350,6 +376,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     imports_and_reimports,
+    directory_of_archives,
     zip_import_matches_directory,
     updates_from_an_archive_server
 );
