@@ -5,6 +5,7 @@
 //!
 //! Secrets are stored only as hashes ([`secret`]); nothing here logs a credential.
 
+mod cache;
 mod jwt;
 mod limiter;
 pub mod manage;
@@ -24,6 +25,7 @@ pub use policy::{
     Account, AccountId, AccountKind, Action, Decision, ResourceAccess, Role, Scope, Subject, Target,
 };
 
+use cache::ExpiringCache;
 use limiter::FailureLimiter;
 use policy::RobotPermission;
 
@@ -174,12 +176,6 @@ const ARGON2_PERMITS: usize = 4;
 /// An unknown `kid` reloads the key ring at most this often (another node may have rotated).
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 
-struct CachedPassword {
-    user_id: i64,
-    phc: String,
-    until: Instant,
-}
-
 struct Inner {
     store: MetadataStore,
     config: AuthConfig,
@@ -189,9 +185,10 @@ struct Inner {
     address_limiter: FailureLimiter,
     /// Failures per account name or token id.
     subject_limiter: FailureLimiter,
-    password_cache: Mutex<HashMap<[u8; 32], CachedPassword>>,
+    /// (user id, password hash) per successful check, keyed by a salted hash of the pair.
+    password_cache: ExpiringCache<(i64, String)>,
     /// Registry tokens whose signature and claims were verified, until they expire.
-    jwt_cache: Mutex<HashMap<[u8; 32], (Subject, Instant)>>,
+    jwt_cache: ExpiringCache<Subject>,
     /// Salts the password cache's keys so they are useless outside this process.
     cache_salt: [u8; 32],
     /// Concurrent argon2 computations allowed.
@@ -228,8 +225,8 @@ impl Auth {
                 config,
                 keys: RwLock::new(Arc::new(ring)),
                 last_key_reload: Mutex::new(Instant::now()),
-                password_cache: Mutex::new(HashMap::new()),
-                jwt_cache: Mutex::new(HashMap::new()),
+                password_cache: ExpiringCache::new(PASSWORD_CACHE_MAX),
+                jwt_cache: ExpiringCache::new(JWT_CACHE_MAX),
                 cache_salt: secret::random_bytes::<32>()?,
                 argon2_permits: tokio::sync::Semaphore::new(ARGON2_PERMITS),
             }),
@@ -419,16 +416,12 @@ impl Auth {
                 .await?;
             return Err(AuthError::InvalidCredentials);
         };
-        let cached = {
-            let cache = self
-                .inner
-                .password_cache
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            cache
-                .get(&cache_key)
-                .is_some_and(|c| c.user_id == user.id && c.phc == phc && c.until > Instant::now())
-        };
+        // Still valid only while the stored hash is the one that was checked.
+        let cached = self
+            .inner
+            .password_cache
+            .get(&cache_key)
+            .is_some_and(|(id, cached_phc)| id == user.id && cached_phc == phc);
         if !cached {
             let (password_owned, phc_owned) = (password.to_owned(), phc.clone());
             let matches = self
@@ -437,26 +430,9 @@ impl Auth {
             if !matches {
                 return Err(AuthError::InvalidCredentials);
             }
-            let mut cache = self
-                .inner
+            self.inner
                 .password_cache
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if cache.len() >= PASSWORD_CACHE_MAX {
-                let now = Instant::now();
-                cache.retain(|_, c| c.until > now);
-                if cache.len() >= PASSWORD_CACHE_MAX {
-                    cache.clear();
-                }
-            }
-            cache.insert(
-                cache_key,
-                CachedPassword {
-                    user_id: user.id,
-                    phc,
-                    until: Instant::now() + PASSWORD_CACHE_TTL,
-                },
-            );
+                .insert(cache_key, (user.id, phc), PASSWORD_CACHE_TTL);
         }
         let memberships = self.memberships(user.id).await?;
         Ok(Account {
@@ -589,17 +565,8 @@ impl Auth {
         // Clients send the same token with every request until it expires: a signature
         // checked once is remembered (by the token's hash) until the token's own expiry.
         let cache_key: [u8; 32] = Sha256::digest(jwt.as_bytes()).into();
-        {
-            let cache = self
-                .inner
-                .jwt_cache
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if let Some((subject, until)) = cache.get(&cache_key)
-                && *until > Instant::now()
-            {
-                return Ok(subject.clone());
-            }
+        if let Some(subject) = self.inner.jwt_cache.get(&cache_key) {
+            return Ok(subject);
         }
         let config = &self.inner.config;
         let mut ring = self.key_ring();
@@ -635,28 +602,12 @@ impl Auth {
         if remaining > ttl + KEY_CLOCK_SKEW_SECS {
             return Err(AuthError::InvalidToken);
         }
-        self.remember_verified(
+        self.inner.jwt_cache.insert(
             cache_key,
             subject.clone(),
             Duration::from_secs(remaining.min(ttl)),
         );
         Ok(subject)
-    }
-
-    fn remember_verified(&self, key: [u8; 32], subject: Subject, lifetime: Duration) {
-        let mut cache = self
-            .inner
-            .jwt_cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= JWT_CACHE_MAX {
-            let now = Instant::now();
-            cache.retain(|_, (_, until)| *until > now);
-            if cache.len() >= JWT_CACHE_MAX {
-                cache.clear();
-            }
-        }
-        cache.insert(key, (subject, Instant::now() + lifetime));
     }
 
     /// The one authorization decision point: `Ok` when `subject` may take `action` on

@@ -136,20 +136,6 @@ struct Fixture {
     layer_digest: String,
 }
 
-async fn api(server: &TestServer, method: Method, path: &str, body: Value) -> Value {
-    let response = server
-        .client()
-        .request(method.clone(), server.url(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{method} {path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
 async fn token_for(server: &TestServer, user: &str) -> Value {
     api(
         server,

@@ -36,20 +36,6 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-async fn api(server: &TestServer, method: reqwest::Method, path: &str, body: Value) -> Value {
-    let response = server
-        .client()
-        .request(method.clone(), server.url(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{method} {path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
 /// A user with a password and a role in `proj`.
 async fn member(server: &TestServer, name: &str, role: &str) -> String {
     let password = format!("{name}-password-123");

@@ -241,6 +241,27 @@ impl Drop for TestServer {
     }
 }
 
+/// A management API call as the administrator; panics unless it succeeds. The JSON answer,
+/// or `Null` for an empty one.
+pub async fn api(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let response = server
+        .client()
+        .request(method.clone(), server.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{method} {path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
 /// A client that sends no credentials.
 pub fn anonymous_client() -> reqwest::Client {
     reqwest::Client::builder()
