@@ -194,10 +194,29 @@ async fn authorized(
                 .await
         }
     };
-    match decision {
-        Ok(()) => Ok(subject),
-        Err(error) => Err(registry_auth_error(error, challenge)),
+    if let Err(error) = decision {
+        return Err(registry_auth_error(error, challenge));
     }
+    // Repositories live in projects: content can only be pushed into one that exists. Only
+    // a caller allowed to push gets this far (an administrator, for a missing project), so
+    // the answer reveals nothing it could not see anyway.
+    if let Needed::Repository(Action::Push, name) = needed {
+        let exists = state
+            .auth
+            .project_exists(name.project())
+            .await
+            .map_err(|e| registry_auth_error(e, |_| String::new()))?;
+        if !exists {
+            return Err(ApiError::new(
+                ErrorCode::NameUnknown,
+                format!(
+                    "project {} does not exist; create it first (bulwark project create)",
+                    name.project()
+                ),
+            ));
+        }
+    }
+    Ok(subject)
 }
 
 /// A request body as a byte stream that fails when the client goes quiet for

@@ -288,6 +288,7 @@ async fn blob_uploads(backend: Backend) {
 
 async fn mounts(backend: Backend) {
     let server = TestServer::start(backend).await;
+    server.create_project("elsewhere", false).await;
     let c = server.client();
     let digest = push_blob(&server, "proj/source", b"shared layer").await;
     let response = c
@@ -529,6 +530,7 @@ async fn manifests(backend: Backend) {
 
 async fn tags_and_catalog(backend: Backend) {
     let server = TestServer::start(backend).await;
+    server.create_project("alpha", false).await;
     let c = server.client();
     let image = push_image(&server, "proj/tags", "t").await;
     for tag in ["c", "a", "b", "B", "d"] {

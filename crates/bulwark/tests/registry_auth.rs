@@ -854,6 +854,30 @@ async fn cli_manages_access(backend: Backend) {
     );
 }
 
+async fn pushes_need_an_existing_project(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let blob = b"nowhere to go";
+    let response = server
+        .client()
+        .post(server.url(&format!(
+            "/v2/ghost/app/blobs/uploads/?digest={}",
+            sha256(blob)
+        )))
+        .body(blob.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        404,
+        "even an administrator pushes only into projects"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "NAME_UNKNOWN");
+    server.create_project("ghost", false).await;
+    push_blob(&server, "ghost/app", blob).await;
+}
+
 async fn admin_init_runs_once(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mut command = server.command();
@@ -974,5 +998,6 @@ on_both_backends!(
     revocation_and_disabling_are_immediate,
     no_secret_reaches_the_logs,
     cli_manages_access,
+    pushes_need_an_existing_project,
     admin_init_runs_once
 );
