@@ -19,14 +19,19 @@ fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn claims_of(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).unwrap();
+/// One dot-separated part of a JWT (0 = header, 1 = claims), decoded.
+fn jwt_part(jwt: &str, part: usize) -> Value {
+    let encoded = jwt.split('.').nth(part).unwrap();
     serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
+            .decode(encoded)
             .unwrap(),
     )
     .unwrap()
+}
+
+fn claims_of(jwt: &str) -> Value {
+    jwt_part(jwt, 1)
 }
 
 fn now() -> i64 {
@@ -132,12 +137,7 @@ async fn token_flow(backend: Backend) {
     assert_eq!(issued["expires_in"], 300);
     assert_eq!(issued["token"], issued["access_token"]);
     let jwt = issued["token"].as_str().unwrap();
-    let header: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(jwt.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let header = jwt_part(jwt, 0);
     assert_eq!(header["alg"], "EdDSA");
     assert!(header["kid"].is_string());
     let claims = claims_of(jwt);
@@ -938,15 +938,7 @@ async fn signing_keys_rotate_without_logging_anyone_out(backend: Backend) {
     let scope = ["repository:proj/app:pull"];
     let before = registry_token(&server, "admin", &server.admin_token, &scope).await;
     let before = before["token"].as_str().unwrap().to_owned();
-    let kid_of = |jwt: &str| {
-        let header: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(jwt.split('.').next().unwrap())
-                .unwrap(),
-        )
-        .unwrap();
-        header["kid"].as_str().unwrap().to_owned()
-    };
+    let kid_of = |jwt: &str| jwt_part(jwt, 0)["kid"].as_str().unwrap().to_owned();
     let mut command = server.command();
     let output = command
         .args(["admin", "rotate-signing-key", "--data-dir"])
