@@ -26,6 +26,11 @@ use object_store::{
     GetOptions, GetRange, GetResultPayload, MultipartUpload, ObjectStore, PutPayloadMut, UploadPart,
 };
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::task::{JoinHandle, spawn_blocking};
+
+use crate::local::{AlignedBuf, PartFile};
+
+mod local;
 
 /// Parts are written to the object store in pieces of this size; it bounds the memory one
 /// upload holds (times [`WRITE_CONCURRENCY`]) whatever the blob size.
@@ -34,6 +39,10 @@ const WRITE_CONCURRENCY: usize = 2;
 /// Read buffer for serving local files; object_store's own local stream reads 8 KiB at a time,
 /// which caps pulls far below disk speed.
 const READ_CHUNK: usize = 1024 * 1024;
+/// Incoming bytes are hashed and written in batches of this size, so that the hashing of one
+/// batch, the write of the one before and the reception of the next proceed side by side.
+/// Bounds the memory of one upload at about three batches.
+const BATCH: usize = 2 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobStoreError {
@@ -49,6 +58,10 @@ pub enum BlobStoreError {
     Body(std::io::Error),
     #[error("content digest {actual} does not match the expected {expected}")]
     DigestMismatch { expected: Digest, actual: Digest },
+    #[error("staged part {0} is missing")]
+    PartMissing(String),
+    #[error("a storage task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
     #[error("range {start}-{end} is outside the blob of {size} bytes")]
     RangeNotSatisfiable { start: u64, end: u64, size: u64 },
 }
@@ -75,6 +88,8 @@ pub struct BlobStore {
     /// Set for the local filesystem back end: object_store hides its own half-written staging
     /// files (`name#n`) from listings, so reclaiming a dead session's space needs the real path.
     local_root: Option<PathBuf>,
+    /// Local parts are written with direct I/O (see [`local`]).
+    direct_io: bool,
 }
 
 impl std::fmt::Debug for BlobStore {
@@ -124,7 +139,14 @@ impl BlobStore {
         Ok(BlobStore {
             objects: Arc::new(LocalFileSystem::new_with_prefix(&root)?),
             local_root: Some(root),
+            direct_io: true,
         })
+    }
+
+    /// Whether local upload parts bypass the page cache (the default; see [`local`]).
+    pub fn with_direct_io(mut self, direct_io: bool) -> Self {
+        self.direct_io = direct_io;
+        self
     }
 
     /// Blobs in memory, for tests.
@@ -132,6 +154,7 @@ impl BlobStore {
         BlobStore {
             objects: Arc::new(InMemory::new()),
             local_root: None,
+            direct_io: false,
         }
     }
 
@@ -151,11 +174,73 @@ impl BlobStore {
         digest: &Digest,
         range: Option<Range<u64>>,
     ) -> Result<Option<BlobStream>> {
+        self.read_object(&blob_path(digest), range).await
+    }
+
+    /// Streams `body` into a new part of upload `session`, hashing it on the way, and refuses
+    /// to store more than `max_len` bytes. Nothing is recorded anywhere but the part object;
+    /// the caller records the returned [`StagedPart`] in the session's metadata.
+    pub async fn stage_part<S>(&self, session: &str, body: S, max_len: u64) -> Result<StagedPart>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send,
+    {
+        check_session_id(session)?;
+        let name = uuid::Uuid::new_v4().to_string();
+        let mut pipeline = Pipeline::new(
+            DigestAlgorithm::Sha256,
+            self.part_sink(session, &name).await?,
+        );
+        let mut size: u64 = 0;
+        let mut body = std::pin::pin!(body);
+        let outcome: Result<()> = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(BlobStoreError::Body)?;
+                size += chunk.len() as u64;
+                if size > max_len {
+                    return Err(BlobStoreError::TooLarge { limit: max_len });
+                }
+                pipeline.push(chunk).await?;
+            }
+            Ok(())
+        }
+        .await;
+        match outcome {
+            Ok(()) => Ok(StagedPart {
+                name,
+                size,
+                sha256: pipeline.finish().await?,
+            }),
+            Err(e) => {
+                pipeline.abort().await;
+                if let Err(discard_error) = self.discard_part(session, &name).await {
+                    tracing::warn!(%session, error = %discard_error, "removing a failed part left data behind");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Where a new part of `session` is written: a file of our own on the local filesystem
+    /// (see [`local`]), a multipart upload elsewhere.
+    async fn part_sink(&self, session: &str, name: &str) -> Result<Sink> {
+        match &self.local_root {
+            Some(root) => {
+                let path = root.join("uploads").join(session).join(name);
+                Ok(Sink::Local(LocalSink::create(path, self.direct_io).await?))
+            }
+            None => Ok(Sink::Store(PartWriter::new(
+                self.objects.put_multipart(&part_path(session, name)).await?,
+            ))),
+        }
+    }
+
+    /// Streams a stored object, whole or a range of it, in large reads.
+    async fn read_object(&self, path: &Path, range: Option<Range<u64>>) -> Result<Option<BlobStream>> {
         let options = GetOptions {
-            range: range.clone().map(GetRange::Bounded),
+            range: range.map(GetRange::Bounded),
             ..GetOptions::default()
         };
-        let result = match self.objects.get_opts(&blob_path(digest), options).await {
+        let result = match self.objects.get_opts(path, options).await {
             Ok(result) => result,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -173,51 +258,6 @@ impl BlobStore {
             GetResultPayload::Stream(stream) => stream.map_err(BlobStoreError::ObjectStore).boxed(),
         };
         Ok(Some(stream))
-    }
-
-    /// Streams `body` into a new part of upload `session`, hashing it on the way, and refuses
-    /// to store more than `max_len` bytes. Nothing is recorded anywhere but the part object;
-    /// the caller records the returned [`StagedPart`] in the session's metadata.
-    pub async fn stage_part<S>(&self, session: &str, body: S, max_len: u64) -> Result<StagedPart>
-    where
-        S: Stream<Item = std::io::Result<Bytes>> + Send,
-    {
-        check_session_id(session)?;
-        let name = uuid::Uuid::new_v4().to_string();
-        let path = part_path(session, &name);
-        let mut writer = PartWriter::new(self.objects.put_multipart(&path).await?);
-        let mut hasher = DigestHasher::new(DigestAlgorithm::Sha256);
-        let mut size: u64 = 0;
-        let mut body = std::pin::pin!(body);
-        let outcome: Result<()> = async {
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(BlobStoreError::Body)?;
-                size += chunk.len() as u64;
-                if size > max_len {
-                    return Err(BlobStoreError::TooLarge { limit: max_len });
-                }
-                hasher.update(&chunk);
-                writer.write(chunk).await?;
-            }
-            Ok(())
-        }
-        .await;
-        match outcome {
-            Ok(()) => {
-                writer.finish().await?;
-                Ok(StagedPart {
-                    name,
-                    size,
-                    sha256: hasher.finish(),
-                })
-            }
-            Err(e) => {
-                if let Err(abort_error) = writer.abort().await {
-                    tracing::warn!(%session, error = %abort_error, "aborting a failed part left data behind");
-                }
-                Err(e)
-            }
-        }
     }
 
     /// Verifies that the concatenated `parts` of `session` have digest `expected` and makes
@@ -268,32 +308,43 @@ impl BlobStore {
         expected: &Digest,
         target: &Path,
     ) -> Result<u64> {
-        let assembled = part_path(session, "assembled");
-        let mut writer = PartWriter::new(self.objects.put_multipart(&assembled).await?);
-        let mut hasher = DigestHasher::new(expected.algorithm());
+        const ASSEMBLED: &str = "assembled";
+        // Left by an earlier commit that failed half-way.
+        self.discard_part(session, ASSEMBLED).await?;
+        let mut pipeline = Pipeline::new(
+            expected.algorithm(),
+            self.part_sink(session, ASSEMBLED).await?,
+        );
         let mut size = 0u64;
         let copied: Result<()> = async {
             for part in parts {
                 let mut stream = self
-                    .objects
-                    .get(&part_path(session, &part.name))
+                    .read_object(&part_path(session, &part.name), None)
                     .await?
-                    .into_stream();
+                    .ok_or_else(|| BlobStoreError::PartMissing(part.name.clone()))?;
                 while let Some(chunk) = stream.try_next().await? {
                     size += chunk.len() as u64;
-                    hasher.update(&chunk);
-                    writer.write(chunk).await?;
+                    pipeline.push(chunk).await?;
                 }
             }
             Ok(())
         }
         .await;
-        if let Err(e) = copied {
-            writer.abort().await.ok();
-            return Err(e);
-        }
-        writer.finish().await?;
-        let actual = hasher.finish();
+        let assembled = part_path(session, ASSEMBLED);
+        let actual = match copied {
+            Ok(()) => pipeline.finish().await,
+            Err(e) => {
+                pipeline.abort().await;
+                Err(e)
+            }
+        };
+        let actual = match actual {
+            Ok(actual) => actual,
+            Err(e) => {
+                self.discard_part(session, ASSEMBLED).await.ok();
+                return Err(e);
+            }
+        };
         if &actual != expected {
             self.objects.delete(&assembled).await?;
             return Err(BlobStoreError::DigestMismatch {
@@ -423,6 +474,228 @@ impl PartWriter {
         // Let parts in flight settle so that abort removes everything they wrote.
         while self.in_flight.next().await.is_some() {}
         self.upload.abort().await?;
+        Ok(())
+    }
+}
+
+/// Hashes and stores a stream of chunks, overlapping the two: batch n is hashed on the
+/// blocking pool while batch n-1 is written and batch n+1 is being received.
+struct Pipeline {
+    /// Present while no batch is being hashed.
+    hasher: Option<DigestHasher>,
+    hashing: Option<JoinHandle<Hashed>>,
+    batch: Vec<Bytes>,
+    batch_len: usize,
+    sink: Sink,
+}
+
+/// What a hashing task hands back: the hasher, the batch, and (for local parts) the batch
+/// copied into the buffer that will be written.
+struct Hashed {
+    hasher: DigestHasher,
+    batch: Vec<Bytes>,
+    buffer: Option<std::io::Result<AlignedBuf>>,
+}
+
+impl Pipeline {
+    fn new(algorithm: DigestAlgorithm, sink: Sink) -> Self {
+        Pipeline {
+            hasher: Some(DigestHasher::new(algorithm)),
+            hashing: None,
+            batch: Vec::new(),
+            batch_len: 0,
+            sink,
+        }
+    }
+
+    async fn push(&mut self, mut chunk: Bytes) -> Result<()> {
+        while !chunk.is_empty() {
+            let room = BATCH - self.batch_len;
+            let piece = if chunk.len() > room {
+                chunk.split_to(room)
+            } else {
+                std::mem::take(&mut chunk)
+            };
+            self.batch_len += piece.len();
+            self.batch.push(piece);
+            if self.batch_len == BATCH {
+                self.hash_batch().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands the previous batch to the sink and starts hashing the current one.
+    async fn hash_batch(&mut self) -> Result<()> {
+        let buffer = match self.hashing.take() {
+            Some(hashing) => {
+                let hashed = hashing.await?;
+                self.hasher = Some(hashed.hasher);
+                let filled = hashed.buffer.transpose()?;
+                self.sink.store(hashed.batch, filled).await?
+            }
+            None => self.sink.first_buffer(),
+        };
+        let mut hasher = self
+            .hasher
+            .take()
+            .unwrap_or_else(|| unreachable!("the hasher is back once no batch is hashing"));
+        let batch = std::mem::take(&mut self.batch);
+        self.batch_len = 0;
+        self.hashing = Some(spawn_blocking(move || {
+            for chunk in &batch {
+                hasher.update(chunk);
+            }
+            let buffer = buffer.map(|mut buffer| {
+                for chunk in &batch {
+                    buffer.extend(chunk)?;
+                }
+                Ok(buffer)
+            });
+            Hashed {
+                hasher,
+                batch,
+                buffer,
+            }
+        }));
+        Ok(())
+    }
+
+    /// Stores everything and returns the digest of the whole stream.
+    async fn finish(mut self) -> Result<Digest> {
+        // Hash what is left (possibly nothing), then collect the last hashing.
+        self.hash_batch().await?;
+        let hashed = match self.hashing.take() {
+            Some(hashing) => hashing.await?,
+            None => unreachable!("hash_batch always leaves a batch hashing"),
+        };
+        let filled = hashed.buffer.transpose()?;
+        self.sink.finish(hashed.batch, filled).await?;
+        Ok(hashed.hasher.finish())
+    }
+
+    async fn abort(mut self) {
+        if let Some(hashing) = self.hashing.take() {
+            hashing.await.ok();
+        }
+        self.sink.abort().await;
+    }
+}
+
+/// Where a pipeline's bytes go.
+enum Sink {
+    Local(LocalSink),
+    Store(PartWriter),
+}
+
+impl Sink {
+    /// The buffer the first batch is copied into, for sinks that write from buffers.
+    fn first_buffer(&mut self) -> Option<AlignedBuf> {
+        match self {
+            Sink::Local(local) => local.spare.take(),
+            Sink::Store(_) => None,
+        }
+    }
+
+    /// Stores a hashed batch and returns the buffer the next batch is copied into.
+    async fn store(
+        &mut self,
+        batch: Vec<Bytes>,
+        filled: Option<AlignedBuf>,
+    ) -> Result<Option<AlignedBuf>> {
+        match (self, filled) {
+            (Sink::Local(local), Some(filled)) => Ok(Some(local.store(filled).await?)),
+            (Sink::Store(writer), _) => {
+                for chunk in batch {
+                    writer.write(chunk).await?;
+                }
+                Ok(None)
+            }
+            (Sink::Local(_), None) => unreachable!("local batches are always copied to a buffer"),
+        }
+    }
+
+    async fn finish(self, batch: Vec<Bytes>, filled: Option<AlignedBuf>) -> Result<()> {
+        match (self, filled) {
+            (Sink::Local(local), Some(filled)) => local.finish(filled).await,
+            (Sink::Store(mut writer), _) => {
+                for chunk in batch {
+                    writer.write(chunk).await?;
+                }
+                writer.finish().await
+            }
+            (Sink::Local(_), None) => unreachable!("local batches are always copied to a buffer"),
+        }
+    }
+
+    async fn abort(self) {
+        match self {
+            // The caller removes the file.
+            Sink::Local(local) => {
+                if let Some(writing) = local.writing {
+                    writing.await.ok();
+                }
+            }
+            Sink::Store(writer) => {
+                if let Err(e) = writer.abort().await {
+                    tracing::warn!(error = %e, "aborting a failed part left data behind");
+                }
+            }
+        }
+    }
+}
+
+/// A local part written from two buffers in turn: one is filled while the other is written.
+struct LocalSink {
+    /// Present while no write is in flight.
+    file: Option<PartFile>,
+    writing: Option<JoinHandle<std::io::Result<(PartFile, AlignedBuf)>>>,
+    /// A buffer no one is using (before the second batch).
+    spare: Option<AlignedBuf>,
+    second: Option<AlignedBuf>,
+}
+
+impl LocalSink {
+    async fn create(path: PathBuf, direct_io: bool) -> Result<Self> {
+        Ok(spawn_blocking(move || {
+            // Room for a batch behind the unaligned end carried from the one before.
+            let first = AlignedBuf::new(BATCH + local::ALIGN);
+            let second = AlignedBuf::new(BATCH + local::ALIGN);
+            let file = PartFile::create(&path, direct_io, &[&first, &second])?;
+            std::io::Result::Ok(LocalSink {
+                file: Some(file),
+                writing: None,
+                spare: Some(first),
+                second: Some(second),
+            })
+        })
+        .await??)
+    }
+
+    /// Waits for the write in flight, if any, and returns the part file and a free buffer.
+    async fn settle(&mut self) -> Result<(PartFile, AlignedBuf)> {
+        if let Some(writing) = self.writing.take() {
+            return Ok(writing.await??);
+        }
+        match (self.file.take(), self.second.take()) {
+            (Some(file), Some(free)) => Ok((file, free)),
+            _ => unreachable!("a local sink holds its file and second buffer until the first write"),
+        }
+    }
+
+    async fn store(&mut self, mut filled: AlignedBuf) -> Result<AlignedBuf> {
+        let (mut file, mut next) = self.settle().await?;
+        file.carry_unaligned_end(&mut filled, &mut next)?;
+        self.writing = Some(spawn_blocking(move || {
+            file.write(&mut filled)?;
+            Ok((file, filled))
+        }));
+        Ok(next)
+    }
+
+    async fn finish(mut self, last: AlignedBuf) -> Result<()> {
+        let (file, _) = self.settle().await?;
+        spawn_blocking(move || file.finish(last)).await??;
         Ok(())
     }
 }

@@ -112,3 +112,80 @@ async fn local_discard_removes_half_written_parts() {
     store.discard_upload(SESSION).await.unwrap();
     assert!(!session_dir.exists());
 }
+
+/// Bodies that span several batches, in chunks that straddle batch and block boundaries, come
+/// back byte for byte, with the right digest, as one part and assembled from several.
+async fn large_bodies(store: BlobStore) {
+    let content: Vec<u8> = (0..2 * BATCH as u64 + 4097)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+        .collect();
+    let content = Bytes::from(content);
+    for (n, len) in [1, BATCH - 1, BATCH, BATCH + 1, content.len()].into_iter().enumerate() {
+        for chunk_size in [65_537, BATCH + 3] {
+            let session = format!("0b6c5d3e-0000-4000-8000-00000000{n:02}{}", chunk_size % 10);
+            let whole = content.slice(..len);
+            let chunks: Vec<std::io::Result<Bytes>> = (0..len)
+                .step_by(chunk_size)
+                .map(|at| Ok(whole.slice(at..(at + chunk_size).min(len))))
+                .collect();
+            let part = store
+                .stage_part(&session, futures::stream::iter(chunks), u64::MAX)
+                .await
+                .unwrap();
+            let digest = Digest::sha256_of(&whole);
+            assert_eq!((part.size, &part.sha256), (len as u64, &digest));
+            store.commit(&session, &[part], &digest).await.unwrap();
+            assert!(read_all(&store, &digest, None).await == whole, "{len} in {chunk_size}");
+
+            // The same content in two parts, committed under sha512.
+            let half = len / 2;
+            let a = store
+                .stage_part(&session, futures::stream::iter([Ok(whole.slice(..half))]), u64::MAX)
+                .await
+                .unwrap();
+            let b = store
+                .stage_part(&session, futures::stream::iter([Ok(whole.slice(half..))]), u64::MAX)
+                .await
+                .unwrap();
+            let digest512 = Digest::compute(DigestAlgorithm::Sha512, &whole);
+            assert_eq!(store.commit(&session, &[a, b], &digest512).await.unwrap(), len as u64);
+            assert!(read_all(&store, &digest512, None).await == whole);
+            store.discard_upload(&session).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn large_bodies_in_memory() {
+    large_bodies(BlobStore::in_memory()).await;
+}
+
+#[tokio::test]
+async fn large_bodies_local_direct() {
+    let dir = tempfile::tempdir().unwrap();
+    large_bodies(BlobStore::open_local(dir.path()).unwrap()).await;
+}
+
+#[tokio::test]
+async fn large_bodies_local_buffered() {
+    let dir = tempfile::tempdir().unwrap();
+    large_bodies(BlobStore::open_local(dir.path()).unwrap().with_direct_io(false)).await;
+}
+
+/// A body that fails half-way leaves no part behind.
+#[tokio::test]
+async fn a_failed_body_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open_local(dir.path()).unwrap();
+    let chunks = vec![
+        Ok(Bytes::from(vec![1u8; BATCH + 10])),
+        Err(std::io::Error::other("client went away")),
+    ];
+    let err = store
+        .stage_part(SESSION, futures::stream::iter(chunks), u64::MAX)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BlobStoreError::Body(_)));
+    let session_dir = dir.path().join("uploads").join(SESSION);
+    assert_eq!(std::fs::read_dir(&session_dir).unwrap().count(), 0);
+}

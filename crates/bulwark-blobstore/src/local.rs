@@ -1,0 +1,217 @@
+//! Staged parts on the local filesystem, written past the page cache.
+//!
+//! A push must hash every byte and store it. Written through the page cache, every byte is
+//! also copied into a newly allocated cache page, and on virtual machines that first touch
+//! is slow and erratic: 0.4 to 5 GB/s for the same 1 GiB on the machines this was measured
+//! on, mostly slower than hashing. It also evicts the cached blobs that pulls are served from.
+//! Direct I/O moves the bytes from our buffer to the device without that copy, at a steady
+//! 1.8 to 3 GB/s there. Filesystems that refuse `O_DIRECT` (tmpfs, for one) and other
+//! systems than Linux get ordinary buffered writes through the same code.
+//!
+//! Direct I/O needs buffers, lengths and file offsets aligned to the device's block size;
+//! [`ALIGN`] covers every block size Linux supports. Only the last write of a part may be
+//! short: it is padded, and the file is then cut to its real length.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+pub(crate) const ALIGN: usize = 4096;
+
+/// A fixed-capacity byte buffer whose contents start on an [`ALIGN`] boundary.
+pub(crate) struct AlignedBuf {
+    storage: Vec<u8>,
+    start: usize,
+    len: usize,
+    capacity: usize,
+}
+
+impl AlignedBuf {
+    pub(crate) fn new(capacity: usize) -> Self {
+        let storage = vec![0u8; capacity + ALIGN];
+        // `align_offset` may decline to compute an offset (usize::MAX); the buffer then is
+        // simply unaligned, and the writer that owns it falls back to buffered writes.
+        let start = storage.as_ptr().align_offset(ALIGN).min(ALIGN);
+        AlignedBuf {
+            storage,
+            start,
+            len: 0,
+            capacity,
+        }
+    }
+
+    fn is_aligned(&self) -> bool {
+        self.filled().as_ptr().align_offset(ALIGN) == 0
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn filled(&self) -> &[u8] {
+        &self.storage[self.start..self.start + self.len]
+    }
+
+    /// Appends `bytes`; the callers size their batches so that they always fit.
+    pub(crate) fn extend(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.len + bytes.len() > self.capacity {
+            return Err(io::Error::other("staging buffer overflow"));
+        }
+        let at = self.start + self.len;
+        self.storage[at..at + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+        Ok(())
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Pads with zeros up to the next multiple of [`ALIGN`] (capacity permitting).
+    fn pad_to_alignment(&mut self) -> io::Result<()> {
+        let padded = self.len.next_multiple_of(ALIGN);
+        let zeros = [0u8; ALIGN];
+        self.extend(&zeros[..padded - self.len])
+    }
+}
+
+/// A staged part being written.
+pub(crate) struct PartFile {
+    file: File,
+    direct: bool,
+    written: u64,
+}
+
+impl PartFile {
+    /// Creates the part at `path` (a new file; its folder is created if missing). Blocking.
+    pub(crate) fn create(path: &Path, direct_io: bool, buffers: &[&AlignedBuf]) -> io::Result<Self> {
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder)?;
+        }
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        if direct_io && buffers.iter().all(|b| b.is_aligned()) {
+            if let Some(file) = open_direct(&options, path)? {
+                return Ok(PartFile {
+                    file,
+                    direct: true,
+                    written: 0,
+                });
+            }
+        }
+        Ok(PartFile {
+            file: options.open(path)?,
+            direct: false,
+            written: 0,
+        })
+    }
+
+    /// Moves what of `filled` cannot be written yet (its unaligned end, under direct I/O) to
+    /// the front of the empty buffer `next`.
+    pub(crate) fn carry_unaligned_end(
+        &self,
+        filled: &mut AlignedBuf,
+        next: &mut AlignedBuf,
+    ) -> io::Result<()> {
+        next.clear();
+        if self.direct {
+            let aligned = filled.len() - filled.len() % ALIGN;
+            next.extend(&filled.filled()[aligned..])?;
+            filled.truncate(aligned);
+        }
+        Ok(())
+    }
+
+    /// Writes all of `buf`, which under direct I/O holds a multiple of [`ALIGN`] bytes, and
+    /// empties it for reuse. Blocking.
+    pub(crate) fn write(&mut self, buf: &mut AlignedBuf) -> io::Result<()> {
+        self.file.write_all(buf.filled())?;
+        self.written += buf.len() as u64;
+        buf.clear();
+        Ok(())
+    }
+
+    /// Writes the last bytes of the part. Blocking.
+    pub(crate) fn finish(mut self, mut last: AlignedBuf) -> io::Result<u64> {
+        let real_len = self.written + last.len() as u64;
+        if self.direct && last.len() % ALIGN != 0 {
+            last.pad_to_alignment()?;
+            self.write(&mut last)?;
+            self.file.set_len(real_len)?;
+        } else {
+            self.write(&mut last)?;
+        }
+        Ok(real_len)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn open_direct(options: &OpenOptions, path: &Path) -> io::Result<Option<File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = options.clone();
+    match options.custom_flags(libc::O_DIRECT).open(path) {
+        Ok(file) => Ok(Some(file)),
+        // The filesystem has no direct I/O.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_direct(_options: &OpenOptions, _path: &Path) -> io::Result<Option<File>> {
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_are_aligned_and_bounded() {
+        let mut buf = AlignedBuf::new(2 * ALIGN);
+        assert!(buf.is_aligned());
+        buf.extend(&[1; ALIGN]).unwrap();
+        buf.extend(&[2; ALIGN]).unwrap();
+        assert!(buf.extend(&[3]).is_err());
+        assert_eq!(buf.len(), 2 * ALIGN);
+    }
+
+    /// Every split of a stream into writes yields the same file, direct or not.
+    #[test]
+    fn parts_keep_exact_length_and_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let content: Vec<u8> = (0..3 * ALIGN as u32 + 123).map(|i| (i * 7) as u8).collect();
+        for direct in [true, false] {
+            for piece in [1, 100, ALIGN - 1, ALIGN, ALIGN + 1, 2 * ALIGN + 5] {
+                let path = dir.path().join(format!("d{direct}-p{piece}"));
+                let mut current = AlignedBuf::new(4 * ALIGN);
+                let mut next = AlignedBuf::new(4 * ALIGN);
+                let mut part = PartFile::create(&path, direct, &[&current, &next]).unwrap();
+                for chunk in content.chunks(piece) {
+                    current.extend(chunk).unwrap();
+                    if current.len() >= 2 * ALIGN {
+                        part.carry_unaligned_end(&mut current, &mut next).unwrap();
+                        part.write(&mut current).unwrap();
+                        std::mem::swap(&mut current, &mut next);
+                    }
+                }
+                assert_eq!(part.finish(current).unwrap(), content.len() as u64);
+                assert_eq!(std::fs::read(&path).unwrap(), content, "{direct} {piece}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_existing_part_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part");
+        std::fs::write(&path, b"kept").unwrap();
+        let buf = AlignedBuf::new(ALIGN);
+        assert!(PartFile::create(&path, true, &[&buf]).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"kept");
+    }
+}
