@@ -25,7 +25,6 @@ use object_store::path::Path;
 use object_store::{
     GetOptions, GetRange, GetResultPayload, MultipartUpload, ObjectStore, PutPayloadMut, UploadPart,
 };
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::task::{JoinHandle, spawn_blocking};
 
 use crate::local::{AlignedBuf, PartFile};
@@ -39,6 +38,8 @@ const WRITE_CONCURRENCY: usize = 2;
 /// Read buffer for serving local files; object_store's own local stream reads 8 KiB at a time,
 /// which caps pulls far below disk speed.
 const READ_CHUNK: usize = 1024 * 1024;
+/// Reads of a pull in flight: the next chunk is read while one is sent.
+const READ_AHEAD: usize = 2;
 /// Incoming bytes are hashed and written in batches of this size, so that the hashing of one
 /// batch, the write of the one before and the reception of the next proceed side by side.
 /// Bounds the memory of one upload at about three batches.
@@ -247,14 +248,7 @@ impl BlobStore {
         };
         let range = result.range.clone();
         let stream = match result.payload {
-            GetResultPayload::File(file, _) => {
-                let mut file = tokio::fs::File::from_std(file);
-                file.seek(std::io::SeekFrom::Start(range.start)).await?;
-                let reader = file.take(range.end - range.start);
-                tokio_util::io::ReaderStream::with_capacity(reader, READ_CHUNK)
-                    .map_err(BlobStoreError::Io)
-                    .boxed()
-            }
+            GetResultPayload::File(file, _) => read_file_ahead(file, range),
             GetResultPayload::Stream(stream) => stream.map_err(BlobStoreError::ObjectStore).boxed(),
         };
         Ok(Some(stream))
@@ -476,6 +470,30 @@ impl PartWriter {
         self.upload.abort().await?;
         Ok(())
     }
+}
+
+/// Streams `range` of a local file in [`READ_CHUNK`] pieces, each read straight into the
+/// buffer that is sent, with the next read already running while one is being sent.
+fn read_file_ahead(file: std::fs::File, range: Range<u64>) -> BlobStream {
+    use std::os::unix::fs::FileExt;
+    let file = Arc::new(file);
+    let end = range.end;
+    futures::stream::iter(range.step_by(READ_CHUNK))
+        .map(move |offset| {
+            let file = file.clone();
+            async move {
+                let len = usize::try_from(end - offset)
+                    .map_or(READ_CHUNK, |left| left.min(READ_CHUNK));
+                spawn_blocking(move || {
+                    let mut buffer = bytes::BytesMut::zeroed(len);
+                    file.read_exact_at(&mut buffer, offset)?;
+                    Ok(buffer.freeze())
+                })
+                .await?
+            }
+        })
+        .buffered(READ_AHEAD)
+        .boxed()
 }
 
 /// Hashes and stores a stream of chunks, overlapping the two: batch n is hashed on the
