@@ -84,7 +84,7 @@ fn time_shell(script: &str, args: &[&Path]) -> anyhow::Result<Duration> {
 
 /// The fastest this machine moves the file over loopback TCP: `sendfile(2)` (no copy on the
 /// sending side) into a reader that discards, no HTTP. A pull cannot beat it.
-fn loopback_twrite_time(file: &Path) -> anyhow::Result<Duration> {
+fn loopback_tcp_time(file: &Path) -> anyhow::Result<Duration> {
     use std::io::Read;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let address = listener.local_addr()?;
@@ -285,8 +285,12 @@ async fn main() -> anyhow::Result<()> {
     )?;
     std::fs::remove_file(&copy).ok();
     time_shell("sync", &[])?;
-    loopback_twrite_time(&file)?;
-    let loopback_time = loopback_twrite_time(&file)?;
+    // Loopback throughput swings from run to run on a shared machine; its best of three is
+    // the ceiling a pull is held against.
+    let mut loopback_time = loopback_tcp_time(&file)?;
+    for _ in 0..2 {
+        loopback_time = loopback_time.min(loopback_tcp_time(&file)?);
+    }
     let hex = openssl_out.split_whitespace().next().unwrap_or_default();
     let digest: Digest = format!("sha256:{hex}")
         .parse()

@@ -230,13 +230,19 @@ impl BlobStore {
                 Ok(Sink::Local(LocalSink::create(path, self.direct_io).await?))
             }
             None => Ok(Sink::Store(PartWriter::new(
-                self.objects.put_multipart(&part_path(session, name)).await?,
+                self.objects
+                    .put_multipart(&part_path(session, name))
+                    .await?,
             ))),
         }
     }
 
     /// Streams a stored object, whole or a range of it, in large reads.
-    async fn read_object(&self, path: &Path, range: Option<Range<u64>>) -> Result<Option<BlobStream>> {
+    async fn read_object(
+        &self,
+        path: &Path,
+        range: Option<Range<u64>>,
+    ) -> Result<Option<BlobStream>> {
         let options = GetOptions {
             range: range.map(GetRange::Bounded),
             ..GetOptions::default()
@@ -482,8 +488,8 @@ fn read_file_ahead(file: std::fs::File, range: Range<u64>) -> BlobStream {
         .map(move |offset| {
             let file = file.clone();
             async move {
-                let len = usize::try_from(end - offset)
-                    .map_or(READ_CHUNK, |left| left.min(READ_CHUNK));
+                let len =
+                    usize::try_from(end - offset).map_or(READ_CHUNK, |left| left.min(READ_CHUNK));
                 spawn_blocking(move || {
                     let mut buffer = bytes::BytesMut::zeroed(len);
                     file.read_exact_at(&mut buffer, offset)?;
@@ -697,7 +703,9 @@ impl LocalSink {
         }
         match (self.file.take(), self.second.take()) {
             (Some(file), Some(free)) => Ok((file, free)),
-            _ => unreachable!("a local sink holds its file and second buffer until the first write"),
+            _ => {
+                unreachable!("a local sink holds its file and second buffer until the first write")
+            }
         }
     }
 

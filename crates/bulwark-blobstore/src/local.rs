@@ -88,7 +88,11 @@ pub(crate) struct PartFile {
 
 impl PartFile {
     /// Creates the part at `path` (a new file; its folder is created if missing). Blocking.
-    pub(crate) fn create(path: &Path, direct_io: bool, buffers: &[&AlignedBuf]) -> io::Result<Self> {
+    pub(crate) fn create(
+        path: &Path,
+        direct_io: bool,
+        buffers: &[&AlignedBuf],
+    ) -> io::Result<Self> {
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder)?;
         }

@@ -120,7 +120,10 @@ async fn large_bodies(store: BlobStore) {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
         .collect();
     let content = Bytes::from(content);
-    for (n, len) in [1, BATCH - 1, BATCH, BATCH + 1, content.len()].into_iter().enumerate() {
+    for (n, len) in [1, BATCH - 1, BATCH, BATCH + 1, content.len()]
+        .into_iter()
+        .enumerate()
+    {
         for chunk_size in [65_537, BATCH + 3] {
             let session = format!("0b6c5d3e-0000-4000-8000-00000000{n:02}{}", chunk_size % 10);
             let whole = content.slice(..len);
@@ -135,20 +138,34 @@ async fn large_bodies(store: BlobStore) {
             let digest = Digest::sha256_of(&whole);
             assert_eq!((part.size, &part.sha256), (len as u64, &digest));
             store.commit(&session, &[part], &digest).await.unwrap();
-            assert!(read_all(&store, &digest, None).await == whole, "{len} in {chunk_size}");
+            assert!(
+                read_all(&store, &digest, None).await == whole,
+                "{len} in {chunk_size}"
+            );
 
             // The same content in two parts, committed under sha512.
             let half = len / 2;
             let a = store
-                .stage_part(&session, futures::stream::iter([Ok(whole.slice(..half))]), u64::MAX)
+                .stage_part(
+                    &session,
+                    futures::stream::iter([Ok(whole.slice(..half))]),
+                    u64::MAX,
+                )
                 .await
                 .unwrap();
             let b = store
-                .stage_part(&session, futures::stream::iter([Ok(whole.slice(half..))]), u64::MAX)
+                .stage_part(
+                    &session,
+                    futures::stream::iter([Ok(whole.slice(half..))]),
+                    u64::MAX,
+                )
                 .await
                 .unwrap();
             let digest512 = Digest::compute(DigestAlgorithm::Sha512, &whole);
-            assert_eq!(store.commit(&session, &[a, b], &digest512).await.unwrap(), len as u64);
+            assert_eq!(
+                store.commit(&session, &[a, b], &digest512).await.unwrap(),
+                len as u64
+            );
             assert!(read_all(&store, &digest512, None).await == whole);
             store.discard_upload(&session).await.unwrap();
         }
@@ -169,7 +186,12 @@ async fn large_bodies_local_direct() {
 #[tokio::test]
 async fn large_bodies_local_buffered() {
     let dir = tempfile::tempdir().unwrap();
-    large_bodies(BlobStore::open_local(dir.path()).unwrap().with_direct_io(false)).await;
+    large_bodies(
+        BlobStore::open_local(dir.path())
+            .unwrap()
+            .with_direct_io(false),
+    )
+    .await;
 }
 
 /// A body that fails half-way leaves no part behind.
