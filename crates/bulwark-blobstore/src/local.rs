@@ -98,14 +98,15 @@ impl PartFile {
         }
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
-        if direct_io && buffers.iter().all(|b| b.is_aligned()) {
-            if let Some(file) = open_direct(&options, path)? {
-                return Ok(PartFile {
-                    file,
-                    direct: true,
-                    written: 0,
-                });
-            }
+        if direct_io
+            && buffers.iter().all(|b| b.is_aligned())
+            && let Some(file) = open_direct(&options, path)?
+        {
+            return Ok(PartFile {
+                file,
+                direct: true,
+                written: 0,
+            });
         }
         Ok(PartFile {
             file: options.open(path)?,
@@ -142,7 +143,7 @@ impl PartFile {
     /// Writes the last bytes of the part. Blocking.
     pub(crate) fn finish(mut self, mut last: AlignedBuf) -> io::Result<u64> {
         let real_len = self.written + last.len() as u64;
-        if self.direct && last.len() % ALIGN != 0 {
+        if self.direct && !last.len().is_multiple_of(ALIGN) {
             last.pad_to_alignment()?;
             self.write(&mut last)?;
             self.file.set_len(real_len)?;
