@@ -148,7 +148,13 @@ async fn sigkill_during_concurrent_pushes(backend: Backend) {
     assert_eq!(body["tags"], serde_json::json!(["v1"]));
 }
 
-/// Deterministic, incompressible-enough content generated on the fly, hashed as it goes.
+static PATTERN: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+    (0..1024 * 1024u64)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect()
+});
+
+/// Deterministic content generated on the fly, hashed as it goes.
 fn generated_body(total: u64, hasher: std::sync::Arc<std::sync::Mutex<Sha256>>) -> reqwest::Body {
     const CHUNK: u64 = 1024 * 1024;
     let stream = futures::stream::unfold(0u64, move |sent| {
@@ -158,10 +164,12 @@ fn generated_body(total: u64, hasher: std::sync::Arc<std::sync::Mutex<Sha256>>) 
                 return None;
             }
             let len = CHUNK.min(total - sent) as usize;
-            let seed = sent / CHUNK;
-            let chunk: Vec<u8> = (0..len)
-                .map(|i| ((i as u64).wrapping_mul(31) ^ seed) as u8)
-                .collect();
+            // A fixed pattern behind the chunk's own number: every chunk differs, and building
+            // one is a copy, not a per-byte loop (this test crate is built without optimisation).
+            let mut chunk = Vec::with_capacity(len);
+            chunk.extend_from_slice(&(sent / CHUNK).to_le_bytes());
+            chunk.extend_from_slice(&PATTERN[..len.saturating_sub(8)]);
+            chunk.truncate(len);
             hasher.lock().unwrap().update(&chunk);
             Some((
                 Ok::<_, std::io::Error>(Bytes::from(chunk)),
