@@ -127,7 +127,8 @@ pub(crate) fn auth_config(config: &Config) -> anyhow::Result<AuthConfig> {
 
 async fn open_registry(config: &Config, metadata: MetadataStore) -> anyhow::Result<Registry> {
     let blobs = BlobStore::open_local(&config.data_dir.join("blobs"))
-        .with_context(|| format!("opening blob storage in {}", config.data_dir.display()))?;
+        .with_context(|| format!("opening blob storage in {}", config.data_dir.display()))?
+        .with_direct_io(config.direct_io);
     let limits = RegistryLimits {
         max_blob_size: config.max_blob_size,
         max_manifest_size: config.max_manifest_size,

@@ -66,6 +66,11 @@ impl TestServer {
             .collect();
         if backend == Backend::Postgres {
             env.push(("BULWARK_DATABASE_URL".into(), database.url().to_owned()));
+            // Every scenario runs twice, once per back end; the second run also covers
+            // uploads written through the page cache.
+            if !env.iter().any(|(k, _)| k == "BULWARK_DIRECT_IO") {
+                env.push(("BULWARK_DIRECT_IO".into(), "false".into()));
+            }
         }
         let mut server = TestServer {
             child: None,
