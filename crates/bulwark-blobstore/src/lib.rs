@@ -27,7 +27,7 @@ use object_store::{
 };
 use tokio::task::{JoinHandle, spawn_blocking};
 
-use crate::local::{AlignedBuf, PartFile};
+use crate::local::PartFile;
 
 mod local;
 
@@ -227,7 +227,7 @@ impl BlobStore {
         match &self.local_root {
             Some(root) => {
                 let path = root.join("uploads").join(session).join(name);
-                Ok(Sink::Local(LocalSink::create(path, self.direct_io).await?))
+                Sink::local(path, self.direct_io).await
             }
             None => Ok(Sink::Store(PartWriter::new(
                 self.objects
@@ -502,23 +502,16 @@ fn read_file_ahead(file: std::fs::File, range: Range<u64>) -> BlobStream {
         .boxed()
 }
 
-/// Hashes and stores a stream of chunks, overlapping the two: batch n is hashed on the
-/// blocking pool while batch n-1 is written and batch n+1 is being received.
+/// Hashes and stores a stream of chunks in batches of [`BATCH`] bytes. Batch n is hashed on
+/// the blocking pool and, at the same time, written (on the blocking pool too, for local
+/// parts), while batch n+1 is being received; only the hashing is strictly sequential.
 struct Pipeline {
     /// Present while no batch is being hashed.
     hasher: Option<DigestHasher>,
-    hashing: Option<JoinHandle<Hashed>>,
+    hashing: Option<JoinHandle<DigestHasher>>,
     batch: Vec<Bytes>,
     batch_len: usize,
     sink: Sink,
-}
-
-/// What a hashing task hands back: the hasher, the batch, and (for local parts) the batch
-/// copied into the buffer that will be written.
-struct Hashed {
-    hasher: DigestHasher,
-    batch: Vec<Bytes>,
-    buffer: Option<std::io::Result<AlignedBuf>>,
 }
 
 impl Pipeline {
@@ -543,59 +536,43 @@ impl Pipeline {
             self.batch_len += piece.len();
             self.batch.push(piece);
             if self.batch_len == BATCH {
-                self.hash_batch().await?;
+                self.send_batch().await?;
             }
         }
         Ok(())
     }
 
-    /// Hands the previous batch to the sink and starts hashing the current one.
-    async fn hash_batch(&mut self) -> Result<()> {
-        let buffer = match self.hashing.take() {
-            Some(hashing) => {
-                let hashed = hashing.await?;
-                self.hasher = Some(hashed.hasher);
-                let filled = hashed.buffer.transpose()?;
-                self.sink.store(hashed.batch, filled).await?
-            }
-            None => self.sink.first_buffer(),
-        };
-        let mut hasher = self
-            .hasher
-            .take()
-            .unwrap_or_else(|| unreachable!("the hasher is back once no batch is hashing"));
+    /// Starts hashing and storing the current batch, once the previous one is hashed and
+    /// stored.
+    async fn send_batch(&mut self) -> Result<()> {
         let batch = std::mem::take(&mut self.batch);
         self.batch_len = 0;
+        let mut hasher = self.settle_hashing().await?;
+        let hashed = batch.clone();
         self.hashing = Some(spawn_blocking(move || {
-            for chunk in &batch {
+            for chunk in &hashed {
                 hasher.update(chunk);
             }
-            let buffer = buffer.map(|mut buffer| {
-                for chunk in &batch {
-                    buffer.extend(chunk)?;
-                }
-                Ok(buffer)
-            });
-            Hashed {
-                hasher,
-                batch,
-                buffer,
-            }
+            hasher
         }));
-        Ok(())
+        self.sink.write(batch).await
+    }
+
+    /// Waits for the batch being hashed, if any, and returns the hasher.
+    async fn settle_hashing(&mut self) -> Result<DigestHasher> {
+        match (self.hashing.take(), self.hasher.take()) {
+            (Some(hashing), _) => Ok(hashing.await?),
+            (None, Some(hasher)) => Ok(hasher),
+            (None, None) => unreachable!("the hasher is either idle or hashing"),
+        }
     }
 
     /// Stores everything and returns the digest of the whole stream.
     async fn finish(mut self) -> Result<Digest> {
-        // Hash what is left (possibly nothing), then collect the last hashing.
-        self.hash_batch().await?;
-        let hashed = match self.hashing.take() {
-            Some(hashing) => hashing.await?,
-            None => unreachable!("hash_batch always leaves a batch hashing"),
-        };
-        let filled = hashed.buffer.transpose()?;
-        self.sink.finish(hashed.batch, filled).await?;
-        Ok(hashed.hasher.finish())
+        self.send_batch().await?;
+        let hasher = self.settle_hashing().await?;
+        self.sink.finish().await?;
+        Ok(hasher.finish())
     }
 
     async fn abort(mut self) {
@@ -608,55 +585,75 @@ impl Pipeline {
 
 /// Where a pipeline's bytes go.
 enum Sink {
-    Local(LocalSink),
+    /// A part file of our own; present while no batch is being written.
+    Local {
+        part: Option<PartFile>,
+        writing: Option<JoinHandle<std::io::Result<PartFile>>>,
+    },
     Store(PartWriter),
 }
 
 impl Sink {
-    /// The buffer the first batch is copied into, for sinks that write from buffers.
-    fn first_buffer(&mut self) -> Option<AlignedBuf> {
+    async fn local(path: PathBuf, direct_io: bool) -> Result<Self> {
+        let part = spawn_blocking(move || PartFile::create(&path, direct_io, BATCH)).await??;
+        Ok(Sink::Local {
+            part: Some(part),
+            writing: None,
+        })
+    }
+
+    /// Starts writing `batch` once the previous one is written.
+    async fn write(&mut self, batch: Vec<Bytes>) -> Result<()> {
         match self {
-            Sink::Local(local) => local.spare.take(),
-            Sink::Store(_) => None,
-        }
-    }
-
-    /// Stores a hashed batch and returns the buffer the next batch is copied into.
-    async fn store(
-        &mut self,
-        batch: Vec<Bytes>,
-        filled: Option<AlignedBuf>,
-    ) -> Result<Option<AlignedBuf>> {
-        match (self, filled) {
-            (Sink::Local(local), Some(filled)) => Ok(Some(local.store(filled).await?)),
-            (Sink::Store(writer), _) => {
+            Sink::Local { part, writing } => {
+                let mut file = Self::settle(part, writing).await?;
+                *writing = Some(spawn_blocking(move || {
+                    for chunk in &batch {
+                        file.append(chunk)?;
+                    }
+                    Ok(file)
+                }));
+                Ok(())
+            }
+            Sink::Store(writer) => {
                 for chunk in batch {
                     writer.write(chunk).await?;
                 }
-                Ok(None)
+                Ok(())
             }
-            (Sink::Local(_), None) => unreachable!("local batches are always copied to a buffer"),
         }
     }
 
-    async fn finish(self, batch: Vec<Bytes>, filled: Option<AlignedBuf>) -> Result<()> {
-        match (self, filled) {
-            (Sink::Local(local), Some(filled)) => local.finish(filled).await,
-            (Sink::Store(mut writer), _) => {
-                for chunk in batch {
-                    writer.write(chunk).await?;
-                }
-                writer.finish().await
+    async fn settle(
+        part: &mut Option<PartFile>,
+        writing: &mut Option<JoinHandle<std::io::Result<PartFile>>>,
+    ) -> Result<PartFile> {
+        match (writing.take(), part.take()) {
+            (Some(writing), _) => Ok(writing.await??),
+            (None, Some(part)) => Ok(part),
+            (None, None) => unreachable!("a local part is either idle or being written"),
+        }
+    }
+
+    async fn finish(self) -> Result<()> {
+        match self {
+            Sink::Local {
+                mut part,
+                mut writing,
+            } => {
+                let file = Self::settle(&mut part, &mut writing).await?;
+                spawn_blocking(move || file.finish()).await??;
+                Ok(())
             }
-            (Sink::Local(_), None) => unreachable!("local batches are always copied to a buffer"),
+            Sink::Store(writer) => writer.finish().await,
         }
     }
 
     async fn abort(self) {
         match self {
             // The caller removes the file.
-            Sink::Local(local) => {
-                if let Some(writing) = local.writing {
+            Sink::Local { writing, .. } => {
+                if let Some(writing) = writing {
                     writing.await.ok();
                 }
             }
@@ -666,63 +663,6 @@ impl Sink {
                 }
             }
         }
-    }
-}
-
-/// A local part written from two buffers in turn: one is filled while the other is written.
-struct LocalSink {
-    /// Present while no write is in flight.
-    file: Option<PartFile>,
-    writing: Option<JoinHandle<std::io::Result<(PartFile, AlignedBuf)>>>,
-    /// A buffer no one is using (before the second batch).
-    spare: Option<AlignedBuf>,
-    second: Option<AlignedBuf>,
-}
-
-impl LocalSink {
-    async fn create(path: PathBuf, direct_io: bool) -> Result<Self> {
-        Ok(spawn_blocking(move || {
-            // Room for a batch behind the unaligned end carried from the one before.
-            let first = AlignedBuf::new(BATCH + local::ALIGN);
-            let second = AlignedBuf::new(BATCH + local::ALIGN);
-            let file = PartFile::create(&path, direct_io, &[&first, &second])?;
-            std::io::Result::Ok(LocalSink {
-                file: Some(file),
-                writing: None,
-                spare: Some(first),
-                second: Some(second),
-            })
-        })
-        .await??)
-    }
-
-    /// Waits for the write in flight, if any, and returns the part file and a free buffer.
-    async fn settle(&mut self) -> Result<(PartFile, AlignedBuf)> {
-        if let Some(writing) = self.writing.take() {
-            return Ok(writing.await??);
-        }
-        match (self.file.take(), self.second.take()) {
-            (Some(file), Some(free)) => Ok((file, free)),
-            _ => {
-                unreachable!("a local sink holds its file and second buffer until the first write")
-            }
-        }
-    }
-
-    async fn store(&mut self, mut filled: AlignedBuf) -> Result<AlignedBuf> {
-        let (mut file, mut next) = self.settle().await?;
-        file.carry_unaligned_end(&mut filled, &mut next)?;
-        self.writing = Some(spawn_blocking(move || {
-            file.write(&mut filled)?;
-            Ok((file, filled))
-        }));
-        Ok(next)
-    }
-
-    async fn finish(mut self, last: AlignedBuf) -> Result<()> {
-        let (file, _) = self.settle().await?;
-        spawn_blocking(move || file.finish(last)).await??;
-        Ok(())
     }
 }
 

@@ -16,10 +16,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
-pub(crate) const ALIGN: usize = 4096;
+const ALIGN: usize = 4096;
 
 /// A fixed-capacity byte buffer whose contents start on an [`ALIGN`] boundary.
-pub(crate) struct AlignedBuf {
+struct AlignedBuf {
     storage: Vec<u8>,
     start: usize,
     len: usize,
@@ -27,7 +27,7 @@ pub(crate) struct AlignedBuf {
 }
 
 impl AlignedBuf {
-    pub(crate) fn new(capacity: usize) -> Self {
+    fn new(capacity: usize) -> Self {
         let storage = vec![0u8; capacity + ALIGN];
         // `align_offset` may decline to compute an offset (usize::MAX); the buffer then is
         // simply unaligned, and the writer that owns it falls back to buffered writes.
@@ -44,16 +44,16 @@ impl AlignedBuf {
         self.filled().as_ptr().align_offset(ALIGN) == 0
     }
 
-    pub(crate) fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.len
     }
 
-    pub(crate) fn filled(&self) -> &[u8] {
+    fn filled(&self) -> &[u8] {
         &self.storage[self.start..self.start + self.len]
     }
 
     /// Appends `bytes`; the callers size their batches so that they always fit.
-    pub(crate) fn extend(&mut self, bytes: &[u8]) -> io::Result<()> {
+    fn extend(&mut self, bytes: &[u8]) -> io::Result<()> {
         if self.len + bytes.len() > self.capacity {
             return Err(io::Error::other("staging buffer overflow"));
         }
@@ -67,10 +67,6 @@ impl AlignedBuf {
         self.len = 0;
     }
 
-    fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
-    }
-
     /// Pads with zeros up to the next multiple of [`ALIGN`] (capacity permitting).
     fn pad_to_alignment(&mut self) -> io::Result<()> {
         let padded = self.len.next_multiple_of(ALIGN);
@@ -79,76 +75,73 @@ impl AlignedBuf {
     }
 }
 
-/// A staged part being written.
+/// A staged part being written, through a buffer of its own: bytes are gathered into it and
+/// written out whenever it is full, so every write but the last is a whole aligned buffer.
 pub(crate) struct PartFile {
     file: File,
+    buffer: AlignedBuf,
     direct: bool,
     written: u64,
 }
 
 impl PartFile {
-    /// Creates the part at `path` (a new file; its folder is created if missing). Blocking.
-    pub(crate) fn create(
-        path: &Path,
-        direct_io: bool,
-        buffers: &[&AlignedBuf],
-    ) -> io::Result<Self> {
+    /// Creates the part at `path` (a new file; its folder is created if missing), with a
+    /// buffer of `buffer_size` bytes (a multiple of [`ALIGN`]). Blocking.
+    pub(crate) fn create(path: &Path, direct_io: bool, buffer_size: usize) -> io::Result<Self> {
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder)?;
         }
+        let buffer = AlignedBuf::new(buffer_size.next_multiple_of(ALIGN));
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
-        if direct_io
-            && buffers.iter().all(|b| b.is_aligned())
-            && let Some(file) = open_direct(&options, path)?
-        {
-            return Ok(PartFile {
-                file,
-                direct: true,
-                written: 0,
-            });
-        }
+        let direct_file = if direct_io && buffer.is_aligned() {
+            open_direct(&options, path)?
+        } else {
+            None
+        };
+        let (file, direct) = match direct_file {
+            Some(file) => (file, true),
+            None => (options.open(path)?, false),
+        };
         Ok(PartFile {
-            file: options.open(path)?,
-            direct: false,
+            file,
+            buffer,
+            direct,
             written: 0,
         })
     }
 
-    /// Moves what of `filled` cannot be written yet (its unaligned end, under direct I/O) to
-    /// the front of the empty buffer `next`.
-    pub(crate) fn carry_unaligned_end(
-        &self,
-        filled: &mut AlignedBuf,
-        next: &mut AlignedBuf,
-    ) -> io::Result<()> {
-        next.clear();
-        if self.direct {
-            let aligned = filled.len() - filled.len() % ALIGN;
-            next.extend(&filled.filled()[aligned..])?;
-            filled.truncate(aligned);
+    /// Appends `bytes` to the part. Blocking.
+    pub(crate) fn append(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            let room = self.buffer.capacity - self.buffer.len();
+            let (now, later) = bytes.split_at(room.min(bytes.len()));
+            self.buffer.extend(now)?;
+            bytes = later;
+            if self.buffer.len() == self.buffer.capacity {
+                self.write_buffer()?;
+            }
         }
         Ok(())
     }
 
-    /// Writes all of `buf`, which under direct I/O holds a multiple of [`ALIGN`] bytes, and
-    /// empties it for reuse. Blocking.
-    pub(crate) fn write(&mut self, buf: &mut AlignedBuf) -> io::Result<()> {
-        self.file.write_all(buf.filled())?;
-        self.written += buf.len() as u64;
-        buf.clear();
+    fn write_buffer(&mut self) -> io::Result<()> {
+        self.file.write_all(self.buffer.filled())?;
+        self.written += self.buffer.len() as u64;
+        self.buffer.clear();
         Ok(())
     }
 
-    /// Writes the last bytes of the part. Blocking.
-    pub(crate) fn finish(mut self, mut last: AlignedBuf) -> io::Result<u64> {
-        let real_len = self.written + last.len() as u64;
-        if self.direct && !last.len().is_multiple_of(ALIGN) {
-            last.pad_to_alignment()?;
-            self.write(&mut last)?;
+    /// Writes what is left in the buffer and returns the part's length. Blocking.
+    pub(crate) fn finish(mut self) -> io::Result<u64> {
+        let real_len = self.written + self.buffer.len() as u64;
+        if self.direct && !self.buffer.len().is_multiple_of(ALIGN) {
+            // Direct I/O writes whole blocks: pad, then cut the file to its real length.
+            self.buffer.pad_to_alignment()?;
+            self.write_buffer()?;
             self.file.set_len(real_len)?;
         } else {
-            self.write(&mut last)?;
+            self.write_buffer()?;
         }
         Ok(real_len)
     }
@@ -185,27 +178,24 @@ mod tests {
         assert_eq!(buf.len(), 2 * ALIGN);
     }
 
-    /// Every split of a stream into writes yields the same file, direct or not.
+    /// Every split of a stream into appends yields the same file, direct or not.
     #[test]
     fn parts_keep_exact_length_and_content() {
         let dir = tempfile::tempdir().unwrap();
         let content: Vec<u8> = (0..3 * ALIGN as u32 + 123).map(|i| (i * 7) as u8).collect();
         for direct in [true, false] {
             for piece in [1, 100, ALIGN - 1, ALIGN, ALIGN + 1, 2 * ALIGN + 5] {
-                let path = dir.path().join(format!("d{direct}-p{piece}"));
-                let mut current = AlignedBuf::new(4 * ALIGN);
-                let mut next = AlignedBuf::new(4 * ALIGN);
-                let mut part = PartFile::create(&path, direct, &[&current, &next]).unwrap();
-                for chunk in content.chunks(piece) {
-                    current.extend(chunk).unwrap();
-                    if current.len() >= 2 * ALIGN {
-                        part.carry_unaligned_end(&mut current, &mut next).unwrap();
-                        part.write(&mut current).unwrap();
-                        std::mem::swap(&mut current, &mut next);
+                for buffer_size in [ALIGN, 2 * ALIGN] {
+                    let path = dir
+                        .path()
+                        .join(format!("d{direct}-p{piece}-b{buffer_size}"));
+                    let mut part = PartFile::create(&path, direct, buffer_size).unwrap();
+                    for chunk in content.chunks(piece) {
+                        part.append(chunk).unwrap();
                     }
+                    assert_eq!(part.finish().unwrap(), content.len() as u64);
+                    assert_eq!(std::fs::read(&path).unwrap(), content, "{direct} {piece}");
                 }
-                assert_eq!(part.finish(current).unwrap(), content.len() as u64);
-                assert_eq!(std::fs::read(&path).unwrap(), content, "{direct} {piece}");
             }
         }
     }
@@ -215,8 +205,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("part");
         std::fs::write(&path, b"kept").unwrap();
-        let buf = AlignedBuf::new(ALIGN);
-        assert!(PartFile::create(&path, true, &[&buf]).is_err());
+        assert!(PartFile::create(&path, true, ALIGN).is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"kept");
     }
 }
