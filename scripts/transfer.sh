@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Blob push and pull from a separate process (curl) against a release `bulwark serve`, next
+# to `openssl dgst -sha256` and `cat` of the same file timed in the same run.
+# Usage: scripts/transfer.sh [MiB] [rounds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mib="${1:-1024}"
+rounds="${2:-3}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bulwark-target}"
+cargo build --release -q -p bulwark
+bin="$CARGO_TARGET_DIR/release/bulwark"
+work="$(mktemp -d "${TMPDIR:-/tmp}/bulwark-transfer.XXXXXX")"
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+head -c "$((mib * 1024 * 1024))" /dev/urandom >"$work/blob"
+size="$(stat -c %s "$work/blob")"
+token="$("$bin" admin init --data-dir "$work/data" --username admin | tail -n1)"
+port=$((20000 + RANDOM % 20000))
+"$bin" serve --listen "127.0.0.1:$port" --data-dir "$work/data" 2>"$work/log" &
+server=$!
+base="http://127.0.0.1:$port"
+until curl -s -o /dev/null "$base/v2/"; do sleep 0.1; done
+curl -sf -u "admin:$token" -H 'content-type: application/json' -d '{"name":"load"}' "$base/api/v1/projects" >/dev/null
+digest="sha256:$(sha256sum "$work/blob" | cut -d' ' -f1)"
+jwt="$(curl -sf -u "admin:$token" "$base/auth/token?service=bulwark&scope=repository:load/blob:pull,push,delete" | sed 's/.*"token":"\([^"]*\)".*/\1/')"
+rate() { awk -v s="$size" -v t="$1" 'BEGIN { printf "%6.0f MiB/s", s / 1048576 / t }'; }
+seconds() { local start end; start=$(date +%s.%N); "$@" >/dev/null; end=$(date +%s.%N); awk -v a="$start" -v b="$end" 'BEGIN { print b - a }'; }
+for round in $(seq "$rounds"); do
+  cat "$work/blob" >/dev/null
+  openssl_s="$(seconds openssl dgst -sha256 "$work/blob")"
+  cat_s="$(seconds cat "$work/blob")"
+  # A monolithic push always receives, hashes and stores the whole body, stored before or not.
+  push_s="$(curl -sf -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $jwt" \
+    -H "Content-Length: $size" -H 'Expect:' -T - -X POST \
+    "$base/v2/load/blob/blobs/uploads/?digest=$digest" <"$work/blob")"
+  pull1_s="$(curl -sf -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $jwt" "$base/v2/load/blob/blobs/$digest")"
+  pull2_s="$(curl -sf -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $jwt" "$base/v2/load/blob/blobs/$digest")"
+  echo "round $round: openssl $(rate "$openssl_s")  cat $(rate "$cat_s")  push $(rate "$push_s") ($(awk -v a="$openssl_s" -v b="$push_s" 'BEGIN { printf "%.2f", a / b }')x openssl)  pull first $(rate "$pull1_s")  pull again $(rate "$pull2_s") ($(awk -v a="$cat_s" -v b="$pull2_s" 'BEGIN { printf "%.2f", a / b }')x cat)"
+done
