@@ -502,13 +502,11 @@ fn read_file_ahead(file: std::fs::File, range: Range<u64>) -> BlobStream {
         .boxed()
 }
 
-/// Hashes and stores a stream of chunks in batches of [`BATCH`] bytes. Batch n is hashed on
-/// the blocking pool and, at the same time, written (on the blocking pool too, for local
-/// parts), while batch n+1 is being received; only the hashing is strictly sequential.
+/// Hashes and stores a stream of chunks. Chunks are gathered into batches of [`BATCH`] bytes;
+/// each batch goes to two [`Stage`]s on the blocking pool, one hashing and (for local parts)
+/// one writing, which run side by side and alongside the reception of the next batches.
 struct Pipeline {
-    /// Present while no batch is being hashed.
-    hasher: Option<DigestHasher>,
-    hashing: Option<JoinHandle<DigestHasher>>,
+    hashing: Stage<DigestHasher>,
     batch: Vec<Bytes>,
     batch_len: usize,
     sink: Sink,
@@ -517,8 +515,10 @@ struct Pipeline {
 impl Pipeline {
     fn new(algorithm: DigestAlgorithm, sink: Sink) -> Self {
         Pipeline {
-            hasher: Some(DigestHasher::new(algorithm)),
-            hashing: None,
+            hashing: Stage::new(DigestHasher::new(algorithm), |hasher, bytes| {
+                hasher.update(bytes);
+                Ok(())
+            }),
             batch: Vec::new(),
             batch_len: 0,
             sink,
@@ -542,79 +542,123 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Starts hashing and storing the current batch, once the previous one is hashed and
-    /// stored.
     async fn send_batch(&mut self) -> Result<()> {
         let batch = std::mem::take(&mut self.batch);
         self.batch_len = 0;
-        let mut hasher = self.settle_hashing().await?;
-        let hashed = batch.clone();
-        self.hashing = Some(spawn_blocking(move || {
-            for chunk in &hashed {
-                hasher.update(chunk);
-            }
-            hasher
-        }));
+        self.hashing.feed(batch.clone()).await?;
         self.sink.write(batch).await
-    }
-
-    /// Waits for the batch being hashed, if any, and returns the hasher.
-    async fn settle_hashing(&mut self) -> Result<DigestHasher> {
-        match (self.hashing.take(), self.hasher.take()) {
-            (Some(hashing), _) => Ok(hashing.await?),
-            (None, Some(hasher)) => Ok(hasher),
-            (None, None) => unreachable!("the hasher is either idle or hashing"),
-        }
     }
 
     /// Stores everything and returns the digest of the whole stream.
     async fn finish(mut self) -> Result<Digest> {
         self.send_batch().await?;
-        let hasher = self.settle_hashing().await?;
+        let hasher = self.hashing.finish().await?;
         self.sink.finish().await?;
         Ok(hasher.finish())
     }
 
-    async fn abort(mut self) {
-        if let Some(hashing) = self.hashing.take() {
-            hashing.await.ok();
-        }
+    async fn abort(self) {
+        self.hashing.abort().await;
         self.sink.abort().await;
+    }
+}
+
+/// Bytes a [`Stage`] lets wait before the caller has to wait for it: a short stall of the
+/// disk or of the hashing thread is absorbed without holding up reception, while the memory
+/// of one upload stays bounded (the two stages share the same bytes).
+const MAX_QUEUED: usize = 3 * BATCH;
+
+/// A sequential step over a stream of bytes (hashing, writing a file) run on the blocking
+/// pool. Each run takes everything queued since the last one started, so the step never
+/// waits for the caller, and the caller only waits for it when [`MAX_QUEUED`] bytes are
+/// waiting. No thread is held while no bytes arrive.
+struct Stage<S> {
+    /// Present while no run is in progress.
+    idle: Option<S>,
+    running: Option<JoinHandle<std::io::Result<S>>>,
+    queued: Vec<Bytes>,
+    queued_len: usize,
+    work: fn(&mut S, &[u8]) -> std::io::Result<()>,
+}
+
+impl<S: Send + 'static> Stage<S> {
+    fn new(state: S, work: fn(&mut S, &[u8]) -> std::io::Result<()>) -> Self {
+        Stage {
+            idle: Some(state),
+            running: None,
+            queued: Vec::new(),
+            queued_len: 0,
+            work,
+        }
+    }
+
+    async fn feed(&mut self, batch: Vec<Bytes>) -> Result<()> {
+        self.queued_len += batch.iter().map(Bytes::len).sum::<usize>();
+        self.queued.extend(batch);
+        let busy = self
+            .running
+            .as_ref()
+            .is_some_and(|running| !running.is_finished());
+        if busy && self.queued_len < MAX_QUEUED {
+            return Ok(());
+        }
+        self.start().await
+    }
+
+    /// Waits for the run in progress, if any, and starts one over everything queued.
+    async fn start(&mut self) -> Result<()> {
+        let mut state = self.settle().await?;
+        let chunks = std::mem::take(&mut self.queued);
+        self.queued_len = 0;
+        let work = self.work;
+        self.running = Some(spawn_blocking(move || {
+            for chunk in &chunks {
+                work(&mut state, chunk)?;
+            }
+            Ok(state)
+        }));
+        Ok(())
+    }
+
+    async fn settle(&mut self) -> Result<S> {
+        match (self.running.take(), self.idle.take()) {
+            (Some(running), _) => Ok(running.await??),
+            (None, Some(state)) => Ok(state),
+            (None, None) => unreachable!("a stage's state is idle or in its run"),
+        }
+    }
+
+    /// Runs over what is still queued and returns the state.
+    async fn finish(mut self) -> Result<S> {
+        if !self.queued.is_empty() {
+            self.start().await?;
+        }
+        self.settle().await
+    }
+
+    async fn abort(self) {
+        if let Some(running) = self.running {
+            running.await.ok();
+        }
     }
 }
 
 /// Where a pipeline's bytes go.
 enum Sink {
-    /// A part file of our own; present while no batch is being written.
-    Local {
-        part: Option<PartFile>,
-        writing: Option<JoinHandle<std::io::Result<PartFile>>>,
-    },
+    /// A part file of our own.
+    Local(Stage<PartFile>),
     Store(PartWriter),
 }
 
 impl Sink {
     async fn local(path: PathBuf, direct_io: bool) -> Result<Self> {
         let part = spawn_blocking(move || PartFile::create(&path, direct_io, BATCH)).await??;
-        Ok(Sink::Local {
-            part: Some(part),
-            writing: None,
-        })
+        Ok(Sink::Local(Stage::new(part, PartFile::append)))
     }
 
-    /// Starts writing `batch` once the previous one is written.
     async fn write(&mut self, batch: Vec<Bytes>) -> Result<()> {
         match self {
-            Sink::Local { part, writing } => {
-                let mut file = Self::settle(part, writing).await?;
-                *writing = Some(spawn_blocking(move || {
-                    for chunk in &batch {
-                        file.append(chunk)?;
-                    }
-                    Ok(file)
-                }));
-                Ok(())
-            }
+            Sink::Local(stage) => stage.feed(batch).await,
             Sink::Store(writer) => {
                 for chunk in batch {
                     writer.write(chunk).await?;
@@ -624,25 +668,11 @@ impl Sink {
         }
     }
 
-    async fn settle(
-        part: &mut Option<PartFile>,
-        writing: &mut Option<JoinHandle<std::io::Result<PartFile>>>,
-    ) -> Result<PartFile> {
-        match (writing.take(), part.take()) {
-            (Some(writing), _) => Ok(writing.await??),
-            (None, Some(part)) => Ok(part),
-            (None, None) => unreachable!("a local part is either idle or being written"),
-        }
-    }
-
     async fn finish(self) -> Result<()> {
         match self {
-            Sink::Local {
-                mut part,
-                mut writing,
-            } => {
-                let file = Self::settle(&mut part, &mut writing).await?;
-                spawn_blocking(move || file.finish()).await??;
+            Sink::Local(stage) => {
+                let part = stage.finish().await?;
+                spawn_blocking(move || part.finish()).await??;
                 Ok(())
             }
             Sink::Store(writer) => writer.finish().await,
@@ -652,11 +682,7 @@ impl Sink {
     async fn abort(self) {
         match self {
             // The caller removes the file.
-            Sink::Local { writing, .. } => {
-                if let Some(writing) = writing {
-                    writing.await.ok();
-                }
-            }
+            Sink::Local(stage) => stage.abort().await,
             Sink::Store(writer) => {
                 if let Err(e) = writer.abort().await {
                     tracing::warn!(error = %e, "aborting a failed part left data behind");
