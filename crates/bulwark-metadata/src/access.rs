@@ -386,6 +386,14 @@ impl MetadataStore {
     /// it. `false` when there was no such project.
     pub async fn delete_project(&self, name: &str) -> Result<bool, AccessStoreError> {
         let mut tx = self.pool.begin().await?;
+        // Delete first, then look for repositories, rolling back if there are any: the row
+        // lock (PostgreSQL) or write lock (SQLite) the delete takes orders this against a
+        // first push into the project (see `ensure_and_lock_repository`).
+        let deleted = sqlx::query("DELETE FROM projects WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         let prefix = format!("{name}/");
         let holding: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM repositories WHERE name = $1 \
@@ -397,13 +405,9 @@ impl MetadataStore {
         .fetch_optional(&mut *tx)
         .await?;
         if holding.is_some() {
+            tx.rollback().await?;
             return Err(AccessStoreError::ProjectNotEmpty);
         }
-        let deleted = sqlx::query("DELETE FROM projects WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
         tx.commit().await?;
         Ok(deleted > 0)
     }

@@ -45,6 +45,9 @@ pub enum MetadataError {
     UnsupportedUrl(String),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
+    /// Content was to enter a repository whose project does not exist (or was just deleted).
+    #[error("project {0} does not exist")]
+    ProjectMissing(String),
 }
 
 pub type Result<T, E = MetadataError> = std::result::Result<T, E>;

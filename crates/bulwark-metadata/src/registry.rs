@@ -4,7 +4,7 @@ use bulwark_oci::{Digest, ReferenceKind, RepositoryName, Tag};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::{MetadataError, MetadataStore, Result, now_millis};
+use crate::{Backend, MetadataError, MetadataStore, Result, now_millis};
 
 /// A part of an upload session as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,12 +117,21 @@ fn kind_str(kind: ReferenceKind) -> &'static str {
     }
 }
 
-/// Creates the repository if needed and locks its row for the rest of the transaction.
+/// Creates the repository if needed and locks its row for the rest of the transaction,
+/// provided its project exists.
+///
+/// The project check races with `delete_project`, which deletes the project row first and
+/// then looks for repositories in it. On PostgreSQL the project row is read `FOR SHARE`, so
+/// whichever comes second waits for the other: a delete that went first leaves no row here
+/// (`ProjectMissing`), a repository created first makes the delete find it. On SQLite the
+/// insert above has already taken the database's single write lock.
 async fn ensure_and_lock_repository(
     tx: &mut Transaction<'_, Any>,
-    name: &str,
+    backend: Backend,
+    repository: &RepositoryName,
     now: i64,
 ) -> Result<i64> {
+    let name = repository.as_str();
     sqlx::query(
         "INSERT INTO repositories (name, created_at, updated_at) VALUES ($1, $2, $2) \
          ON CONFLICT (name) DO NOTHING",
@@ -131,6 +140,19 @@ async fn ensure_and_lock_repository(
     .bind(now)
     .execute(&mut **tx)
     .await?;
+    let project_sql = match backend {
+        Backend::Postgres => "SELECT id FROM projects WHERE name = $1 FOR SHARE",
+        Backend::Sqlite => "SELECT id FROM projects WHERE name = $1",
+    };
+    let project: Option<i64> = sqlx::query_scalar(project_sql)
+        .bind(repository.project())
+        .fetch_optional(&mut **tx)
+        .await?;
+    if project.is_none() {
+        return Err(MetadataError::ProjectMissing(
+            repository.project().to_owned(),
+        ));
+    }
     lock_repository(tx, name, now)
         .await?
         .ok_or_else(|| MetadataError::Corrupt(format!("repository {name} vanished")))
@@ -289,7 +311,8 @@ impl MetadataStore {
     ) -> Result<()> {
         let now = now_millis();
         let mut tx = self.pool.begin().await?;
-        let repository_id = ensure_and_lock_repository(&mut tx, repository.as_str(), now).await?;
+        let repository_id =
+            ensure_and_lock_repository(&mut tx, self.backend, repository, now).await?;
         sqlx::query(
             "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING",
         )
@@ -416,7 +439,8 @@ impl MetadataStore {
     ) -> Result<(), PutManifestError> {
         let now = now_millis();
         let mut tx = self.pool.begin().await?;
-        let repository_id = ensure_and_lock_repository(&mut tx, repository.as_str(), now).await?;
+        let repository_id =
+            ensure_and_lock_repository(&mut tx, self.backend, repository, now).await?;
         for (kind, digest, claimed) in &manifest.references {
             let sql = match kind {
                 ReferenceKind::Blob => {

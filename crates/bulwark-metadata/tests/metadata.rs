@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bulwark_metadata::{
-    BlobUnlink, ManifestDelete, MetadataStore, MissingContent, NewManifest, PutManifestError,
-    UploadPart,
+    AccessStoreError, BlobUnlink, ManifestDelete, MetadataError, MetadataStore, MissingContent,
+    NewManifest, PutManifestError, UploadPart,
 };
 use bulwark_oci::{Digest, ReferenceKind, RepositoryName, Tag};
 use bulwark_test_support::{Backend, TestDatabase};
@@ -37,6 +37,21 @@ async fn suite(backend: Backend) {
     let store = MetadataStore::connect(db.url(), 4).await.unwrap();
     let repo = name("proj/app");
     let other = name("proj/other");
+
+    // Repositories live in projects: no content enters one whose project is missing.
+    let orphan = name("nowhere/app");
+    assert!(matches!(
+        store.link_blob(&orphan, &Digest::sha256_of(b"x"), 1).await,
+        Err(MetadataError::ProjectMissing(project)) if project == "nowhere"
+    ));
+    assert!(matches!(
+        store
+            .put_manifest(&orphan, &manifest("{}", vec![], None), None)
+            .await,
+        Err(PutManifestError::Metadata(MetadataError::ProjectMissing(_)))
+    ));
+    assert!(store.repositories(None, 10).await.unwrap().is_empty());
+    store.create_project("proj", false).await.unwrap();
 
     // Upload sessions: appends are ordered and race-checked.
     let session = "5f0e8d1c-0000-4000-8000-000000000001";
@@ -237,6 +252,48 @@ async fn suite(backend: Backend) {
 
 fn sbom_repo_absent() -> RepositoryName {
     name("never/pushed")
+}
+
+/// A first push into a project racing the project's deletion: whichever wins, no repository
+/// is left in a project that no longer exists.
+async fn project_deletion_races_first_push(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = MetadataStore::connect(db.url(), 8).await.unwrap();
+    let blob = Digest::sha256_of(b"layer");
+    let (mut pushed, mut deleted) = (0, 0);
+    for round in 0..40 {
+        let project = format!("race{round}");
+        store.create_project(&project, false).await.unwrap();
+        let repo = name(&format!("{project}/app"));
+        let (push, delete) = tokio::join!(
+            store.link_blob(&repo, &blob, 5),
+            store.delete_project(&project)
+        );
+        match (push, delete) {
+            (Ok(()), Err(AccessStoreError::ProjectNotEmpty)) => pushed += 1,
+            (Err(MetadataError::ProjectMissing(_)), Ok(true)) => deleted += 1,
+            other => panic!("round {round}: {other:?}"),
+        }
+        let project_exists = store.project_by_name(&project).await.unwrap().is_some();
+        let repository_exists = store
+            .repositories(None, 1000)
+            .await
+            .unwrap()
+            .contains(&repo.as_str().to_owned());
+        assert_eq!(project_exists, repository_exists, "round {round}");
+    }
+    eprintln!("{backend:?}: the push won {pushed} times, the delete {deleted} times");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_project_deletion_races_first_push() {
+    project_deletion_races_first_push(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_project_deletion_races_first_push() {
+    project_deletion_races_first_push(Backend::Postgres).await;
 }
 
 #[tokio::test]

@@ -24,6 +24,9 @@ pub enum RegistryError {
     ManifestTooLarge { limit: usize },
     #[error("repository unknown")]
     NameUnknown,
+    /// Content was to enter a repository of a project that does not exist.
+    #[error("project {0} does not exist")]
+    ProjectUnknown(String),
     #[error("{0}")]
     SizeInvalid(String),
     #[error("blob larger than the limit of {limit} bytes")]
@@ -37,5 +40,16 @@ pub enum RegistryError {
     #[error(transparent)]
     Blobs(#[from] bulwark_blobstore::BlobStoreError),
     #[error(transparent)]
-    Metadata(#[from] bulwark_metadata::MetadataError),
+    Metadata(bulwark_metadata::MetadataError),
+}
+
+impl From<bulwark_metadata::MetadataError> for RegistryError {
+    fn from(error: bulwark_metadata::MetadataError) -> Self {
+        match error {
+            bulwark_metadata::MetadataError::ProjectMissing(project) => {
+                RegistryError::ProjectUnknown(project)
+            }
+            other => RegistryError::Metadata(other),
+        }
+    }
 }

@@ -73,6 +73,12 @@ impl From<RegistryError> for ApiError {
                 ApiError::new(ErrorCode::BlobUploadInvalid, message)
             }
             RegistryError::Blobs(blob_error) => internal(&blob_error),
+            RegistryError::ProjectUnknown(project) => ApiError::new(
+                ErrorCode::NameUnknown,
+                format!(
+                    "project {project} does not exist; create it first (bulwark project create)"
+                ),
+            ),
             RegistryError::Metadata(metadata_error) => internal(&metadata_error),
             RegistryError::StorageInconsistent(_) => internal(&message),
         }
