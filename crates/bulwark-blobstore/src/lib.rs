@@ -281,6 +281,7 @@ impl BlobStore {
                     });
                 }
                 self.objects.put(&target, Bytes::new().into()).await?;
+                self.sync_directories(&target).await?;
                 Ok(0)
             }
             [only] if expected.algorithm() == DigestAlgorithm::Sha256 => {
@@ -293,10 +294,29 @@ impl BlobStore {
                 self.objects
                     .rename(&part_path(session, &only.name), &target)
                     .await?;
+                self.sync_directories(&target).await?;
                 Ok(only.size)
             }
             _ => self.assemble(session, parts, expected, &target).await,
         }
+    }
+
+    /// Makes a local blob's directory entry durable: its folder (the entry) and the folder
+    /// above (in case the rename created the folder). The bytes were synced when staged.
+    /// Other stores are durable when a put or copy returns.
+    async fn sync_directories(&self, object: &Path) -> Result<()> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let file = root.join(object.as_ref());
+        spawn_blocking(move || {
+            for folder in file.ancestors().skip(1).take(2) {
+                std::fs::File::open(folder)?.sync_all()?;
+            }
+            std::io::Result::Ok(())
+        })
+        .await??;
+        Ok(())
     }
 
     /// Several parts (or a digest other than the one computed while staging): read the parts
@@ -353,6 +373,7 @@ impl BlobStore {
             });
         }
         self.objects.rename(&assembled, target).await?;
+        self.sync_directories(target).await?;
         Ok(size)
     }
 

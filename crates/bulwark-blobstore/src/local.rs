@@ -143,6 +143,9 @@ impl PartFile {
         } else {
             self.write_buffer()?;
         }
+        // The blob's metadata (SQLite with synchronous = FULL, or PostgreSQL) is durable once
+        // committed; the bytes it points to must be durable first.
+        self.file.sync_data()?;
         Ok(real_len)
     }
 }
