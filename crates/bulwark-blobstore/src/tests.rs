@@ -1,6 +1,7 @@
 //! One suite, run on every back end.
 
 use super::*;
+use crate::pipeline::BATCH;
 
 fn body(chunks: &[&'static [u8]]) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
     futures::stream::iter(
