@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use bulwark_auth::{Action, AuthError, Resource, Subject};
 use bulwark_oci::{Digest, ErrorCode, Reference, RegistryRoute, RepositoryName};
+use bulwark_registry::RegistryError;
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use http_body_util::BodyExt;
@@ -91,7 +92,8 @@ async fn dispatch(
     let result = async {
         let route = RegistryRoute::parse(uri.path())?;
         let needed = permission(&route, &method)?;
-        let subject = authorized(&state, &headers, &extensions, needed).await?;
+        let scope = challenge_scope(needed, &route, &query);
+        let subject = authorized(&state, &headers, &extensions, needed, scope).await?;
         // Content enters a repository here; a session's later chunks belong to a repository
         // whose project was checked when the session started.
         let entering = match (&route, &method) {
@@ -163,24 +165,43 @@ pub(crate) fn permission<'a>(
 }
 
 /// Authenticates the caller and asks the one decision point for what the request needs.
-async fn authorized(
-    state: &AppState,
-    headers: &HeaderMap,
-    extensions: &Extensions,
+/// The scope a 401 challenge names: what the client should ask a token for to make this
+/// request. A cross-repository mount also needs pull on its source, or a token-using client
+/// would never get a real mount (its token could not read the source).
+fn challenge_scope(
     needed: Needed<'_>,
-) -> Result<Subject, ApiError> {
-    let scope = match needed {
-        Needed::SignedIn => None,
-        Needed::Catalog => Some("registry:catalog:*".to_owned()),
-        Needed::Repository(action, name) => Some(format!(
+    route: &RegistryRoute,
+    query: &HashMap<String, String>,
+) -> Option<String> {
+    let mut scope = match needed {
+        Needed::SignedIn => return None,
+        Needed::Catalog => return Some("registry:catalog:*".to_owned()),
+        Needed::Repository(action, name) => format!(
             "repository:{name}:{}",
             match action {
                 Action::Push => "pull,push",
                 Action::Delete => "delete",
                 _ => "pull",
             }
-        )),
+        ),
     };
+    if let RegistryRoute::UploadStart { name } = route
+        && query.contains_key("mount")
+        && let Some(Ok(from)) = query.get("from").map(|from| from.parse::<RepositoryName>())
+        && &from != name
+    {
+        scope.push_str(&format!(" repository:{from}:pull"));
+    }
+    Some(scope)
+}
+
+async fn authorized(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    needed: Needed<'_>,
+    scope: Option<String>,
+) -> Result<Subject, ApiError> {
     let challenge = |error: Option<&str>| {
         crate::access::bearer_challenge(state, headers, scope.as_deref(), error)
     };
@@ -463,6 +484,19 @@ async fn start_upload(
         // mount looks like an absent blob. Without `from`, the registry looks for the blob
         // in the repository's own project.
         if let Ok(digest) = mount.parse::<Digest>() {
+            // Already there (mounted before, or pushed): nothing to do.
+            let may_see_target = state
+                .auth
+                .authorize(subject, Action::Pull, Resource::Repository(name.as_str()))
+                .await
+                .is_ok();
+            if may_see_target {
+                match registry.blob_size(name, &digest).await {
+                    Ok(_) => return Ok(blob_created(name, &digest)),
+                    Err(RegistryError::BlobUnknown) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
             let source = match query.get("from").map(|from| from.parse::<RepositoryName>()) {
                 Some(Ok(from)) => Some(from),
                 Some(Err(_)) => None,

@@ -980,7 +980,70 @@ async fn signing_keys_rotate_without_logging_anyone_out(backend: Backend) {
     assert_eq!(status, 200);
 }
 
+/// A token-using client learns from the challenge to ask for pull on a mount's source, and
+/// with that token the mount really happens; with a token for the target alone it falls back
+/// to an upload, as the spec asks.
+async fn mounts_through_the_token_flow(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let digest = push_blob(&server, "proj/source", b"shared layer").await;
+    let password = member(&server, "dev", "developer").await;
+    let mount = format!("/v2/proj/target/blobs/uploads/?mount={digest}&from=proj/source");
+
+    let response = anonymous_client()
+        .post(server.url(&mount))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        challenge(&response)
+            .ends_with(",scope=\"repository:proj/target:pull,push repository:proj/source:pull\""),
+        "{}",
+        challenge(&response)
+    );
+
+    let target_only = registry_token(
+        &server,
+        "dev",
+        &password,
+        &["repository:proj/target:pull,push"],
+    )
+    .await;
+    let response = bearer(target_only["token"].as_str().unwrap())
+        .post(server.url(&mount))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+
+    // The challenge's scope, space-separated as docker and containerd send it back.
+    let both = registry_token(
+        &server,
+        "dev",
+        &password,
+        &["repository:proj/target:pull,push repository:proj/source:pull"],
+    )
+    .await;
+    let client = bearer(both["token"].as_str().unwrap());
+    let response = client.post(server.url(&mount)).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    let response = client
+        .head(server.url(&format!("/v2/proj/target/blobs/{digest}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Mounting what the target already holds needs no source at all.
+    let response = bearer(target_only["token"].as_str().unwrap())
+        .post(server.url(&format!("/v2/proj/target/blobs/uploads/?mount={digest}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+}
+
 on_both_backends!(
+    mounts_through_the_token_flow,
     catalog_shows_only_what_the_caller_may_pull,
     signing_keys_rotate_without_logging_anyone_out,
     token_flow,
