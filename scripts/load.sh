@@ -6,18 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-10}"
 connections="${2:-64}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bulwark-target}"
-cargo build --release -q -p bulwark
-bin="$CARGO_TARGET_DIR/release/bulwark"
-work="$(mktemp -d)"
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-token="$("$bin" admin init --data-dir "$work/data" --username admin | tail -n1)"
-port=$((20000 + RANDOM % 20000))
-"$bin" serve --listen "127.0.0.1:$port" --data-dir "$work/data" 2>"$work/log" &
-server=$!
-base="http://127.0.0.1:$port"
-until curl -s -o /dev/null "$base/v2/"; do sleep 0.1; done
-curl -sf -u "admin:$token" -H 'content-type: application/json' -d '{"name":"load"}' "$base/api/v1/projects" >/dev/null
+. scripts/release-server.sh
 printf '{}' >"$work/config"
 config="sha256:$(sha256sum "$work/config" | cut -d' ' -f1)"
 curl -sf -u "admin:$token" --data-binary @"$work/config" "$base/v2/load/app/blobs/uploads/?digest=$config" >/dev/null

@@ -7,20 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mib="${1:-1024}"
 rounds="${2:-3}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bulwark-target}"
-cargo build --release -q -p bulwark
-bin="$CARGO_TARGET_DIR/release/bulwark"
-work="$(mktemp -d "${TMPDIR:-/tmp}/bulwark-transfer.XXXXXX")"
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+. scripts/release-server.sh
 head -c "$((mib * 1024 * 1024))" /dev/urandom >"$work/blob"
 size="$(stat -c %s "$work/blob")"
-token="$("$bin" admin init --data-dir "$work/data" --username admin | tail -n1)"
-port=$((20000 + RANDOM % 20000))
-"$bin" serve --listen "127.0.0.1:$port" --data-dir "$work/data" 2>"$work/log" &
-server=$!
-base="http://127.0.0.1:$port"
-until curl -s -o /dev/null "$base/v2/"; do sleep 0.1; done
-curl -sf -u "admin:$token" -H 'content-type: application/json' -d '{"name":"load"}' "$base/api/v1/projects" >/dev/null
 digest="sha256:$(sha256sum "$work/blob" | cut -d' ' -f1)"
 jwt="$(curl -sf -u "admin:$token" "$base/auth/token?service=bulwark&scope=repository:load/blob:pull,push,delete" | sed 's/.*"token":"\([^"]*\)".*/\1/')"
 rate() { awk -v s="$size" -v t="$1" 'BEGIN { printf "%6.0f MiB/s", s / 1048576 / t }'; }
