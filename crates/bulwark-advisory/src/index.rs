@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use bulwark_version::{Ecosystem, Version, VersionError, VersionScheme};
 use thiserror::Error;
 
-use crate::osv::{RangeType, Vulnerability};
+use crate::osv::{Affected, RangeType, Timestamp, Vulnerability};
 use crate::package::PackageKey;
 use crate::purl::Purl;
 use crate::range::{CompiledRange, RangeOutcome};
@@ -35,9 +35,34 @@ use crate::severity::NormalizedSeverity;
 /// The advisory index.
 #[derive(Debug, Default)]
 pub struct AdvisoryIndex {
-    records: Vec<Vulnerability>,
+    records: Vec<IndexedAdvisory>,
     ids: HashMap<String, usize>,
     packages: HashMap<PackageKey, Vec<Entry>>,
+}
+
+/// What the index keeps of a record besides its compiled entries: identity, lineage and
+/// summary. Details, references, credits and the `*_specific` JSON stay in the record's
+/// stored copy; kept here they made an index four times the size of the records' JSON
+/// (6.4 KB against 1.5 KB a record for the shared data sample), too much for a whole
+/// database in memory.
+#[derive(Debug, Clone)]
+pub struct IndexedAdvisory {
+    pub id: String,
+    pub modified: Timestamp,
+    pub published: Option<Timestamp>,
+    pub withdrawn: Option<Timestamp>,
+    pub aliases: Vec<String>,
+    pub related: Vec<String>,
+    pub summary: Option<String>,
+    /// The packages the record's entries are filed under, to unfile them on replacement.
+    packages: Vec<PackageKey>,
+}
+
+impl IndexedAdvisory {
+    /// Whether the record has been retracted.
+    pub fn is_withdrawn(&self) -> bool {
+        self.withdrawn.is_some()
+    }
 }
 
 /// One affected entry of one record, compiled for lookups.
@@ -77,7 +102,7 @@ pub struct QueryResult<'a> {
 #[derive(Debug)]
 pub struct Finding<'a> {
     /// The advisory.
-    pub vulnerability: &'a Vulnerability,
+    pub vulnerability: &'a IndexedAdvisory,
     /// Versions that fix it for the queried version (one per matching range), lowest
     /// first; empty when the advisory names no fix.
     pub fixed: Vec<&'a str>,
@@ -89,7 +114,7 @@ pub struct Finding<'a> {
 #[derive(Debug)]
 pub struct Undetermined<'a> {
     /// The advisory.
-    pub vulnerability: &'a Vulnerability,
+    pub vulnerability: &'a IndexedAdvisory,
     /// Why (an unparseable version, an ecosystem without ordering, …).
     pub reason: String,
 }
@@ -106,6 +131,38 @@ pub enum QueryError {
     UnsupportedType(String),
 }
 
+impl Entry {
+    fn compile(
+        record: usize,
+        key: &PackageKey,
+        vulnerability: &Vulnerability,
+        affected: &Affected,
+    ) -> Entry {
+        let ecosystem_scheme = key.ecosystem.ecosystem.scheme();
+        let ranges = affected
+            .ranges
+            .iter()
+            .filter_map(|range| match range.kind {
+                RangeType::Ecosystem => Some(CompiledRange::new(range, ecosystem_scheme)),
+                RangeType::Semver => Some(CompiledRange::new(range, Some(VersionScheme::SemVer))),
+                RangeType::Git | RangeType::Unknown(_) => None,
+            })
+            .collect();
+        let mut versions: Vec<Box<str>> = affected
+            .versions
+            .iter()
+            .map(|v| v.as_str().into())
+            .collect();
+        versions.sort_unstable();
+        Entry {
+            record,
+            versions,
+            ranges,
+            severity: NormalizedSeverity::of(vulnerability, affected),
+        }
+    }
+}
+
 impl AdvisoryIndex {
     /// An empty index.
     pub fn new() -> AdvisoryIndex {
@@ -115,75 +172,59 @@ impl AdvisoryIndex {
     /// Adds a record (already validated, see [`crate::parse_json`]), replacing an older
     /// copy of the same id.
     pub fn insert(&mut self, record: Vulnerability) -> Insertion {
-        let (slot, replaced) = match self.ids.get(&record.id) {
-            Some(&slot) => {
-                let existing = &self.records[slot];
-                if existing.modified.instant() > record.modified.instant() {
-                    return Insertion::KeptNewer;
+        let existing = self.ids.get(&record.id).copied();
+        if let Some(slot) = existing {
+            if self.records[slot].modified.instant() > record.modified.instant() {
+                return Insertion::KeptNewer;
+            }
+            self.unindex(slot);
+        }
+        let slot = existing.unwrap_or(self.records.len());
+        let mut packages = Vec::new();
+        if !record.is_withdrawn() {
+            for affected in &record.affected {
+                let Some(package) = &affected.package else {
+                    continue;
+                };
+                let key = PackageKey::new(&package.ecosystem, &package.name);
+                let entry = Entry::compile(slot, &key, &record, affected);
+                self.packages.entry(key.clone()).or_default().push(entry);
+                if !packages.contains(&key) {
+                    packages.push(key);
                 }
-                self.unindex(slot);
-                self.records[slot] = record;
-                (slot, true)
             }
-            None => {
-                let slot = self.records.len();
-                self.ids.insert(record.id.clone(), slot);
-                self.records.push(record);
-                (slot, false)
-            }
+        }
+        let withdrawn = record.is_withdrawn();
+        let indexed = IndexedAdvisory {
+            id: record.id,
+            modified: record.modified,
+            published: record.published,
+            withdrawn: record.withdrawn,
+            aliases: record.aliases,
+            related: record.related,
+            summary: record.summary,
+            packages,
         };
-        let record = &self.records[slot];
-        if record.is_withdrawn() {
-            return Insertion::Withdrawn;
+        match existing {
+            Some(slot) => self.records[slot] = indexed,
+            None => {
+                self.ids.insert(indexed.id.clone(), slot);
+                self.records.push(indexed);
+            }
         }
-        for affected in &record.affected {
-            let Some(package) = &affected.package else {
-                continue;
-            };
-            let key = PackageKey::new(&package.ecosystem, &package.name);
-            let ecosystem_scheme = key.ecosystem.ecosystem.scheme();
-            let ranges = affected
-                .ranges
-                .iter()
-                .filter_map(|range| match range.kind {
-                    RangeType::Ecosystem => Some(CompiledRange::new(range, ecosystem_scheme)),
-                    RangeType::Semver => {
-                        Some(CompiledRange::new(range, Some(VersionScheme::SemVer)))
-                    }
-                    RangeType::Git | RangeType::Unknown(_) => None,
-                })
-                .collect();
-            let mut versions: Vec<Box<str>> = affected
-                .versions
-                .iter()
-                .map(|v| v.as_str().into())
-                .collect();
-            versions.sort_unstable();
-            let entry = Entry {
-                record: slot,
-                versions,
-                ranges,
-                severity: NormalizedSeverity::of(record, affected),
-            };
-            self.packages.entry(key).or_default().push(entry);
-        }
-        if replaced {
-            Insertion::Replaced
-        } else {
-            Insertion::Added
+        match (withdrawn, existing) {
+            (true, _) => Insertion::Withdrawn,
+            (false, Some(_)) => Insertion::Replaced,
+            (false, None) => Insertion::Added,
         }
     }
 
     fn unindex(&mut self, slot: usize) {
-        let record = &self.records[slot];
-        for affected in &record.affected {
-            if let Some(package) = &affected.package {
-                let key = PackageKey::new(&package.ecosystem, &package.name);
-                if let Some(entries) = self.packages.get_mut(&key) {
-                    entries.retain(|entry| entry.record != slot);
-                    if entries.is_empty() {
-                        self.packages.remove(&key);
-                    }
+        for key in std::mem::take(&mut self.records[slot].packages) {
+            if let Some(entries) = self.packages.get_mut(&key) {
+                entries.retain(|entry| entry.record != slot);
+                if entries.is_empty() {
+                    self.packages.remove(&key);
                 }
             }
         }
@@ -205,12 +246,12 @@ impl AdvisoryIndex {
     }
 
     /// A record by id.
-    pub fn get(&self, id: &str) -> Option<&Vulnerability> {
+    pub fn get(&self, id: &str) -> Option<&IndexedAdvisory> {
         self.ids.get(id).map(|&slot| &self.records[slot])
     }
 
     /// All records, in insertion order.
-    pub fn records(&self) -> impl Iterator<Item = &Vulnerability> {
+    pub fn records(&self) -> impl Iterator<Item = &IndexedAdvisory> {
         self.records.iter()
     }
 
@@ -399,7 +440,7 @@ mod tests {
         assert!(
             index
                 .get("PYSEC-TEST-1")
-                .is_some_and(Vulnerability::is_withdrawn)
+                .is_some_and(IndexedAdvisory::is_withdrawn)
         );
         let mut back = django();
         back.modified = crate::osv::Timestamp::new("2026-01-01T00:00:00Z");

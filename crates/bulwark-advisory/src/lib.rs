@@ -40,7 +40,9 @@ mod range;
 mod record;
 mod severity;
 
-pub use index::{AdvisoryIndex, Finding, Insertion, QueryError, QueryResult, Undetermined};
+pub use index::{
+    AdvisoryIndex, Finding, IndexedAdvisory, Insertion, QueryError, QueryResult, Undetermined,
+};
 pub use osv::Vulnerability;
 pub use package::{EcosystemKey, PackageKey, normalize_name};
 pub use purl::{Purl, PurlError};
