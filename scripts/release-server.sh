@@ -1,9 +1,14 @@
-# Sourced by the load scripts: builds the release binary and starts `bulwark serve` on a temp
+# Sourced by the load scripts: builds the release binary (unless BULWARK_BIN names one) and starts `bulwark serve` on a temp
 # data directory with an administrator and the project `load`. Sets bin, work, token,
 # server (pid), base; stops the server and removes the directory on exit.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bulwark-target}"
-cargo build --release -q -p bulwark
-bin="$CARGO_TARGET_DIR/release/bulwark"
+# BULWARK_BIN=path runs that binary instead (to compare two builds).
+if [ -n "${BULWARK_BIN:-}" ]; then
+  bin="$BULWARK_BIN"
+else
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bulwark-target}"
+  cargo build --release -q -p bulwark
+  bin="$CARGO_TARGET_DIR/release/bulwark"
+fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/bulwark-load.XXXXXX")"
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 token="$("$bin" admin init --data-dir "$work/data" --username admin | tail -n1)"

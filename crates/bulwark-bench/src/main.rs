@@ -22,6 +22,10 @@ use bulwark_registry::{Registry, RegistryLimits};
 use clap::Parser;
 use futures::StreamExt;
 
+// The server runs in this process: the same allocator as the `bulwark` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(about = "Bulwark throughput benchmark")]
 struct Args {
