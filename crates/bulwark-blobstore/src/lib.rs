@@ -195,14 +195,16 @@ impl BlobStore {
             Ok(())
         }
         .await;
-        match outcome {
-            Ok(()) => Ok(StagedPart {
-                name,
-                size,
-                sha256: pipeline.finish().await?,
-            }),
+        let finished = match outcome {
+            Ok(()) => pipeline.finish().await,
             Err(e) => {
                 pipeline.abort().await;
+                Err(e)
+            }
+        };
+        match finished {
+            Ok(sha256) => Ok(StagedPart { name, size, sha256 }),
+            Err(e) => {
                 if let Err(discard_error) = self.discard_part(session, &name).await {
                     tracing::warn!(%session, error = %discard_error, "removing a failed part left data behind");
                 }
@@ -291,17 +293,23 @@ impl BlobStore {
         }
     }
 
-    /// Makes a local blob's directory entry durable: its folder (the entry) and the folder
-    /// above (in case the rename created the folder). The bytes were synced when staged.
+    /// Makes a local blob's directory entry durable: its folder and those above it, up to the
+    /// store's root. The bytes were synced when staged.
     /// Other stores are durable when a put or copy returns.
     async fn sync_directories(&self, object: &Path) -> Result<()> {
         let Some(root) = &self.local_root else {
             return Ok(());
         };
+        let root = root.clone();
         let file = root.join(object.as_ref());
         spawn_blocking(move || {
-            for folder in file.ancestors().skip(1).take(2) {
+            // Every folder up to the root: the rename may have created the blob's folder, and
+            // the first blob of an algorithm its parent too.
+            for folder in file.ancestors().skip(1) {
                 std::fs::File::open(folder)?.sync_all()?;
+                if folder == root {
+                    break;
+                }
             }
             std::io::Result::Ok(())
         })
@@ -318,12 +326,12 @@ impl BlobStore {
         expected: &Digest,
         target: &Path,
     ) -> Result<u64> {
-        const ASSEMBLED: &str = "assembled";
-        // Left by an earlier commit that failed half-way.
-        self.discard_part(session, ASSEMBLED).await?;
+        // A name of its own for each attempt: two completes of one session (a client's retry)
+        // must never rename each other's half-written file over the blob.
+        let assembled_name = format!("assembled-{}", uuid::Uuid::new_v4());
         let mut pipeline = Pipeline::new(
             expected.algorithm(),
-            self.part_sink(session, ASSEMBLED).await?,
+            self.part_sink(session, &assembled_name).await?,
         );
         let mut size = 0u64;
         let copied: Result<()> = async {
@@ -340,7 +348,7 @@ impl BlobStore {
             Ok(())
         }
         .await;
-        let assembled = part_path(session, ASSEMBLED);
+        let assembled = part_path(session, &assembled_name);
         let actual = match copied {
             Ok(()) => pipeline.finish().await,
             Err(e) => {
@@ -351,7 +359,7 @@ impl BlobStore {
         let actual = match actual {
             Ok(actual) => actual,
             Err(e) => {
-                self.discard_part(session, ASSEMBLED).await.ok();
+                self.discard_part(session, &assembled_name).await.ok();
                 return Err(e);
             }
         };

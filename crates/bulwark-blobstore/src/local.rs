@@ -92,17 +92,10 @@ impl PartFile {
             std::fs::create_dir_all(folder)?;
         }
         let buffer = AlignedBuf::new(buffer_size.next_multiple_of(ALIGN));
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        let direct_file = if direct_io && buffer.is_aligned() {
-            open_direct(&options, path)?
-        } else {
-            None
-        };
-        let (file, direct) = match direct_file {
-            Some(file) => (file, true),
-            None => (options.open(path)?, false),
-        };
+        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        // Direct I/O is switched on after the file exists: some filesystems (tmpfs before
+        // Linux 6.6) create the file and only then refuse `O_DIRECT` at open.
+        let direct = direct_io && buffer.is_aligned() && set_direct(&file, true)?;
         Ok(PartFile {
             file,
             buffer,
@@ -126,7 +119,17 @@ impl PartFile {
     }
 
     fn write_buffer(&mut self) -> io::Result<()> {
-        self.file.write_all(self.buffer.filled())?;
+        match self.file.write_all(self.buffer.filled()) {
+            // A filesystem that took `O_DIRECT` but refuses the write (alignment rules
+            // stricter than ours): the part goes on through the page cache. Nothing was
+            // written yet, so nothing is lost.
+            Err(e) if self.direct && self.written == 0 && is_invalid_argument(&e) => {
+                set_direct(&self.file, false)?;
+                self.direct = false;
+                self.file.write_all(self.buffer.filled())?;
+            }
+            result => result?,
+        }
         self.written += self.buffer.len() as u64;
         self.buffer.clear();
         Ok(())
@@ -150,21 +153,30 @@ impl PartFile {
     }
 }
 
+/// Turns direct I/O on or off for `file`; `false` when the filesystem has none.
 #[cfg(target_os = "linux")]
-fn open_direct(options: &OpenOptions, path: &Path) -> io::Result<Option<File>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = options.clone();
-    match options.custom_flags(libc::O_DIRECT).open(path) {
-        Ok(file) => Ok(Some(file)),
-        // The filesystem has no direct I/O.
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
-        Err(e) => Err(e),
+fn set_direct(file: &File, on: bool) -> io::Result<bool> {
+    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+    let flags = fcntl_getfl(file)?;
+    let flags = if on {
+        flags | OFlags::DIRECT
+    } else {
+        flags - OFlags::DIRECT
+    };
+    match fcntl_setfl(file, flags) {
+        Ok(()) => Ok(on),
+        Err(rustix::io::Errno::INVAL) if on => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn open_direct(_options: &OpenOptions, _path: &Path) -> io::Result<Option<File>> {
-    Ok(None)
+fn set_direct(_file: &File, _on: bool) -> io::Result<bool> {
+    Ok(false)
+}
+
+fn is_invalid_argument(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error())
 }
 
 #[cfg(test)]
@@ -201,6 +213,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Direct I/O can be switched off again on an open part (the fallback when a filesystem
+    /// refuses a direct write); writes of any length then work.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn direct_io_switches_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part");
+        let mut part = PartFile::create(&path, true, ALIGN).unwrap();
+        assert!(set_direct(&part.file, true).unwrap());
+        assert!(!set_direct(&part.file, false).unwrap());
+        part.direct = false;
+        part.append(b"short").unwrap();
+        assert_eq!(part.finish().unwrap(), 5);
+        assert_eq!(std::fs::read(&path).unwrap(), b"short");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use bulwark_oci::{Digest, DigestAlgorithm, DigestHasher};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use object_store::{MultipartUpload, PutPayloadMut, UploadPart};
@@ -17,6 +17,10 @@ use crate::local::PartFile;
 /// An upload holds at most eight batches: the one being received, up to [`MAX_QUEUED`]
 /// queued and as much again in a stage's run (the two stages share the same bytes).
 pub(crate) const BATCH: usize = 2 * 1024 * 1024;
+/// Chunks smaller than this are copied together before they join a batch, so that a client
+/// sending tiny chunks cannot make a batch hold millions of handles: a batch holds a few
+/// dozen at most.
+const SMALL_CHUNK: usize = 64 * 1024;
 /// Parts are written to the object store in pieces of this size; it bounds the memory one
 /// upload holds (times [`WRITE_CONCURRENCY`]) whatever the blob size.
 const WRITE_CHUNK: usize = 8 * 1024 * 1024;
@@ -27,6 +31,8 @@ const WRITE_CONCURRENCY: usize = 2;
 /// one writing, which run side by side and alongside the reception of the next batches.
 pub(crate) struct Pipeline {
     hashing: Stage<DigestHasher>,
+    /// Small chunks gathered by copying (see [`SMALL_CHUNK`]).
+    small: BytesMut,
     batch: Vec<Bytes>,
     batch_len: usize,
     sink: Sink,
@@ -39,13 +45,34 @@ impl Pipeline {
                 hasher.update(bytes);
                 Ok(())
             }),
+            small: BytesMut::new(),
             batch: Vec::new(),
             batch_len: 0,
             sink,
         }
     }
 
-    pub(crate) async fn push(&mut self, mut chunk: Bytes) -> Result<()> {
+    pub(crate) async fn push(&mut self, chunk: Bytes) -> Result<()> {
+        if chunk.len() < SMALL_CHUNK {
+            self.small.extend_from_slice(&chunk);
+            if self.small.len() >= SMALL_CHUNK {
+                self.flush_small().await?;
+            }
+            return Ok(());
+        }
+        self.flush_small().await?;
+        self.add(chunk).await
+    }
+
+    async fn flush_small(&mut self) -> Result<()> {
+        if self.small.is_empty() {
+            return Ok(());
+        }
+        let gathered = self.small.split().freeze();
+        self.add(gathered).await
+    }
+
+    async fn add(&mut self, mut chunk: Bytes) -> Result<()> {
         while !chunk.is_empty() {
             let room = BATCH - self.batch_len;
             let piece = if chunk.len() > room {
@@ -71,6 +98,7 @@ impl Pipeline {
 
     /// Stores everything and returns the digest of the whole stream.
     pub(crate) async fn finish(mut self) -> Result<Digest> {
+        self.flush_small().await?;
         self.send_batch().await?;
         let hasher = self.hashing.finish().await?;
         self.sink.finish().await?;

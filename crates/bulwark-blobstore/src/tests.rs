@@ -212,3 +212,72 @@ async fn a_failed_body_leaves_nothing() {
     let session_dir = dir.path().join("uploads").join(SESSION);
     assert_eq!(std::fs::read_dir(&session_dir).unwrap().count(), 0);
 }
+
+/// Chunk sizes from tiny to large in a fixed pseudo-random order: small ones are gathered by
+/// copying, large ones kept as they are; the content must come back exactly.
+#[tokio::test]
+async fn tiny_and_large_chunks_interleaved() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open_local(dir.path()).unwrap();
+    let mut state = 12_345u64;
+    let mut chunks = Vec::new();
+    let mut whole = Vec::new();
+    while whole.len() < 3 * BATCH {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        let len = match state >> 61 {
+            0..=3 => (state >> 20) as usize % 100 + 1,
+            4 | 5 => 60_000 + (state >> 20) as usize % 10_000,
+            _ => 200_000 + (state >> 20) as usize % 300_000,
+        };
+        let chunk: Vec<u8> = (0..len).map(|i| (i as u64 ^ state) as u8).collect();
+        whole.extend_from_slice(&chunk);
+        chunks.push(Ok(Bytes::from(chunk)));
+    }
+    let part = store
+        .stage_part(SESSION, futures::stream::iter(chunks), u64::MAX)
+        .await
+        .unwrap();
+    let digest = Digest::sha256_of(&whole);
+    assert_eq!((part.size, &part.sha256), (whole.len() as u64, &digest));
+    store.commit(SESSION, &[part], &digest).await.unwrap();
+    assert!(read_all(&store, &digest, None).await == whole);
+}
+
+/// Two completes of one multi-part session at once (a client's retry) each assemble their
+/// own file: the blob that ends up in place is whole.
+#[tokio::test]
+async fn concurrent_commits_of_one_session_leave_a_whole_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open_local(dir.path()).unwrap();
+    let whole: Vec<u8> = (0..3 * BATCH as u64 + 7)
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
+    let (first, second) = whole.split_at(whole.len() / 3);
+    let a = store
+        .stage_part(
+            SESSION,
+            futures::stream::iter([Ok(Bytes::copy_from_slice(first))]),
+            u64::MAX,
+        )
+        .await
+        .unwrap();
+    let b = store
+        .stage_part(
+            SESSION,
+            futures::stream::iter([Ok(Bytes::copy_from_slice(second))]),
+            u64::MAX,
+        )
+        .await
+        .unwrap();
+    let digest = Digest::compute(DigestAlgorithm::Sha512, &whole);
+    let parts = [a, b];
+    let (one, two) = tokio::join!(
+        store.commit(SESSION, &parts, &digest),
+        store.commit(SESSION, &parts, &digest)
+    );
+    assert_eq!(one.unwrap(), whole.len() as u64);
+    assert_eq!(two.unwrap(), whole.len() as u64);
+    assert!(read_all(&store, &digest, None).await == whole);
+}

@@ -121,10 +121,13 @@ fn kind_str(kind: ReferenceKind) -> &'static str {
 /// provided its project exists.
 ///
 /// The project check races with `delete_project`, which deletes the project row first and
-/// then looks for repositories in it. On PostgreSQL the project row is read `FOR SHARE`, so
-/// whichever comes second waits for the other: a delete that went first leaves no row here
-/// (`ProjectMissing`), a repository created first makes the delete find it. On SQLite the
-/// insert above has already taken the database's single write lock.
+/// then looks for repositories in it. On PostgreSQL the project row is read `FOR KEY SHARE`
+/// (it conflicts with the delete, not with changes to the project's settings), so whichever
+/// comes second waits for the other: a delete that went first leaves no row here
+/// (`ProjectMissing`), a repository created first makes the delete find it. This relies on
+/// READ COMMITTED, PostgreSQL's default, where the delete's later query sees the committed
+/// repository; under REPEATABLE READ it would not. On SQLite the insert above has already
+/// taken the database's single write lock.
 async fn ensure_and_lock_repository(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
@@ -141,7 +144,7 @@ async fn ensure_and_lock_repository(
     .execute(&mut **tx)
     .await?;
     let project_sql = match backend {
-        Backend::Postgres => "SELECT id FROM projects WHERE name = $1 FOR SHARE",
+        Backend::Postgres => "SELECT id FROM projects WHERE name = $1 FOR KEY SHARE",
         Backend::Sqlite => "SELECT id FROM projects WHERE name = $1",
     };
     let project: Option<i64> = sqlx::query_scalar(project_sql)
