@@ -348,7 +348,6 @@ impl BlobStore {
             Ok(())
         }
         .await;
-        let assembled = part_path(session, &assembled_name);
         let actual = match copied {
             Ok(()) => pipeline.finish().await,
             Err(e) => {
@@ -364,13 +363,15 @@ impl BlobStore {
             }
         };
         if &actual != expected {
-            self.objects.delete(&assembled).await?;
+            self.discard_part(session, &assembled_name).await?;
             return Err(BlobStoreError::DigestMismatch {
                 expected: expected.clone(),
                 actual,
             });
         }
-        self.objects.rename(&assembled, target).await?;
+        self.objects
+            .rename(&part_path(session, &assembled_name), target)
+            .await?;
         self.sync_directories(target).await?;
         Ok(size)
     }
