@@ -57,6 +57,32 @@ pub enum BlobStoreError {
     RangeNotSatisfiable { start: u64, end: u64, size: u64 },
 }
 
+impl BlobStoreError {
+    /// Whether the storage ran out of space or quota: not a fault of Bulwark's nor of the
+    /// request, but something the operator must fix and the client may retry after.
+    pub fn is_storage_full(&self) -> bool {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(error) = cause {
+            if let Some(io) = error.downcast_ref::<std::io::Error>()
+                && is_out_of_space(io)
+            {
+                return true;
+            }
+            cause = error.source();
+        }
+        false
+    }
+}
+
+fn is_out_of_space(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+    matches!(error.kind(), StorageFull | QuotaExceeded)
+        || error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<std::io::Error>())
+            .is_some_and(is_out_of_space)
+}
+
 pub type Result<T, E = BlobStoreError> = std::result::Result<T, E>;
 
 /// One staged piece of an upload session, as recorded by the metadata store.

@@ -18,6 +18,22 @@ async fn read_all(store: &BlobStore, digest: &Digest, range: Option<Range<u64>>)
     chunks.concat()
 }
 
+#[test]
+fn running_out_of_space_is_recognised_through_the_layers() {
+    let enospc = || std::io::Error::from_raw_os_error(28);
+    assert!(BlobStoreError::Io(enospc()).is_storage_full());
+    assert!(BlobStoreError::Io(std::io::ErrorKind::QuotaExceeded.into()).is_storage_full());
+    // object_store's local back end wraps the io::Error in its own error.
+    let wrapped = object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: Box::new(std::io::Error::other(enospc())),
+    };
+    assert!(BlobStoreError::ObjectStore(wrapped).is_storage_full());
+    assert!(!BlobStoreError::Io(std::io::ErrorKind::NotFound.into()).is_storage_full());
+    // A client's failing body is the client's problem, whatever it says.
+    assert!(!BlobStoreError::Body(enospc()).is_storage_full());
+}
+
 const SESSION: &str = "0b6c5d3e-0000-4000-8000-000000000001";
 
 async fn suite(store: BlobStore) {

@@ -50,6 +50,22 @@ pub enum MetadataError {
     ProjectMissing(String),
 }
 
+impl MetadataError {
+    /// Whether the database ran out of disk: SQLite's `SQLITE_FULL` (13), PostgreSQL's
+    /// `disk_full` (53100), or the operating system's `ENOSPC` underneath.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            MetadataError::Database(sqlx::Error::Database(error)) => {
+                matches!(error.code().as_deref(), Some("13" | "53100"))
+            }
+            MetadataError::Database(sqlx::Error::Io(error)) => {
+                error.kind() == std::io::ErrorKind::StorageFull
+            }
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T, E = MetadataError> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,6 +31,9 @@ pub enum ErrorCode {
     NotFound,
     /// The route exists, the method does not (405).
     MethodNotAllowed,
+    /// The registry's storage has no room left (507): the operator must act, the client may
+    /// retry later.
+    StorageFull,
     /// A failure of Bulwark or its storage, never the client's fault (500).
     Internal,
 }
@@ -57,7 +60,7 @@ impl ErrorCode {
             }
             ErrorCode::TooManyRequests => "TOOMANYREQUESTS",
             // distribution's generic code; the spec defines none for server faults.
-            ErrorCode::Internal => "UNKNOWN",
+            ErrorCode::StorageFull | ErrorCode::Internal => "UNKNOWN",
         }
     }
 
@@ -80,6 +83,7 @@ impl ErrorCode {
             ErrorCode::Denied => 403,
             ErrorCode::Unsupported | ErrorCode::MethodNotAllowed | ErrorCode::Referenced => 405,
             ErrorCode::TooManyRequests => 429,
+            ErrorCode::StorageFull => 507,
             ErrorCode::Internal => 500,
         }
     }
@@ -109,6 +113,7 @@ impl ErrorCode {
             ErrorCode::Unsupported => "the operation is unsupported",
             ErrorCode::MethodNotAllowed => "method not allowed on this endpoint",
             ErrorCode::TooManyRequests => "too many requests",
+            ErrorCode::StorageFull => "the registry's storage is full; retry after its operator frees space",
             ErrorCode::Internal => "internal error",
         }
     }

@@ -72,6 +72,9 @@ impl From<RegistryError> for ApiError {
             RegistryError::UploadInterrupted(_) => {
                 ApiError::new(ErrorCode::BlobUploadInvalid, message)
             }
+            RegistryError::Blobs(blob_error) if blob_error.is_storage_full() => {
+                storage_full(&blob_error)
+            }
             RegistryError::Blobs(blob_error) => internal(&blob_error),
             RegistryError::ProjectUnknown(project) => ApiError::new(
                 ErrorCode::NameUnknown,
@@ -79,6 +82,9 @@ impl From<RegistryError> for ApiError {
                     "project {project} does not exist; create it first (bulwark project create)"
                 ),
             ),
+            RegistryError::Metadata(metadata_error) if metadata_error.is_storage_full() => {
+                storage_full(&metadata_error)
+            }
             RegistryError::Metadata(metadata_error) => internal(&metadata_error),
             RegistryError::StorageInconsistent(_) => internal(&message),
         }
@@ -90,6 +96,14 @@ impl From<RegistryError> for ApiError {
 fn internal(error: &dyn std::fmt::Display) -> ApiError {
     tracing::error!(%error, "request failed on the server side");
     ApiError::code(ErrorCode::Internal)
+}
+
+/// Out of space: logged as the operator's call to act, answered with 507 so that clients
+/// report it as such instead of as a registry bug. Nothing was stored: a staged part that
+/// could not be written whole is discarded, and the upload session can be resumed.
+fn storage_full(error: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(%error, "storage is full: free space or grow the volume");
+    ApiError::code(ErrorCode::StorageFull)
 }
 
 impl From<RouteError> for ApiError {
@@ -270,5 +284,23 @@ impl IntoResponse for ManagementError {
         let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().extend(self.headers);
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bulwark_blobstore::BlobStoreError;
+
+    #[test]
+    fn a_full_disk_is_507_and_other_storage_faults_are_500() {
+        let full = RegistryError::Blobs(BlobStoreError::Io(std::io::Error::from_raw_os_error(28)));
+        let error = ApiError::from(full);
+        assert_eq!(error.code.http_status(), 507);
+        assert!(error.message.contains("storage is full"));
+        let denied = RegistryError::Blobs(BlobStoreError::Io(
+            std::io::ErrorKind::PermissionDenied.into(),
+        ));
+        assert_eq!(ApiError::from(denied).code.http_status(), 500);
     }
 }

@@ -242,6 +242,26 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        // A failing scenario shows what the server said about it: its warnings and errors,
+        // and how it ended if it died on its own.
+        if std::thread::panicking() {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                eprintln!("the server had exited: {status}");
+            }
+            let logs = self.logs();
+            let notable: Vec<&String> = logs
+                .iter()
+                .filter(|line| line.contains("\"WARN\"") || line.contains("\"ERROR\""))
+                .collect();
+            eprintln!(
+                "server warnings and errors ({} of {} lines):",
+                notable.len(),
+                logs.len()
+            );
+            for line in notable.iter().rev().take(50).rev() {
+                eprintln!("  {line}");
+            }
+        }
         self.kill();
     }
 }
