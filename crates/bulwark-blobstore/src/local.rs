@@ -9,8 +9,10 @@
 //! systems than Linux get ordinary buffered writes through the same code.
 //!
 //! Direct I/O needs buffers, lengths and file offsets aligned to the device's block size;
-//! [`ALIGN`] covers every block size Linux supports. Only the last write of a part may be
-//! short: it is padded, and the file is then cut to its real length.
+//! [`ALIGN`] covers every block size Linux supports. The upload pipeline hands over whole
+//! aligned buffers, written as they are; anything else (an unaligned piece, the short end of
+//! a part) goes through a small staging buffer. Only the last write of a part may be short:
+//! it is padded, and the file is then cut to its real length.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -19,7 +21,7 @@ use std::path::Path;
 const ALIGN: usize = 4096;
 
 /// A fixed-capacity byte buffer whose contents start on an [`ALIGN`] boundary.
-struct AlignedBuf {
+pub(crate) struct AlignedBuf {
     storage: Vec<u8>,
     start: usize,
     len: usize,
@@ -27,7 +29,7 @@ struct AlignedBuf {
 }
 
 impl AlignedBuf {
-    fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         let storage = vec![0u8; capacity + ALIGN];
         // `align_offset` may decline to compute an offset (usize::MAX); the buffer then is
         // simply unaligned, and the writer that owns it falls back to buffered writes.
@@ -40,20 +42,25 @@ impl AlignedBuf {
         }
     }
 
-    fn is_aligned(&self) -> bool {
-        self.filled().as_ptr().align_offset(ALIGN) == 0
-    }
-
     fn len(&self) -> usize {
         self.len
     }
 
-    fn filled(&self) -> &[u8] {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes that still fit.
+    pub(crate) fn room(&self) -> usize {
+        self.capacity - self.len
+    }
+
+    pub(crate) fn filled(&self) -> &[u8] {
         &self.storage[self.start..self.start + self.len]
     }
 
     /// Appends `bytes`; the callers size their batches so that they always fit.
-    fn extend(&mut self, bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn extend(&mut self, bytes: &[u8]) -> io::Result<()> {
         if self.len + bytes.len() > self.capacity {
             return Err(io::Error::other("staging buffer overflow"));
         }
@@ -63,7 +70,7 @@ impl AlignedBuf {
         Ok(())
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.len = 0;
     }
 
@@ -75,30 +82,34 @@ impl AlignedBuf {
     }
 }
 
-/// A staged part being written, through a buffer of its own: bytes are gathered into it and
-/// written out whenever it is full, so every write but the last is a whole aligned buffer.
+/// Bytes a part stages before writing them: pieces that cannot be written from the caller's
+/// memory directly (unaligned, or the short end of the part). Sixteen blocks.
+const STAGING: usize = 16 * ALIGN;
+
+/// A staged part being written. Whole blocks in aligned memory are written straight from
+/// the caller's buffer; other bytes are gathered in a small buffer of the part's own, so
+/// that every direct write but the last is of whole blocks at a block-aligned offset.
 pub(crate) struct PartFile {
     file: File,
-    buffer: AlignedBuf,
+    /// Made on first use; most parts, fed whole aligned batches, only stage their end.
+    staging: Option<AlignedBuf>,
     direct: bool,
     written: u64,
 }
 
 impl PartFile {
-    /// Creates the part at `path` (a new file; its folder is created if missing), with a
-    /// buffer of `buffer_size` bytes (a multiple of [`ALIGN`]). Blocking.
-    pub(crate) fn create(path: &Path, direct_io: bool, buffer_size: usize) -> io::Result<Self> {
+    /// Creates the part at `path` (a new file; its folder is created if missing). Blocking.
+    pub(crate) fn create(path: &Path, direct_io: bool) -> io::Result<Self> {
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder)?;
         }
-        let buffer = AlignedBuf::new(buffer_size.next_multiple_of(ALIGN));
         let file = OpenOptions::new().write(true).create_new(true).open(path)?;
         // Direct I/O is switched on after the file exists: some filesystems (tmpfs before
         // Linux 6.6) create the file and only then refuse `O_DIRECT` at open.
-        let direct = direct_io && buffer.is_aligned() && set_direct(&file, true)?;
+        let direct = direct_io && set_direct(&file, true)?;
         Ok(PartFile {
             file,
-            buffer,
+            staging: None,
             direct,
             written: 0,
         })
@@ -106,45 +117,71 @@ impl PartFile {
 
     /// Appends `bytes` to the part. Blocking.
     pub(crate) fn append(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        if self.staging.as_ref().is_none_or(AlignedBuf::is_empty) {
+            let straight = if !self.direct {
+                bytes.len()
+            } else if bytes.as_ptr().align_offset(ALIGN) == 0 {
+                bytes.len() - bytes.len() % ALIGN
+            } else {
+                0
+            };
+            if straight > 0 {
+                self.write(&bytes[..straight])?;
+                bytes = &bytes[straight..];
+            }
+        }
         while !bytes.is_empty() {
-            let room = self.buffer.capacity - self.buffer.len();
-            let (now, later) = bytes.split_at(room.min(bytes.len()));
-            self.buffer.extend(now)?;
+            let staging = self.staging.get_or_insert_with(|| AlignedBuf::new(STAGING));
+            let (now, later) = bytes.split_at(staging.room().min(bytes.len()));
+            staging.extend(now)?;
             bytes = later;
-            if self.buffer.len() == self.buffer.capacity {
-                self.write_buffer()?;
+            if staging.room() == 0 {
+                self.write_staging()?;
             }
         }
         Ok(())
     }
 
-    fn write_buffer(&mut self) -> io::Result<()> {
-        match self.file.write_all(self.buffer.filled()) {
+    fn write_staging(&mut self) -> io::Result<()> {
+        if let Some(mut staging) = self.staging.take() {
+            let written = self.write(staging.filled());
+            staging.clear();
+            self.staging = Some(staging);
+            written?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self.file.write_all(bytes) {
             // A filesystem that took `O_DIRECT` but refuses the write (alignment rules
             // stricter than ours): the part goes on through the page cache. Nothing was
             // written yet, so nothing is lost.
             Err(e) if self.direct && self.written == 0 && is_invalid_argument(&e) => {
                 set_direct(&self.file, false)?;
                 self.direct = false;
-                self.file.write_all(self.buffer.filled())?;
+                self.file.write_all(bytes)?;
             }
             result => result?,
         }
-        self.written += self.buffer.len() as u64;
-        self.buffer.clear();
+        self.written += bytes.len() as u64;
         Ok(())
     }
 
-    /// Writes what is left in the buffer and returns the part's length. Blocking.
+    /// Writes what is staged and returns the part's length. Blocking.
     pub(crate) fn finish(mut self) -> io::Result<u64> {
-        let real_len = self.written + self.buffer.len() as u64;
-        if self.direct && !self.buffer.len().is_multiple_of(ALIGN) {
+        let staged = self.staging.as_ref().map_or(0, AlignedBuf::len);
+        let real_len = self.written + staged as u64;
+        if let Some(staging) = self.staging.as_mut()
+            && self.direct
+            && !staging.len().is_multiple_of(ALIGN)
+        {
             // Direct I/O writes whole blocks: pad, then cut the file to its real length.
-            self.buffer.pad_to_alignment()?;
-            self.write_buffer()?;
+            staging.pad_to_alignment()?;
+            self.write_staging()?;
             self.file.set_len(real_len)?;
-        } else {
-            self.write_buffer()?;
+        } else if staged > 0 {
+            self.write_staging()?;
         }
         // The blob's metadata (SQLite with synchronous = FULL, or PostgreSQL) is durable once
         // committed; the bytes it points to must be durable first.
@@ -186,7 +223,7 @@ mod tests {
     #[test]
     fn buffers_are_aligned_and_bounded() {
         let mut buf = AlignedBuf::new(2 * ALIGN);
-        assert!(buf.is_aligned());
+        assert_eq!(buf.filled().as_ptr().align_offset(ALIGN), 0);
         buf.extend(&[1; ALIGN]).unwrap();
         buf.extend(&[2; ALIGN]).unwrap();
         assert!(buf.extend(&[3]).is_err());
@@ -197,20 +234,26 @@ mod tests {
     #[test]
     fn parts_keep_exact_length_and_content() {
         let dir = tempfile::tempdir().unwrap();
-        let content: Vec<u8> = (0..3 * ALIGN as u32 + 123).map(|i| (i * 7) as u8).collect();
+        let content: Vec<u8> = (0..(STAGING + 3 * ALIGN) as u32 + 123)
+            .map(|i| (i * 7) as u8)
+            .collect();
         for direct in [true, false] {
-            for piece in [1, 100, ALIGN - 1, ALIGN, ALIGN + 1, 2 * ALIGN + 5] {
-                for buffer_size in [ALIGN, 2 * ALIGN] {
-                    let path = dir
-                        .path()
-                        .join(format!("d{direct}-p{piece}-b{buffer_size}"));
-                    let mut part = PartFile::create(&path, direct, buffer_size).unwrap();
-                    for chunk in content.chunks(piece) {
-                        part.append(chunk).unwrap();
-                    }
-                    assert_eq!(part.finish().unwrap(), content.len() as u64);
-                    assert_eq!(std::fs::read(&path).unwrap(), content, "{direct} {piece}");
+            for piece in [
+                1,
+                100,
+                ALIGN - 1,
+                ALIGN,
+                ALIGN + 1,
+                2 * ALIGN + 5,
+                STAGING + 1,
+            ] {
+                let path = dir.path().join(format!("d{direct}-p{piece}"));
+                let mut part = PartFile::create(&path, direct).unwrap();
+                for chunk in content.chunks(piece) {
+                    part.append(chunk).unwrap();
                 }
+                assert_eq!(part.finish().unwrap(), content.len() as u64);
+                assert_eq!(std::fs::read(&path).unwrap(), content, "{direct} {piece}");
             }
         }
     }
@@ -222,7 +265,7 @@ mod tests {
     fn direct_io_switches_off() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("part");
-        let mut part = PartFile::create(&path, true, ALIGN).unwrap();
+        let mut part = PartFile::create(&path, true).unwrap();
         assert!(set_direct(&part.file, true).unwrap());
         assert!(!set_direct(&part.file, false).unwrap());
         part.direct = false;
@@ -236,7 +279,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("part");
         std::fs::write(&path, b"kept").unwrap();
-        assert!(PartFile::create(&path, true, ALIGN).is_err());
+        assert!(PartFile::create(&path, true).is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"kept");
     }
 }

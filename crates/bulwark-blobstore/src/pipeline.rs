@@ -1,105 +1,126 @@
 //! The staging pipeline: how an incoming byte stream is hashed and stored at the same time.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bulwark_oci::{Digest, DigestAlgorithm, DigestHasher};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use object_store::{MultipartUpload, PutPayloadMut, UploadPart};
+use tokio::sync::Notify;
 use tokio::task::{JoinHandle, spawn_blocking};
 
 use crate::Result;
-use crate::local::PartFile;
+use crate::local::{AlignedBuf, PartFile};
 
-/// Incoming bytes are handed to the stages in batches of this size. Smaller batches cost
-/// more CPU per byte (512 KiB took a fifth more than 2 MiB); larger ones hold more memory.
-/// An upload holds at most eight batches: the one being received, up to [`MAX_QUEUED`]
-/// queued and as much again in a stage's run (the two stages share the same bytes).
+/// Incoming bytes are copied into buffers of this size, each handed whole to the stages.
+/// Smaller batches cost more CPU per byte (512 KiB took a fifth more than 2 MiB); larger
+/// ones hold more memory.
 pub(crate) const BATCH: usize = 2 * 1024 * 1024;
-/// Chunks smaller than this are copied together before they join a batch, so that a client
-/// sending tiny chunks cannot make a batch hold millions of handles: a batch holds a few
-/// dozen at most.
-const SMALL_CHUNK: usize = 64 * 1024;
-/// Parts are written to the object store in pieces of this size; it bounds the memory one
-/// upload holds (times [`WRITE_CONCURRENCY`]) whatever the blob size.
+/// Buffers one upload to a local part holds: one being filled, the others hashed or written.
+/// More did not go faster; fewer let a short stall of the disk hold up reception.
+const LOCAL_BATCHES: usize = 4;
+/// Parts are written to the object store in pieces of this size, at most
+/// [`WRITE_CONCURRENCY`] of them in flight while the next one is gathered.
 const WRITE_CHUNK: usize = 8 * 1024 * 1024;
 const WRITE_CONCURRENCY: usize = 2;
+/// Buffers one upload to an object store holds: the parts in flight, the part being
+/// gathered, and the one being filled.
+const STORE_BATCHES: usize = (WRITE_CONCURRENCY + 1) * WRITE_CHUNK.div_ceil(BATCH) + 1;
 
-/// Hashes and stores a stream of chunks. Chunks are gathered into batches of [`BATCH`] bytes;
-/// each batch goes to two [`Stage`]s on the blocking pool, one hashing and (for local parts)
-/// one writing, which run side by side and alongside the reception of the next batches.
+/// Hashes and stores a stream of chunks. Chunks are copied into a few [`BATCH`]-sized
+/// buffers that the upload keeps for its whole life; each full buffer goes to two [`Stage`]s
+/// on the blocking pool, one hashing and (for local parts) one writing, which run side by
+/// side and alongside the reception of the next batches.
+///
+/// Copying, rather than keeping the request's own chunks, is what keeps memory flat and
+/// cheap: the HTTP server reuses its read buffer as soon as a chunk is copied out instead of
+/// allocating a new one for every few hundred KiB, and the allocator, not asked to hand out
+/// and take back gigabytes, neither keeps freed memory resident nor faults it back in. The
+/// buffers are aligned, so a local part is written from them with direct I/O, without the
+/// copy the part writer would otherwise make.
 pub(crate) struct Pipeline {
     hashing: Stage<DigestHasher>,
-    /// Small chunks gathered by copying (see [`SMALL_CHUNK`]).
-    small: BytesMut,
-    batch: Vec<Bytes>,
-    batch_len: usize,
+    pool: BufferPool,
+    /// The buffer being filled, if any.
+    filling: Option<AlignedBuf>,
     sink: Sink,
 }
 
 impl Pipeline {
     pub(crate) fn new(algorithm: DigestAlgorithm, sink: Sink) -> Self {
+        let pool = BufferPool::new(match &sink {
+            Sink::Local(_) => LOCAL_BATCHES,
+            Sink::Store(_) => STORE_BATCHES,
+        });
         Pipeline {
             hashing: Stage::new(DigestHasher::new(algorithm), |hasher, bytes| {
                 hasher.update(bytes);
                 Ok(())
             }),
-            small: BytesMut::new(),
-            batch: Vec::new(),
-            batch_len: 0,
+            pool,
+            filling: None,
             sink,
         }
     }
 
     pub(crate) async fn push(&mut self, chunk: Bytes) -> Result<()> {
-        if chunk.len() < SMALL_CHUNK {
-            self.small.extend_from_slice(&chunk);
-            if self.small.len() >= SMALL_CHUNK {
-                self.flush_small().await?;
-            }
-            return Ok(());
-        }
-        self.flush_small().await?;
-        self.add(chunk).await
-    }
-
-    async fn flush_small(&mut self) -> Result<()> {
-        if self.small.is_empty() {
-            return Ok(());
-        }
-        let gathered = self.small.split().freeze();
-        self.add(gathered).await
-    }
-
-    async fn add(&mut self, mut chunk: Bytes) -> Result<()> {
-        while !chunk.is_empty() {
-            let room = BATCH - self.batch_len;
-            let piece = if chunk.len() > room {
-                chunk.split_to(room)
-            } else {
-                std::mem::take(&mut chunk)
+        let mut bytes = &chunk[..];
+        while !bytes.is_empty() {
+            let mut buffer = match self.filling.take() {
+                Some(buffer) => buffer,
+                None => self.take_buffer().await?,
             };
-            self.batch_len += piece.len();
-            self.batch.push(piece);
-            if self.batch_len == BATCH {
-                self.send_batch().await?;
+            let (now, later) = bytes.split_at(buffer.room().min(bytes.len()));
+            buffer.extend(now)?;
+            bytes = later;
+            if buffer.room() == 0 {
+                self.send(buffer).await?;
+            } else {
+                self.filling = Some(buffer);
             }
         }
         Ok(())
     }
 
-    async fn send_batch(&mut self) -> Result<()> {
-        let batch = std::mem::take(&mut self.batch);
-        self.batch_len = 0;
+    /// A free buffer: one the stages are done with, a new one while the upload holds fewer
+    /// than its share, or else the next one the stages give back.
+    async fn take_buffer(&mut self) -> Result<AlignedBuf> {
+        loop {
+            if let Some(buffer) = self.pool.take() {
+                return Ok(buffer);
+            }
+            // Every buffer is queued or in a stage's run: make sure each stage is working
+            // through its queue, then wait for a buffer to come back.
+            self.hashing.run_queued().await?;
+            self.sink.run_queued().await?;
+            let returned = self.pool.returned.clone();
+            if let Some(buffer) = self.pool.take() {
+                return Ok(buffer);
+            }
+            // `notify_one` keeps a permit when nobody waits yet, so a buffer given back
+            // between the check above and this wait is not missed.
+            returned.notify.notified().await;
+        }
+    }
+
+    async fn send(&mut self, buffer: AlignedBuf) -> Result<()> {
+        let batch = Arc::new(Batch {
+            buffer: Some(buffer),
+            home: self.pool.returned.clone(),
+        });
         self.hashing.feed(batch.clone()).await?;
         self.sink.write(batch).await
     }
 
     /// Stores everything and returns the digest of the whole stream.
     pub(crate) async fn finish(mut self) -> Result<Digest> {
-        self.flush_small().await?;
-        self.send_batch().await?;
+        if let Some(buffer) = self.filling.take()
+            && !buffer.is_empty()
+        {
+            self.send(buffer).await?;
+        }
         let hasher = self.hashing.finish().await?;
         self.sink.finish().await?;
         Ok(hasher.finish())
@@ -111,21 +132,90 @@ impl Pipeline {
     }
 }
 
-/// Bytes a [`Stage`] lets wait before the caller has to wait for it: a short stall of the
-/// disk or of the hashing thread is absorbed without holding up reception, while the memory
-/// of one upload stays bounded (the two stages share the same bytes).
-const MAX_QUEUED: usize = 3 * BATCH;
+/// The buffers of one upload: made on demand up to a fixed number, then reused.
+struct BufferPool {
+    returned: Arc<Returned>,
+    made: usize,
+    most: usize,
+}
 
-/// A sequential step over a stream of bytes (hashing, writing a file) run on the blocking
-/// pool. Each run takes everything queued since the last one started, so the step never
-/// waits for the caller, and the caller only waits for it when [`MAX_QUEUED`] bytes are
-/// waiting. No thread is held while no bytes arrive.
+/// Where batches put their buffer back when the last stage drops them.
+#[derive(Default)]
+struct Returned {
+    free: Mutex<Vec<AlignedBuf>>,
+    notify: Notify,
+}
+
+impl BufferPool {
+    fn new(most: usize) -> Self {
+        BufferPool {
+            returned: Arc::default(),
+            made: 0,
+            most,
+        }
+    }
+
+    fn take(&mut self) -> Option<AlignedBuf> {
+        let free = self
+            .returned
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        free.or_else(|| {
+            (self.made < self.most).then(|| {
+                self.made += 1;
+                AlignedBuf::new(BATCH)
+            })
+        })
+    }
+}
+
+/// A full buffer shared by the stages; its buffer goes back to the upload's pool when the
+/// last of them is done with it.
+pub(crate) struct Batch {
+    buffer: Option<AlignedBuf>,
+    home: Arc<Returned>,
+}
+
+impl AsRef<[u8]> for Batch {
+    fn as_ref(&self) -> &[u8] {
+        self.buffer.as_ref().map_or(&[], AlignedBuf::filled)
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        if let Some(mut buffer) = self.buffer.take() {
+            buffer.clear();
+            self.home
+                .free
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(buffer);
+            self.home.notify.notify_one();
+        }
+    }
+}
+
+/// A batch handed to the object store as `Bytes`, without a copy.
+struct SharedBatch(Arc<Batch>);
+
+impl AsRef<[u8]> for SharedBatch {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_ref().as_ref()
+    }
+}
+
+/// A sequential step over a stream of batches (hashing, writing a file) run on the blocking
+/// pool. Each run takes every batch queued since the last one started, so the step never
+/// waits for the caller; the caller waits for it only when the upload's buffers are all
+/// taken. No thread is held while no bytes arrive.
 pub(crate) struct Stage<S> {
     /// Present while no run is in progress.
     idle: Option<S>,
     running: Option<JoinHandle<std::io::Result<S>>>,
-    queued: Vec<Bytes>,
-    queued_len: usize,
+    queued: Vec<Arc<Batch>>,
     work: fn(&mut S, &[u8]) -> std::io::Result<()>,
 }
 
@@ -135,19 +225,25 @@ impl<S: Send + 'static> Stage<S> {
             idle: Some(state),
             running: None,
             queued: Vec::new(),
-            queued_len: 0,
             work,
         }
     }
 
-    async fn feed(&mut self, batch: Vec<Bytes>) -> Result<()> {
-        self.queued_len += batch.iter().map(Bytes::len).sum::<usize>();
-        self.queued.extend(batch);
+    async fn feed(&mut self, batch: Arc<Batch>) -> Result<()> {
+        self.queued.push(batch);
         let busy = self
             .running
             .as_ref()
             .is_some_and(|running| !running.is_finished());
-        if busy && self.queued_len < MAX_QUEUED {
+        if busy {
+            return Ok(());
+        }
+        self.start().await
+    }
+
+    /// Starts a run over what is queued, after the run in progress.
+    async fn run_queued(&mut self) -> Result<()> {
+        if self.queued.is_empty() {
             return Ok(());
         }
         self.start().await
@@ -156,12 +252,11 @@ impl<S: Send + 'static> Stage<S> {
     /// Waits for the run in progress, if any, and starts one over everything queued.
     async fn start(&mut self) -> Result<()> {
         let mut state = self.settle().await?;
-        let chunks = std::mem::take(&mut self.queued);
-        self.queued_len = 0;
+        let batches = std::mem::take(&mut self.queued);
         let work = self.work;
         self.running = Some(spawn_blocking(move || {
-            for chunk in &chunks {
-                work(&mut state, chunk)?;
+            for batch in batches {
+                work(&mut state, batch.as_ref().as_ref())?;
             }
             Ok(state)
         }));
@@ -178,9 +273,7 @@ impl<S: Send + 'static> Stage<S> {
 
     /// Runs over what is still queued and returns the state.
     async fn finish(mut self) -> Result<S> {
-        if !self.queued.is_empty() {
-            self.start().await?;
-        }
+        self.run_queued().await?;
         self.settle().await
     }
 
@@ -200,19 +293,22 @@ pub(crate) enum Sink {
 
 impl Sink {
     pub(crate) async fn local(path: PathBuf, direct_io: bool) -> Result<Self> {
-        let part = spawn_blocking(move || PartFile::create(&path, direct_io, BATCH)).await??;
+        let part = spawn_blocking(move || PartFile::create(&path, direct_io)).await??;
         Ok(Sink::Local(Stage::new(part, PartFile::append)))
     }
 
-    async fn write(&mut self, batch: Vec<Bytes>) -> Result<()> {
+    async fn write(&mut self, batch: Arc<Batch>) -> Result<()> {
         match self {
             Sink::Local(stage) => stage.feed(batch).await,
-            Sink::Store(writer) => {
-                for chunk in batch {
-                    writer.write(chunk).await?;
-                }
-                Ok(())
-            }
+            Sink::Store(writer) => writer.write(Bytes::from_owner(SharedBatch(batch))).await,
+        }
+    }
+
+    /// Lets the batches this sink holds go back to the pool.
+    async fn run_queued(&mut self) -> Result<()> {
+        match self {
+            Sink::Local(stage) => stage.run_queued().await,
+            Sink::Store(writer) => writer.settle_in_flight().await,
         }
     }
 
@@ -240,7 +336,7 @@ impl Sink {
     }
 }
 
-/// Streams chunks into a multipart upload without copying them: chunks are gathered (by
+/// Streams batches into a multipart upload without copying them: batches are gathered (by
 /// reference) into parts of [`WRITE_CHUNK`] bytes, at most [`WRITE_CONCURRENCY`] parts in
 /// flight while the caller keeps reading and hashing the next ones.
 pub(crate) struct PartWriter {
@@ -280,14 +376,19 @@ impl PartWriter {
         Ok(())
     }
 
+    async fn settle_in_flight(&mut self) -> Result<()> {
+        while let Some(done) = self.in_flight.next().await {
+            done?;
+        }
+        Ok(())
+    }
+
     async fn finish(mut self) -> Result<()> {
         // An upload needs at least one part, even an empty one.
         if self.pending.content_length() > 0 || self.parts_started == 0 {
             self.send_pending().await?;
         }
-        while let Some(done) = self.in_flight.next().await {
-            done?;
-        }
+        self.settle_in_flight().await?;
         self.upload.complete().await?;
         Ok(())
     }

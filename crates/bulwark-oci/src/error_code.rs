@@ -113,7 +113,9 @@ impl ErrorCode {
             ErrorCode::Unsupported => "the operation is unsupported",
             ErrorCode::MethodNotAllowed => "method not allowed on this endpoint",
             ErrorCode::TooManyRequests => "too many requests",
-            ErrorCode::StorageFull => "the registry's storage is full; retry after its operator frees space",
+            ErrorCode::StorageFull => {
+                "the registry's storage is full; retry after its operator frees space"
+            }
             ErrorCode::Internal => "internal error",
         }
     }
