@@ -9,13 +9,15 @@
 //! systems than Linux get ordinary buffered writes through the same code.
 //!
 //! Direct I/O needs buffers, lengths and file offsets aligned to the device's block size;
-//! [`ALIGN`] covers every block size Linux supports. The upload pipeline hands over whole
+//! [`ALIGN`] covers the block sizes of common devices; a device that demands more has its
+//! parts written through the page cache instead. The upload pipeline hands over whole
 //! aligned buffers, written as they are; anything else (an unaligned piece, the short end of
 //! a part) goes through a small staging buffer. Only the last write of a part may be short:
 //! it is padded, and the file is then cut to its real length.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 const ALIGN: usize = 4096;
@@ -32,7 +34,7 @@ impl AlignedBuf {
     pub(crate) fn new(capacity: usize) -> Self {
         let storage = vec![0u8; capacity + ALIGN];
         // `align_offset` may decline to compute an offset (usize::MAX); the buffer then is
-        // simply unaligned, and the writer that owns it falls back to buffered writes.
+        // simply unaligned, and a part fed from it copies its bytes into aligned staging.
         let start = storage.as_ptr().align_offset(ALIGN).min(ALIGN);
         AlignedBuf {
             storage,
@@ -152,15 +154,17 @@ impl PartFile {
         Ok(())
     }
 
+    /// Writes at the part's end by position, so that a write retried after a partial one
+    /// rewrites the same bytes in the same place.
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self.file.write_all(bytes) {
-            // A filesystem that took `O_DIRECT` but refuses the write (alignment rules
-            // stricter than ours): the part goes on through the page cache. Nothing was
-            // written yet, so nothing is lost.
-            Err(e) if self.direct && self.written == 0 && is_invalid_argument(&e) => {
+        match self.file.write_all_at(bytes, self.written) {
+            // A filesystem that took `O_DIRECT` but refuses a write (alignment rules stricter
+            // than ours, such as a device with 16 KiB blocks refusing the padded end): the
+            // part goes on through the page cache from where it is.
+            Err(e) if self.direct && is_invalid_argument(&e) => {
                 set_direct(&self.file, false)?;
                 self.direct = false;
-                self.file.write_all(bytes)?;
+                self.file.write_all_at(bytes, self.written)?;
             }
             result => result?,
         }
@@ -237,6 +241,10 @@ mod tests {
         let content: Vec<u8> = (0..(STAGING + 3 * ALIGN) as u32 + 123)
             .map(|i| (i * 7) as u8)
             .collect();
+        // Fed from aligned memory, as the pipeline does, so that pieces of whole blocks are
+        // written straight and the others staged.
+        let mut aligned = AlignedBuf::new(content.len().next_multiple_of(ALIGN));
+        aligned.extend(&content).unwrap();
         for direct in [true, false] {
             for piece in [
                 1,
@@ -244,12 +252,13 @@ mod tests {
                 ALIGN - 1,
                 ALIGN,
                 ALIGN + 1,
+                2 * ALIGN,
                 2 * ALIGN + 5,
                 STAGING + 1,
             ] {
                 let path = dir.path().join(format!("d{direct}-p{piece}"));
                 let mut part = PartFile::create(&path, direct).unwrap();
-                for chunk in content.chunks(piece) {
+                for chunk in aligned.filled().chunks(piece) {
                     part.append(chunk).unwrap();
                 }
                 assert_eq!(part.finish().unwrap(), content.len() as u64);

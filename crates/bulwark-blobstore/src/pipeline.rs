@@ -7,7 +7,7 @@ use bulwark_oci::{Digest, DigestAlgorithm, DigestHasher};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use object_store::{MultipartUpload, PutPayloadMut, UploadPart};
+use object_store::{MultipartUpload, PutPayloadMut};
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, spawn_blocking};
 
@@ -18,16 +18,13 @@ use crate::local::{AlignedBuf, PartFile};
 /// Smaller batches cost more CPU per byte (512 KiB took a fifth more than 2 MiB); larger
 /// ones hold more memory.
 pub(crate) const BATCH: usize = 2 * 1024 * 1024;
-/// Buffers one upload to a local part holds: one being filled, the others hashed or written.
-/// More did not go faster; fewer let a short stall of the disk hold up reception.
-const LOCAL_BATCHES: usize = 4;
+/// Buffers one upload holds: one being filled, the others hashed or written. More did not
+/// go faster; fewer let a short stall of the disk hold up reception.
+const BATCHES: usize = 4;
 /// Parts are written to the object store in pieces of this size, at most
 /// [`WRITE_CONCURRENCY`] of them in flight while the next one is gathered.
 const WRITE_CHUNK: usize = 8 * 1024 * 1024;
 const WRITE_CONCURRENCY: usize = 2;
-/// Buffers one upload to an object store holds: the parts in flight, the part being
-/// gathered, and the one being filled.
-const STORE_BATCHES: usize = (WRITE_CONCURRENCY + 1) * WRITE_CHUNK.div_ceil(BATCH) + 1;
 
 /// Hashes and stores a stream of chunks. Chunks are copied into a few [`BATCH`]-sized
 /// buffers that the upload keeps for its whole life; each full buffer goes to two [`Stage`]s
@@ -50,16 +47,12 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     pub(crate) fn new(algorithm: DigestAlgorithm, sink: Sink) -> Self {
-        let pool = BufferPool::new(match &sink {
-            Sink::Local(_) => LOCAL_BATCHES,
-            Sink::Store(_) => STORE_BATCHES,
-        });
         Pipeline {
             hashing: Stage::new(DigestHasher::new(algorithm), |hasher, bytes| {
                 hasher.update(bytes);
                 Ok(())
             }),
-            pool,
+            pool: BufferPool::new(BATCHES),
             filling: None,
             sink,
         }
@@ -121,7 +114,13 @@ impl Pipeline {
         {
             self.send(buffer).await?;
         }
-        let hasher = self.hashing.finish().await?;
+        let hasher = match self.hashing.finish().await {
+            Ok(hasher) => hasher,
+            Err(e) => {
+                self.sink.abort().await;
+                return Err(e);
+            }
+        };
         self.sink.finish().await?;
         Ok(hasher.finish())
     }
@@ -195,15 +194,6 @@ impl Drop for Batch {
                 .push(buffer);
             self.home.notify.notify_one();
         }
-    }
-}
-
-/// A batch handed to the object store as `Bytes`, without a copy.
-struct SharedBatch(Arc<Batch>);
-
-impl AsRef<[u8]> for SharedBatch {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_ref().as_ref()
     }
 }
 
@@ -300,7 +290,13 @@ impl Sink {
     async fn write(&mut self, batch: Arc<Batch>) -> Result<()> {
         match self {
             Sink::Local(stage) => stage.feed(batch).await,
-            Sink::Store(writer) => writer.write(Bytes::from_owner(SharedBatch(batch))).await,
+            // Copied: an object store may keep a part's bytes until the whole upload
+            // completes (the in-memory one does), which would starve the pool.
+            Sink::Store(writer) => {
+                writer
+                    .write(Bytes::copy_from_slice((*batch).as_ref()))
+                    .await
+            }
         }
     }
 
@@ -308,7 +304,8 @@ impl Sink {
     async fn run_queued(&mut self) -> Result<()> {
         match self {
             Sink::Local(stage) => stage.run_queued().await,
-            Sink::Store(writer) => writer.settle_in_flight().await,
+            // Holds copies, not the pool's buffers.
+            Sink::Store(_) => Ok(()),
         }
     }
 
@@ -336,13 +333,13 @@ impl Sink {
     }
 }
 
-/// Streams batches into a multipart upload without copying them: batches are gathered (by
-/// reference) into parts of [`WRITE_CHUNK`] bytes, at most [`WRITE_CONCURRENCY`] parts in
-/// flight while the caller keeps reading and hashing the next ones.
+/// Streams batches into a multipart upload: batches are gathered (by reference) into parts
+/// of [`WRITE_CHUNK`] bytes, each sent by a task of its own, at most [`WRITE_CONCURRENCY`]
+/// in flight while the caller keeps reading and hashing the next ones.
 pub(crate) struct PartWriter {
     upload: Box<dyn MultipartUpload>,
     pending: PutPayloadMut,
-    in_flight: FuturesUnordered<UploadPart>,
+    in_flight: FuturesUnordered<JoinHandle<object_store::Result<()>>>,
     parts_started: usize,
 }
 
@@ -367,23 +364,36 @@ impl PartWriter {
     async fn send_pending(&mut self) -> Result<()> {
         while self.in_flight.len() >= WRITE_CONCURRENCY {
             if let Some(done) = self.in_flight.next().await {
-                done?;
+                done??;
             }
         }
         let payload = std::mem::take(&mut self.pending).freeze();
-        self.in_flight.push(self.upload.put_part(payload));
+        // Spawned: a part's future (S3's, for one) does nothing until polled, and this
+        // writer is only polled when the caller hands it the next batch.
+        self.in_flight
+            .push(tokio::spawn(self.upload.put_part(payload)));
         self.parts_started += 1;
         Ok(())
     }
 
     async fn settle_in_flight(&mut self) -> Result<()> {
         while let Some(done) = self.in_flight.next().await {
-            done?;
+            done??;
         }
         Ok(())
     }
 
     async fn finish(mut self) -> Result<()> {
+        let completed = self.complete().await;
+        if completed.is_err()
+            && let Err(e) = self.upload.abort().await
+        {
+            tracing::warn!(error = %e, "aborting a failed part left data behind");
+        }
+        completed
+    }
+
+    async fn complete(&mut self) -> Result<()> {
         // An upload needs at least one part, even an empty one.
         if self.pending.content_length() > 0 || self.parts_started == 0 {
             self.send_pending().await?;

@@ -58,9 +58,10 @@ impl MetadataError {
             MetadataError::Database(sqlx::Error::Database(error)) => {
                 matches!(error.code().as_deref(), Some("13" | "53100"))
             }
-            MetadataError::Database(sqlx::Error::Io(error)) => {
-                error.kind() == std::io::ErrorKind::StorageFull
-            }
+            MetadataError::Database(sqlx::Error::Io(error)) => matches!(
+                error.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ),
             _ => false,
         }
     }

@@ -99,8 +99,8 @@ fn internal(error: &dyn std::fmt::Display) -> ApiError {
 }
 
 /// Out of space: logged as the operator's call to act, answered with 507 so that clients
-/// report it as such instead of as a registry bug. Nothing was stored: a staged part that
-/// could not be written whole is discarded, and the upload session can be resumed.
+/// report it as such instead of as a registry bug. A staged part that could not be written
+/// whole is discarded, so a chunk can be sent again once there is room.
 fn storage_full(error: &dyn std::fmt::Display) -> ApiError {
     tracing::error!(%error, "storage is full: free space or grow the volume");
     ApiError::code(ErrorCode::StorageFull)
