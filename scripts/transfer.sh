@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Blob push and pull from a separate process (curl) against a release `bulwark serve`, next
 # to `openssl dgst -sha256` and `cat` of the same file timed in the same run, and the CPU
-# time the server spent on each push (steadier than wall time on a shared machine).
+# time the server spent on each push and cached pull (steadier than wall time on a shared
+# machine).
 # Usage: scripts/transfer.sh [MiB] [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,8 @@ for round in $(seq "$rounds"); do
     "$base/v2/load/blob/blobs/uploads/?digest=$digest" <"$work/blob")"
   push_cpu=$(( $(server_cpu_ms) - cpu_before ))
   pull1_s="$(curl -sf -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $jwt" "$base/v2/load/blob/blobs/$digest")"
+  cpu_before="$(server_cpu_ms)"
   pull2_s="$(curl -sf -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $jwt" "$base/v2/load/blob/blobs/$digest")"
-  echo "round $round: openssl $(rate "$openssl_s")  cat $(rate "$cat_s")  push $(rate "$push_s") ($(awk -v a="$openssl_s" -v b="$push_s" 'BEGIN { printf "%.2f", a / b }')x openssl, server CPU ${push_cpu} ms)  pull first $(rate "$pull1_s")  pull again $(rate "$pull2_s") ($(awk -v a="$cat_s" -v b="$pull2_s" 'BEGIN { printf "%.2f", a / b }')x cat)"
+  pull_cpu=$(( $(server_cpu_ms) - cpu_before ))
+  echo "round $round: openssl $(rate "$openssl_s")  cat $(rate "$cat_s")  push $(rate "$push_s") ($(awk -v a="$openssl_s" -v b="$push_s" 'BEGIN { printf "%.2f", a / b }')x openssl, server CPU ${push_cpu} ms)  pull first $(rate "$pull1_s")  pull again $(rate "$pull2_s") ($(awk -v a="$cat_s" -v b="$pull2_s" 'BEGIN { printf "%.2f", a / b }')x cat, server CPU ${pull_cpu} ms)"
 done
