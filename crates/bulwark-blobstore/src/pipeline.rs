@@ -18,8 +18,8 @@ use crate::local::{AlignedBuf, PartFile};
 /// Smaller batches cost more CPU per byte (512 KiB took a fifth more than 2 MiB); larger
 /// ones hold more memory.
 pub(crate) const BATCH: usize = 2 * 1024 * 1024;
-/// Buffers one upload holds: one being filled, the others hashed or written. More did not
-/// go faster; fewer let a short stall of the disk hold up reception.
+/// Buffers one upload holds: one being filled while one is queued and one is in each stage's
+/// run, so that neither stage waits for reception nor reception for a short stall of one.
 const BATCHES: usize = 4;
 /// Parts are written to the object store in pieces of this size, at most
 /// [`WRITE_CONCURRENCY`] of them in flight while the next one is gathered.
@@ -88,13 +88,12 @@ impl Pipeline {
             // through its queue, then wait for a buffer to come back.
             self.hashing.run_queued().await?;
             self.sink.run_queued().await?;
-            let returned = self.pool.returned.clone();
             if let Some(buffer) = self.pool.take() {
                 return Ok(buffer);
             }
             // `notify_one` keeps a permit when nobody waits yet, so a buffer given back
             // between the check above and this wait is not missed.
-            returned.notify.notified().await;
+            self.pool.returned.notify.notified().await;
         }
     }
 
