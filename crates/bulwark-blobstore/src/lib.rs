@@ -309,9 +309,19 @@ impl BlobStore {
                         actual: only.sha256.clone(),
                     });
                 }
-                self.objects
+                let renamed = self
+                    .objects
                     .rename(&part_path(session, &only.name), &target)
-                    .await?;
+                    .await;
+                if let Err(error) = renamed {
+                    // An earlier attempt of this commit moved the part already and failed
+                    // after it (its metadata write, say): the blob it became is in place.
+                    let moved_before = matches!(error, object_store::Error::NotFound { .. })
+                        && self.blob_size(expected).await? == Some(only.size);
+                    if !moved_before {
+                        return Err(error.into());
+                    }
+                }
                 self.sync_directories(&target).await?;
                 Ok(only.size)
             }

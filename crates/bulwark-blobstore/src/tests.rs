@@ -46,8 +46,17 @@ async fn suite(store: BlobStore) {
     let digest = Digest::sha256_of(b"hello world");
     assert_eq!(part.sha256, digest);
     assert_eq!(store.blob_size(&digest).await.unwrap(), None);
-    assert_eq!(store.commit(SESSION, &[part], &digest).await.unwrap(), 11);
+    assert_eq!(
+        store
+            .commit(SESSION, std::slice::from_ref(&part), &digest)
+            .await
+            .unwrap(),
+        11
+    );
     assert_eq!(store.blob_size(&digest).await.unwrap(), Some(11));
+    // The same commit again, as when the metadata write after it failed and the client
+    // retries: the part is gone, the blob it became is there.
+    assert_eq!(store.commit(SESSION, &[part], &digest).await.unwrap(), 11);
     assert_eq!(read_all(&store, &digest, None).await, b"hello world");
     assert_eq!(read_all(&store, &digest, Some(6..11)).await, b"world");
     store.discard_upload(SESSION).await.unwrap();
