@@ -221,14 +221,7 @@ impl BlobStore {
             Ok(())
         }
         .await;
-        let finished = match outcome {
-            Ok(()) => pipeline.finish().await,
-            Err(e) => {
-                pipeline.abort().await;
-                Err(e)
-            }
-        };
-        match finished {
+        match pipeline.conclude(outcome).await {
             Ok(sha256) => Ok(StagedPart { name, size, sha256 }),
             Err(e) => {
                 if let Err(discard_error) = self.discard_part(session, &name).await {
@@ -384,14 +377,7 @@ impl BlobStore {
             Ok(())
         }
         .await;
-        let actual = match copied {
-            Ok(()) => pipeline.finish().await,
-            Err(e) => {
-                pipeline.abort().await;
-                Err(e)
-            }
-        };
-        let actual = match actual {
+        let actual = match pipeline.conclude(copied).await {
             Ok(actual) => actual,
             Err(e) => {
                 self.discard_part(session, &assembled_name).await.ok();

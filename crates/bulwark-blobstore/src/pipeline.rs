@@ -106,8 +106,21 @@ impl Pipeline {
         self.sink.write(batch).await
     }
 
+    /// Ends the pipeline after its input: on success stores everything and returns the
+    /// digest of the whole stream; on `fed`'s failure lets the stages settle and passes the
+    /// error on. Either way the caller discards the part if this fails.
+    pub(crate) async fn conclude(self, fed: Result<()>) -> Result<Digest> {
+        match fed {
+            Ok(()) => self.finish().await,
+            Err(e) => {
+                self.abort().await;
+                Err(e)
+            }
+        }
+    }
+
     /// Stores everything and returns the digest of the whole stream.
-    pub(crate) async fn finish(mut self) -> Result<Digest> {
+    async fn finish(mut self) -> Result<Digest> {
         if let Some(buffer) = self.filling.take()
             && !buffer.is_empty()
         {
@@ -124,7 +137,7 @@ impl Pipeline {
         Ok(hasher.finish())
     }
 
-    pub(crate) async fn abort(self) {
+    async fn abort(self) {
         self.hashing.abort().await;
         self.sink.abort().await;
     }
