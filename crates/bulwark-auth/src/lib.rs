@@ -651,12 +651,6 @@ impl Auth {
         }
     }
 
-    /// Whether a project of that name exists (a fact, not a permission: callers ask only
-    /// after authorization).
-    pub async fn project_exists(&self, name: &str) -> Result<bool> {
-        Ok(self.inner.store.project_by_name(name).await?.is_some())
-    }
-
     /// The repositories among `names` that `subject` may pull, in order. A registry token's
     /// bearer is judged by its account's current rights.
     pub async fn pullable(&self, subject: &Subject, names: Vec<String>) -> Result<Vec<String>> {

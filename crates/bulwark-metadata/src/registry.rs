@@ -190,15 +190,23 @@ impl MetadataStore {
 
     pub async fn create_upload(&self, id: &str, repository: &RepositoryName) -> Result<()> {
         let now = now_millis();
-        sqlx::query(
+        // Only into an existing project, so that a push into none is refused before its
+        // bytes are sent. Linking the blob checks again, authoritatively.
+        let created = sqlx::query(
             "INSERT INTO upload_sessions (id, repository, size, part_count, created_at, updated_at) \
-             VALUES ($1, $2, 0, 0, $3, $3)",
+             SELECT $1, $2, 0, 0, $3, $3 WHERE EXISTS (SELECT 1 FROM projects WHERE name = $4)",
         )
         .bind(id)
         .bind(repository.as_str())
         .bind(now)
+        .bind(repository.project())
         .execute(&self.pool)
         .await?;
+        if created.rows_affected() == 0 {
+            return Err(MetadataError::ProjectMissing(
+                repository.project().to_owned(),
+            ));
+        }
         Ok(())
     }
 

@@ -94,16 +94,6 @@ async fn dispatch(
         let needed = permission(&route, &method)?;
         let scope = challenge_scope(needed, &route, &query);
         let subject = authorized(&state, &headers, &extensions, needed, scope).await?;
-        // Content enters a repository here; a session's later chunks belong to a repository
-        // whose project was checked when the session started.
-        let entering = match (&route, &method) {
-            (RegistryRoute::UploadStart { name }, _) => Some(name),
-            (RegistryRoute::Manifest { name, .. }, &Method::PUT) => Some(name),
-            _ => None,
-        };
-        if let Some(name) = entering {
-            require_project(&state, name).await?;
-        }
         handle(&state, &subject, &method, route, &query, &headers, body).await
     }
     .await;
@@ -229,28 +219,6 @@ async fn authorized(
         return Err(registry_auth_error(error, challenge));
     }
     Ok(subject)
-}
-
-/// Repositories live in projects: content can only be pushed into one that exists. Only a
-/// caller allowed to push gets here (an administrator, for a missing project), so the
-/// answer reveals nothing it could not see anyway.
-async fn require_project(state: &AppState, name: &RepositoryName) -> Result<(), ApiError> {
-    let exists = state
-        .auth
-        .project_exists(name.project())
-        .await
-        .map_err(|e| registry_auth_error(e, |_| String::new()))?;
-    if exists {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::NameUnknown,
-            format!(
-                "project {} does not exist; create it first (bulwark project create)",
-                name.project()
-            ),
-        ))
-    }
 }
 
 /// A request body as a byte stream that fails when the client goes quiet for
