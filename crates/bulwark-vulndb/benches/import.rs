@@ -32,7 +32,7 @@ const JSONL: &[&str] = &[
 const PYPA_ZIP: &str = "pypa/pypa-advisory-database-vulns.zip";
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let dir = package_dir().join("../../../shared/data");
     dir.is_dir().then_some(dir)
 }
 
@@ -266,4 +266,11 @@ async fn main() {
         memory.peak,
         memory.added,
     );
+}
+
+/// This package's directory, as cargo gives it when the test runs: a binary built from a clone at another
+/// path (a build directory shared with CI, say) must not read that clone's files.
+fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }

@@ -2,7 +2,7 @@
 //! ends, with hand-checked queries. Skips when the data directory is absent.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bulwark_metadata::MetadataStore;
 use bulwark_test_support::{Backend, TestDatabase};
@@ -18,7 +18,7 @@ const SOURCES: &[&str] = &[
 ];
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let dir = package_dir().join("../../../shared/data");
     dir.is_dir().then_some(dir)
 }
 
@@ -99,4 +99,11 @@ async fn sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres() {
     imports_everything(Backend::Postgres).await;
+}
+
+/// This package's directory, as cargo gives it when the test runs: a binary built from a clone at another
+/// path (a build directory shared with CI, say) must not read that clone's files.
+fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }

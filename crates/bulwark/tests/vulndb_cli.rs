@@ -15,7 +15,7 @@ use common::{Backend, TestServer};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../bulwark-vulndb/tests/fixtures")
+    package_dir().join("../bulwark-vulndb/tests/fixtures")
 }
 
 /// A data directory (and, for PostgreSQL, a database) for `bulwark db …`.
@@ -294,3 +294,10 @@ async fn import_while_serving(backend: Backend) {
 }
 
 on_both_backends!(import_query_update_status, import_while_serving);
+
+/// This package's directory, as cargo gives it when the test runs: a binary built from a clone at another
+/// path (a build directory shared with CI, say) must not read that clone's files.
+fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}

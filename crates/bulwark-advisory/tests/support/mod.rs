@@ -32,7 +32,7 @@ pub const ALPINE_ZIP: &str = "alpine/alpine-secdb-v3.3-v3.11.zip";
 
 /// `../shared/data` when present; tests skip cleanly without it.
 pub fn data_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let dir = package_dir().join("../../../shared/data");
     dir.is_dir().then_some(dir)
 }
 
@@ -166,4 +166,11 @@ fn alpine_as_osv(path: &Path) -> Vec<Vec<u8>> {
             .expect("serialise")
         })
         .collect()
+}
+
+/// This package's directory, as cargo gives it when the test runs: a binary built from a clone at another
+/// path (a build directory shared with CI, say) must not read that clone's files.
+fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
