@@ -301,7 +301,7 @@ mod tests {
         );
 
         // HS256 keyed with the public key: the classic algorithm-confusion forgery.
-        use hmac::Mac;
+        use hmac::{KeyInit, Mac};
         let header = b64(format!(r#"{{"alg":"HS256","kid":"{}"}}"#, ring.signing_kid()).as_bytes());
         let signing_input = format!("{header}.{payload}");
         let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&record.public_key).unwrap();

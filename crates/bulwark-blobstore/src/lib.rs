@@ -3,7 +3,13 @@
 //!
 //! Layout inside the store:
 //! - `blobs/<algorithm>/<first two hex>/<hex>`: committed blobs, immutable, named by digest.
-//! - `uploads/<session>/<part>`: staged parts of an upload session, never served.
+//! - `uploads/<session>/…`: what an upload session staged, never served. On the local
+//!   filesystem one file, `data`, that every chunk is written into at its offset; in an
+//!   object store one object per chunk (objects cannot be appended to), joined at commit.
+//!
+//! Every chunk goes on hashing from the sha256 state after the chunks before it, which the
+//! caller keeps with the session: a blob is hashed once, as it arrives, however many
+//! requests bring it, and a local commit is a rename whatever the number of chunks.
 //!
 //! Invariants this crate keeps: a blob becomes visible under its digest only through an atomic
 //! rename (or atomic put) of bytes whose digest was verified on the way; nothing under
@@ -14,7 +20,7 @@ use std::ops::Range;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
-use bulwark_oci::{Digest, DigestAlgorithm};
+use bulwark_oci::{Digest, DigestAlgorithm, DigestHasher};
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -51,6 +57,8 @@ pub enum BlobStoreError {
     DigestMismatch { expected: Digest, actual: Digest },
     #[error("staged part {0} is missing")]
     PartMissing(String),
+    #[error("another request is writing to upload session {0}")]
+    SessionBusy(String),
     #[error("a storage task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
     #[error("range {start}-{end} is outside the blob of {size} bytes")]
@@ -85,16 +93,55 @@ fn is_out_of_space(error: &std::io::Error) -> bool {
 
 pub type Result<T, E = BlobStoreError> = std::result::Result<T, E>;
 
-/// One staged piece of an upload session, as recorded by the metadata store.
+/// One staged chunk of an upload session, as recorded by the metadata store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StagedPart {
-    /// Object name of the part inside the session's folder.
+    /// Name of the object or file that holds the chunk, inside the session's folder.
     pub name: String,
     pub size: u64,
-    /// sha256 of the part, computed while it streamed in; lets a single-part upload commit
-    /// without reading its bytes again.
-    pub sha256: Digest,
 }
+
+/// What an upload session has staged so far, as its metadata records it.
+#[derive(Debug, Clone)]
+pub struct StagedUpload {
+    pub size: u64,
+    /// The sha256 state after those `size` bytes.
+    pub sha256: DigestHasher,
+    pub parts: Vec<StagedPart>,
+}
+
+impl StagedUpload {
+    /// A session with nothing staged yet.
+    pub fn empty() -> Self {
+        StagedUpload {
+            size: 0,
+            sha256: DigestHasher::new(DigestAlgorithm::Sha256),
+            parts: Vec::new(),
+        }
+    }
+}
+
+/// A chunk just staged, with the session's sha256 state after it.
+#[derive(Debug, Clone)]
+pub struct NewPart {
+    pub part: StagedPart,
+    pub sha256: DigestHasher,
+}
+
+/// The right to change one upload session's staged bytes, held by a request from before it
+/// reads the session's record until it has recorded what it staged, and released when
+/// dropped. On the local filesystem every chunk goes into one file, so two requests must
+/// never write it at once: this is an advisory lock (`flock`) on that file, which the
+/// kernel also releases when a process dies. Object-store chunks are objects of their own,
+/// and the metadata's compare-and-set on the session's size orders them.
+#[derive(Debug)]
+pub struct SessionLock {
+    session: String,
+    _file: Option<std::fs::File>,
+}
+
+/// The file all of a local session's chunks go into.
+const SESSION_FILE: &str = "data";
 
 /// A byte stream of (part of) a committed blob.
 pub type BlobStream = BoxStream<'static, Result<Bytes>>;
@@ -194,18 +241,61 @@ impl BlobStore {
         self.read_object(&blob_path(digest), range).await
     }
 
-    /// Streams `body` into a new part of upload `session`, hashing it on the way, and refuses
-    /// to store more than `max_len` bytes. Nothing is recorded anywhere but the part object;
-    /// the caller records the returned [`StagedPart`] in the session's metadata.
-    pub async fn stage_part<S>(&self, session: &str, body: S, max_len: u64) -> Result<StagedPart>
+    /// Takes the right to change `session`'s staged bytes; fails with
+    /// [`BlobStoreError::SessionBusy`] while another request holds it.
+    pub async fn lock_session(&self, session: &str) -> Result<SessionLock> {
+        check_session_id(session)?;
+        let Some(root) = &self.local_root else {
+            return Ok(SessionLock {
+                session: session.to_owned(),
+                _file: None,
+            });
+        };
+        let path = root.join("uploads").join(session).join(SESSION_FILE);
+        let owned = session.to_owned();
+        spawn_blocking(move || {
+            if let Some(folder) = path.parent() {
+                std::fs::create_dir_all(folder)?;
+            }
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)?;
+            match file.try_lock() {
+                Ok(()) => Ok(SessionLock {
+                    session: owned,
+                    _file: Some(file),
+                }),
+                Err(std::fs::TryLockError::WouldBlock) => Err(BlobStoreError::SessionBusy(owned)),
+                Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+            }
+        })
+        .await?
+    }
+
+    /// Streams `body` into the session after what `staged` holds, going on with its hash,
+    /// and refuses to store more than `max_len` bytes. Nothing is recorded anywhere; the
+    /// caller records the returned part and state with the session, or else discards the
+    /// part ([`BlobStore::discard_part`]).
+    pub async fn stage_part<S>(
+        &self,
+        lock: &SessionLock,
+        staged: &StagedUpload,
+        body: S,
+        max_len: u64,
+    ) -> Result<NewPart>
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send,
     {
-        check_session_id(session)?;
-        let name = uuid::Uuid::new_v4().to_string();
+        let session = &lock.session;
+        let name = match self.local_root {
+            Some(_) => SESSION_FILE.to_owned(),
+            None => uuid::Uuid::new_v4().to_string(),
+        };
         let mut pipeline = Pipeline::new(
-            DigestAlgorithm::Sha256,
-            self.part_sink(session, &name).await?,
+            staged.sha256.clone(),
+            self.part_sink(session, &name, staged.size).await?,
         );
         let mut size: u64 = 0;
         let mut body = std::pin::pin!(body);
@@ -221,10 +311,11 @@ impl BlobStore {
             Ok(())
         }
         .await;
+        let part = StagedPart { name, size };
         match pipeline.conclude(outcome).await {
-            Ok(sha256) => Ok(StagedPart { name, size, sha256 }),
+            Ok(sha256) => Ok(NewPart { part, sha256 }),
             Err(e) => {
-                if let Err(discard_error) = self.discard_part(session, &name).await {
+                if let Err(discard_error) = self.discard_part(lock, staged.size, &part).await {
                     tracing::warn!(%session, error = %discard_error, "removing a failed part left data behind");
                 }
                 Err(e)
@@ -232,13 +323,13 @@ impl BlobStore {
         }
     }
 
-    /// Where a new part of `session` is written: a file of our own on the local filesystem
-    /// (see [`local`]), a multipart upload elsewhere.
-    async fn part_sink(&self, session: &str, name: &str) -> Result<Sink> {
+    /// Where a chunk of `session` starting at `offset` is written: the session's file on
+    /// the local filesystem (see [`local`]), a new multipart upload elsewhere.
+    async fn part_sink(&self, session: &str, name: &str, offset: u64) -> Result<Sink> {
         match &self.local_root {
             Some(root) => {
                 let path = root.join("uploads").join(session).join(name);
-                Sink::local(path, self.direct_io).await
+                Sink::local(path, offset, self.direct_io).await
             }
             None => Ok(Sink::Store(PartWriter::new(
                 self.objects
@@ -271,55 +362,117 @@ impl BlobStore {
         Ok(Some(stream))
     }
 
-    /// Verifies that the concatenated `parts` of `session` have digest `expected` and makes
-    /// them the blob `expected` in one atomic step. On a mismatch nothing is committed and the
-    /// parts stay as they were. Returns the blob size.
+    /// Verifies that what `staged` holds has digest `expected` and makes it the blob
+    /// `expected` in one atomic step. On a mismatch nothing is committed and the staged
+    /// bytes stay as they were. Returns the blob size.
     pub async fn commit(
         &self,
-        session: &str,
-        parts: &[StagedPart],
+        lock: &SessionLock,
+        staged: &StagedUpload,
         expected: &Digest,
     ) -> Result<u64> {
-        check_session_id(session)?;
+        let session = &lock.session;
         let target = blob_path(expected);
-        match parts {
+        if let Some(root) = &self.local_root {
+            return self
+                .commit_local(root, session, staged, expected, &target)
+                .await;
+        }
+        match staged.parts.as_slice() {
             [] => {
-                let actual = Digest::compute(expected.algorithm(), b"");
-                if &actual != expected {
-                    return Err(BlobStoreError::DigestMismatch {
-                        expected: expected.clone(),
-                        actual,
-                    });
-                }
+                check_digest(expected, DigestHasher::new(expected.algorithm()).finish())?;
                 self.objects.put(&target, Bytes::new().into()).await?;
-                self.sync_directories(&target).await?;
                 Ok(0)
             }
             [only] if expected.algorithm() == DigestAlgorithm::Sha256 => {
-                if &only.sha256 != expected {
-                    return Err(BlobStoreError::DigestMismatch {
-                        expected: expected.clone(),
-                        actual: only.sha256.clone(),
-                    });
-                }
+                check_digest(expected, staged.sha256.digest_so_far())?;
                 let renamed = self
                     .objects
                     .rename(&part_path(session, &only.name), &target)
                     .await;
-                if let Err(error) = renamed {
-                    // An earlier attempt of this commit moved the part already and failed
-                    // after it (its metadata write, say): the blob it became is in place.
-                    let moved_before = matches!(error, object_store::Error::NotFound { .. })
-                        && self.blob_size(expected).await? == Some(only.size);
-                    if !moved_before {
-                        return Err(error.into());
-                    }
+                if let Err(error) = renamed
+                    && !self.moved_before(&error, expected, only.size).await?
+                {
+                    return Err(error.into());
                 }
-                self.sync_directories(&target).await?;
                 Ok(only.size)
             }
-            _ => self.assemble(session, parts, expected, &target).await,
+            _ => {
+                self.assemble(session, &staged.parts, expected, &target)
+                    .await
+            }
         }
+    }
+
+    /// Whether a failed rename into `expected` failed because an earlier attempt of this
+    /// commit moved the staged bytes already and failed after it (its metadata write,
+    /// say): the blob they became is in place.
+    async fn moved_before(
+        &self,
+        error: &object_store::Error,
+        expected: &Digest,
+        size: u64,
+    ) -> Result<bool> {
+        Ok(matches!(error, object_store::Error::NotFound { .. })
+            && self.blob_size(expected).await? == Some(size))
+    }
+
+    /// A local session's file holds its chunks in order: it is verified (from the hash
+    /// state for sha256, by reading it for another algorithm), cut to the recorded size,
+    /// and renamed into place.
+    async fn commit_local(
+        &self,
+        root: &FsPath,
+        session: &str,
+        staged: &StagedUpload,
+        expected: &Digest,
+        target: &Path,
+    ) -> Result<u64> {
+        let file_path = root.join("uploads").join(session).join(SESSION_FILE);
+        let size = staged.size;
+        let probe = file_path.clone();
+        // Bytes past the recorded size are what a failed chunk left.
+        let held = spawn_blocking(move || -> std::io::Result<bool> {
+            let file = match std::fs::OpenOptions::new().write(true).open(&probe) {
+                Ok(file) => file,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            let held = file.metadata()?.len();
+            if held < size {
+                return Ok(false);
+            }
+            if held > size {
+                file.set_len(size)?;
+                file.sync_data()?;
+            }
+            Ok(true)
+        })
+        .await??;
+        if !held {
+            // Gone, or made anew by the lock: an earlier attempt may have renamed it already.
+            if self.blob_size(expected).await? == Some(size) {
+                return Ok(size);
+            }
+            return Err(BlobStoreError::PartMissing(SESSION_FILE.to_owned()));
+        }
+        let actual = if expected.algorithm() == staged.sha256.algorithm() {
+            staged.sha256.digest_so_far()
+        } else {
+            let file = tokio::fs::File::open(&file_path).await?.into_std().await;
+            let mut stream = read_file_ahead(file, 0..size);
+            let mut hasher = DigestHasher::new(expected.algorithm());
+            while let Some(chunk) = stream.try_next().await? {
+                hasher.update(&chunk);
+            }
+            hasher.finish()
+        };
+        check_digest(expected, actual)?;
+        self.objects
+            .rename(&part_path(session, SESSION_FILE), target)
+            .await?;
+        self.sync_directories(target).await?;
+        Ok(size)
     }
 
     /// Makes a local blob's directory entry durable: its folder and those above it, up to the
@@ -346,8 +499,9 @@ impl BlobStore {
         Ok(())
     }
 
-    /// Several parts (or a digest other than the one computed while staging): read the parts
-    /// once, in order, into one object while hashing, and rename it into place if it verifies.
+    /// Several object-store parts (or a digest other than the sha256 kept while staging):
+    /// read the parts once, in order, into one object while hashing, and rename it into
+    /// place if it verifies.
     async fn assemble(
         &self,
         session: &str,
@@ -356,11 +510,13 @@ impl BlobStore {
         target: &Path,
     ) -> Result<u64> {
         // A name of its own for each attempt: two completes of one session (a client's retry)
-        // must never rename each other's half-written file over the blob.
-        let assembled_name = format!("assembled-{}", uuid::Uuid::new_v4());
+        // must never rename each other's half-written object over the blob.
+        let assembled = part_path(session, &format!("assembled-{}", uuid::Uuid::new_v4()));
         let mut pipeline = Pipeline::new(
-            expected.algorithm(),
-            self.part_sink(session, &assembled_name).await?,
+            DigestHasher::new(expected.algorithm()),
+            Sink::Store(PartWriter::new(
+                self.objects.put_multipart(&assembled).await?,
+            )),
         );
         let mut size = 0u64;
         let copied: Result<()> = async {
@@ -377,31 +533,48 @@ impl BlobStore {
             Ok(())
         }
         .await;
-        let actual = match pipeline.conclude(copied).await {
-            Ok(actual) => actual,
-            Err(e) => {
-                self.discard_part(session, &assembled_name).await.ok();
-                return Err(e);
-            }
+        let verified = match pipeline.conclude(copied).await {
+            Ok(hasher) => check_digest(expected, hasher.finish()),
+            Err(e) => Err(e),
         };
-        if &actual != expected {
-            self.discard_part(session, &assembled_name).await?;
-            return Err(BlobStoreError::DigestMismatch {
-                expected: expected.clone(),
-                actual,
-            });
+        if let Err(e) = verified {
+            if let Err(cleanup) = self.delete_object(&assembled).await {
+                tracing::warn!(%session, error = %cleanup, "removing a failed assembly left data behind");
+            }
+            return Err(e);
         }
-        self.objects
-            .rename(&part_path(session, &assembled_name), target)
-            .await?;
-        self.sync_directories(target).await?;
+        self.objects.rename(&assembled, target).await?;
         Ok(size)
     }
 
-    /// Removes one staged part that will not be recorded.
-    pub async fn discard_part(&self, session: &str, part: &str) -> Result<()> {
-        check_session_id(session)?;
-        match self.objects.delete(&part_path(session, part)).await {
+    /// Gives up a chunk staged at `offset` that will not be recorded: a local session's
+    /// file is cut back to `offset`, an object-store part is deleted.
+    pub async fn discard_part(
+        &self,
+        lock: &SessionLock,
+        offset: u64,
+        part: &StagedPart,
+    ) -> Result<()> {
+        let Some(root) = &self.local_root else {
+            return self
+                .delete_object(&part_path(&lock.session, &part.name))
+                .await;
+        };
+        let path = root.join("uploads").join(&lock.session).join(SESSION_FILE);
+        spawn_blocking(
+            move || match std::fs::OpenOptions::new().write(true).open(&path) {
+                Ok(file) if file.metadata()?.len() > offset => file.set_len(offset),
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(e),
+            },
+        )
+        .await??;
+        Ok(())
+    }
+
+    async fn delete_object(&self, path: &Path) -> Result<()> {
+        match self.objects.delete(path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -457,6 +630,17 @@ impl BlobStore {
             .iter()
             .filter_map(|prefix| prefix.filename().map(str::to_owned))
             .collect())
+    }
+}
+
+fn check_digest(expected: &Digest, actual: Digest) -> Result<()> {
+    if &actual == expected {
+        Ok(())
+    } else {
+        Err(BlobStoreError::DigestMismatch {
+            expected: expected.clone(),
+            actual,
+        })
     }
 }
 

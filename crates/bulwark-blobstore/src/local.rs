@@ -1,4 +1,4 @@
-//! Staged parts on the local filesystem, written past the page cache.
+//! Upload files on the local filesystem, written past the page cache.
 //!
 //! A push must hash every byte and store it. Written through the page cache, every byte is
 //! also copied into a newly allocated cache page, and on virtual machines that first touch
@@ -10,10 +10,11 @@
 //!
 //! Direct I/O needs buffers, lengths and file offsets aligned to the device's block size;
 //! [`ALIGN`] covers the block sizes of common devices; a device that demands more has its
-//! parts written through the page cache instead. The upload pipeline hands over whole
+//! uploads written through the page cache instead. The upload pipeline hands over whole
 //! aligned buffers, written as they are; anything else (an unaligned piece, the short end of
-//! a part) goes through a small staging buffer. Only the last write of a part may be short:
-//! it is padded, and the file is then cut to its real length.
+//! a chunk, the start of a chunk that begins inside a block) goes through a small staging
+//! buffer. Only the last write of a chunk may be short: it is padded, and the file is then
+//! cut to its real length.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -88,9 +89,10 @@ impl AlignedBuf {
 /// memory directly (unaligned, or the short end of the part). Sixteen blocks.
 const STAGING: usize = 16 * ALIGN;
 
-/// A staged part being written. Whole blocks in aligned memory are written straight from
-/// the caller's buffer; other bytes are gathered in a small buffer of the part's own, so
-/// that every direct write but the last is of whole blocks at a block-aligned offset.
+/// An upload's file being written from some offset on. Whole blocks in aligned memory are
+/// written straight from the caller's buffer; other bytes are gathered in a small buffer of
+/// the file's own, so that every direct write but the last is of whole blocks at a
+/// block-aligned offset.
 pub(crate) struct PartFile {
     file: File,
     /// Made on first use; most parts, fed whole aligned batches, only stage their end.
@@ -100,24 +102,45 @@ pub(crate) struct PartFile {
 }
 
 impl PartFile {
-    /// Creates the part at `path` (a new file; its folder is created if missing). Blocking.
-    pub(crate) fn create(path: &Path, direct_io: bool) -> io::Result<Self> {
+    /// Opens the file at `path` (made, with its folder, if missing) to write from `offset`
+    /// on: the bytes before `offset` stay, those after it are replaced, or cut off by
+    /// [`PartFile::finish`]. An offset inside a block starts by staging that block's bytes
+    /// before it, so that direct writes stay whole blocks at aligned offsets. Blocking.
+    pub(crate) fn open_at(path: &Path, offset: u64, direct_io: bool) -> io::Result<Self> {
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder)?;
         }
-        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let head = offset % ALIGN as u64;
+        let block_start = offset - head;
+        let staging = if head == 0 {
+            None
+        } else {
+            // Read before direct I/O is on: this read is neither whole blocks nor aligned.
+            let mut block = [0u8; ALIGN];
+            let head = &mut block[..usize::try_from(head).unwrap_or(ALIGN)];
+            file.read_exact_at(head, block_start)?;
+            let mut staging = AlignedBuf::new(STAGING);
+            staging.extend(head)?;
+            Some(staging)
+        };
         // Direct I/O is switched on after the file exists: some filesystems (tmpfs before
         // Linux 6.6) create the file and only then refuse `O_DIRECT` at open.
         let direct = direct_io && set_direct(&file, true)?;
         Ok(PartFile {
             file,
-            staging: None,
+            staging,
             direct,
-            written: 0,
+            written: block_start,
         })
     }
 
-    /// Appends `bytes` to the part. Blocking.
+    /// Appends `bytes`. Blocking.
     pub(crate) fn append(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         if self.staging.as_ref().is_none_or(AlignedBuf::is_empty) {
             let straight = if !self.direct {
@@ -154,13 +177,13 @@ impl PartFile {
         Ok(())
     }
 
-    /// Writes at the part's end by position, so that a write retried after a partial one
-    /// rewrites the same bytes in the same place.
+    /// Writes at the end of what is written by position, so that a write retried after a
+    /// partial one rewrites the same bytes in the same place.
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self.file.write_all_at(bytes, self.written) {
             // A filesystem that took `O_DIRECT` but refuses a write (alignment rules stricter
             // than ours, such as a device with 16 KiB blocks refusing the padded end): the
-            // part goes on through the page cache from where it is.
+            // file goes on through the page cache from where it is.
             Err(e) if self.direct && is_invalid_argument(&e) => {
                 set_direct(&self.file, false)?;
                 self.direct = false;
@@ -172,21 +195,22 @@ impl PartFile {
         Ok(())
     }
 
-    /// Writes what is staged and returns the part's length. Blocking.
+    /// Writes what is staged, cuts the file at the end of what was written (a padded last
+    /// block, or what a failed earlier attempt left beyond it) and returns its length.
+    /// Blocking.
     pub(crate) fn finish(mut self) -> io::Result<u64> {
         let staged = self.staging.as_ref().map_or(0, AlignedBuf::len);
         let real_len = self.written + staged as u64;
         if let Some(staging) = self.staging.as_mut()
             && self.direct
-            && !staging.len().is_multiple_of(ALIGN)
         {
-            // Direct I/O writes whole blocks: pad, then cut the file to its real length.
+            // Direct I/O writes whole blocks.
             staging.pad_to_alignment()?;
-            self.write_staging()?;
-            self.file.set_len(real_len)?;
-        } else if staged > 0 {
+        }
+        if staged > 0 {
             self.write_staging()?;
         }
+        self.file.set_len(real_len)?;
         // The blob's metadata (SQLite with synchronous = FULL, or PostgreSQL) is durable once
         // committed; the bytes it points to must be durable first.
         self.file.sync_data()?;
@@ -257,7 +281,7 @@ mod tests {
                 STAGING + 1,
             ] {
                 let path = dir.path().join(format!("d{direct}-p{piece}"));
-                let mut part = PartFile::create(&path, direct).unwrap();
+                let mut part = PartFile::open_at(&path, 0, direct).unwrap();
                 for chunk in aligned.filled().chunks(piece) {
                     part.append(chunk).unwrap();
                 }
@@ -274,7 +298,7 @@ mod tests {
     fn direct_io_switches_off() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("part");
-        let mut part = PartFile::create(&path, true).unwrap();
+        let mut part = PartFile::open_at(&path, 0, true).unwrap();
         assert!(set_direct(&part.file, true).unwrap());
         assert!(!set_direct(&part.file, false).unwrap());
         part.direct = false;
@@ -283,12 +307,31 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"short");
     }
 
+    /// A chunk written from any offset, aligned or not, keeps the bytes before it and
+    /// replaces whatever a failed attempt left after it.
     #[test]
-    fn an_existing_part_is_never_overwritten() {
+    fn chunks_go_on_from_their_offset() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("part");
-        std::fs::write(&path, b"kept").unwrap();
-        assert!(PartFile::create(&path, true).is_err());
-        assert_eq!(std::fs::read(&path).unwrap(), b"kept");
+        let content: Vec<u8> = (0..3 * ALIGN as u32 + 77).map(|i| (i * 13) as u8).collect();
+        let mut aligned = AlignedBuf::new(content.len().next_multiple_of(ALIGN));
+        aligned.extend(&content).unwrap();
+        for direct in [true, false] {
+            for offset in [0, 1, ALIGN - 1, ALIGN, ALIGN + 5, 2 * ALIGN, content.len()] {
+                let path = dir.path().join(format!("d{direct}-o{offset}"));
+                let mut first = PartFile::open_at(&path, 0, direct).unwrap();
+                first.append(&aligned.filled()[..offset]).unwrap();
+                assert_eq!(first.finish().unwrap(), offset as u64);
+                // A failed attempt leaves junk past the offset.
+                let mut failed = PartFile::open_at(&path, offset as u64, direct).unwrap();
+                failed.append(&vec![0xEE; STAGING + 2 * ALIGN + 3]).unwrap();
+                drop(failed);
+                let mut second = PartFile::open_at(&path, offset as u64, direct).unwrap();
+                for piece in aligned.filled()[offset..].chunks(ALIGN + 3) {
+                    second.append(piece).unwrap();
+                }
+                assert_eq!(second.finish().unwrap(), content.len() as u64);
+                assert_eq!(std::fs::read(&path).unwrap(), content, "{direct} {offset}");
+            }
+        }
     }
 }

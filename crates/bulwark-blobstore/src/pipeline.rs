@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use bulwark_oci::{Digest, DigestAlgorithm, DigestHasher};
+use bulwark_oci::DigestHasher;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -46,9 +46,10 @@ pub(crate) struct Pipeline {
 }
 
 impl Pipeline {
-    pub(crate) fn new(algorithm: DigestAlgorithm, sink: Sink) -> Self {
+    /// Feeds `hasher` (fresh, or going on from an earlier chunk) and `sink`.
+    pub(crate) fn new(hasher: DigestHasher, sink: Sink) -> Self {
         Pipeline {
-            hashing: Stage::new(DigestHasher::new(algorithm), |hasher, bytes| {
+            hashing: Stage::new(hasher, |hasher, bytes| {
                 hasher.update(bytes);
                 Ok(())
             }),
@@ -107,9 +108,9 @@ impl Pipeline {
     }
 
     /// Ends the pipeline after its input: on success stores everything and returns the
-    /// digest of the whole stream; on `fed`'s failure lets the stages settle and passes the
-    /// error on. Either way the caller discards the part if this fails.
-    pub(crate) async fn conclude(self, fed: Result<()>) -> Result<Digest> {
+    /// hasher, fed with the whole stream; on `fed`'s failure lets the stages settle and
+    /// passes the error on. Either way the caller discards the part if this fails.
+    pub(crate) async fn conclude(self, fed: Result<()>) -> Result<DigestHasher> {
         match fed {
             Ok(()) => self.finish().await,
             Err(e) => {
@@ -119,8 +120,8 @@ impl Pipeline {
         }
     }
 
-    /// Stores everything and returns the digest of the whole stream.
-    async fn finish(mut self) -> Result<Digest> {
+    /// Stores everything and returns the hasher, fed with the whole stream.
+    async fn finish(mut self) -> Result<DigestHasher> {
         if let Some(buffer) = self.filling.take()
             && !buffer.is_empty()
         {
@@ -134,7 +135,7 @@ impl Pipeline {
             }
         };
         self.sink.finish().await?;
-        Ok(hasher.finish())
+        Ok(hasher)
     }
 
     async fn abort(self) {
@@ -288,14 +289,15 @@ impl<S: Send + 'static> Stage<S> {
 
 /// Where a pipeline's bytes go.
 pub(crate) enum Sink {
-    /// A part file of our own.
+    /// A session's file of our own.
     Local(Stage<PartFile>),
     Store(PartWriter),
 }
 
 impl Sink {
-    pub(crate) async fn local(path: PathBuf, direct_io: bool) -> Result<Self> {
-        let part = spawn_blocking(move || PartFile::create(&path, direct_io)).await??;
+    /// The file at `path`, written from `offset` on.
+    pub(crate) async fn local(path: PathBuf, offset: u64, direct_io: bool) -> Result<Self> {
+        let part = spawn_blocking(move || PartFile::open_at(&path, offset, direct_io)).await??;
         Ok(Sink::Local(Stage::new(part, PartFile::append)))
     }
 
@@ -334,7 +336,7 @@ impl Sink {
 
     async fn abort(self) {
         match self {
-            // The caller removes the file.
+            // The caller cuts the file back.
             Sink::Local(stage) => stage.abort().await,
             Sink::Store(writer) => {
                 if let Err(e) = writer.abort().await {

@@ -12,10 +12,40 @@ fn body(chunks: &[&'static [u8]]) -> impl Stream<Item = std::io::Result<Bytes>> 
     )
 }
 
+fn body_of(bytes: &[u8]) -> impl Stream<Item = std::io::Result<Bytes>> + Send + use<> {
+    futures::stream::iter([Ok(Bytes::copy_from_slice(bytes))])
+}
+
 async fn read_all(store: &BlobStore, digest: &Digest, range: Option<Range<u64>>) -> Vec<u8> {
     let stream = store.read(digest, range).await.unwrap().unwrap();
     let chunks: Vec<Bytes> = stream.try_collect().await.unwrap();
     chunks.concat()
+}
+
+/// Stages `body` after what `staged` holds and records the result in it, as the registry
+/// records it in the session's metadata.
+async fn append<S>(
+    store: &BlobStore,
+    lock: &SessionLock,
+    staged: &mut StagedUpload,
+    body: S,
+    max_len: u64,
+) -> Result<()>
+where
+    S: Stream<Item = std::io::Result<Bytes>> + Send,
+{
+    let new = store.stage_part(lock, staged, body, max_len).await?;
+    staged.size += new.part.size;
+    staged.sha256 = new.sha256;
+    staged.parts.push(new.part);
+    Ok(())
+}
+
+/// The local session file's length, or `None` for object stores.
+fn local_session_len(store: &BlobStore, session: &str) -> Option<u64> {
+    let root = store.local_root.as_ref()?;
+    let path = root.join("uploads").join(session).join(SESSION_FILE);
+    Some(std::fs::metadata(path).map_or(0, |meta| meta.len()))
 }
 
 #[test]
@@ -37,76 +67,102 @@ fn running_out_of_space_is_recognised_through_the_layers() {
 const SESSION: &str = "0b6c5d3e-0000-4000-8000-000000000001";
 
 async fn suite(store: BlobStore) {
-    // Single part: committed by rename, readable whole and by range.
-    let part = store
-        .stage_part(SESSION, body(&[b"hello ", b"world"]), 1024)
-        .await
-        .unwrap();
-    assert_eq!(part.size, 11);
+    // One chunk: committed by rename, readable whole and by range.
+    let lock = store.lock_session(SESSION).await.unwrap();
+    let mut staged = StagedUpload::empty();
+    append(
+        &store,
+        &lock,
+        &mut staged,
+        body(&[b"hello ", b"world"]),
+        1024,
+    )
+    .await
+    .unwrap();
+    assert_eq!(staged.size, 11);
     let digest = Digest::sha256_of(b"hello world");
-    assert_eq!(part.sha256, digest);
+    assert_eq!(staged.sha256.digest_so_far(), digest);
     assert_eq!(store.blob_size(&digest).await.unwrap(), None);
-    assert_eq!(
-        store
-            .commit(SESSION, std::slice::from_ref(&part), &digest)
-            .await
-            .unwrap(),
-        11
-    );
+    assert_eq!(store.commit(&lock, &staged, &digest).await.unwrap(), 11);
     assert_eq!(store.blob_size(&digest).await.unwrap(), Some(11));
     // The same commit again, as when the metadata write after it failed and the client
-    // retries: the part is gone, the blob it became is there.
-    assert_eq!(store.commit(SESSION, &[part], &digest).await.unwrap(), 11);
+    // retries: the staged bytes are gone, the blob they became is there.
+    drop(lock);
+    let lock = store.lock_session(SESSION).await.unwrap();
+    assert_eq!(store.commit(&lock, &staged, &digest).await.unwrap(), 11);
     assert_eq!(read_all(&store, &digest, None).await, b"hello world");
     assert_eq!(read_all(&store, &digest, Some(6..11)).await, b"world");
+    drop(lock);
     store.discard_upload(SESSION).await.unwrap();
 
-    // Several parts, sha512: assembled and verified.
-    let a = store
-        .stage_part(SESSION, body(&[b"abc"]), 1024)
-        .await
-        .unwrap();
-    let b = store
-        .stage_part(SESSION, body(&[b"def"]), 1024)
-        .await
-        .unwrap();
-    let digest512 = Digest::compute(DigestAlgorithm::Sha512, b"abcdef");
-    assert_eq!(
-        store
-            .commit(SESSION, &[a.clone(), b.clone()], &digest512)
+    // Several chunks, each going on from the hash state before it.
+    let lock = store.lock_session(SESSION).await.unwrap();
+    let mut staged = StagedUpload::empty();
+    for chunk in [&b"abc"[..], b"de", b"f"] {
+        append(&store, &lock, &mut staged, body_of(chunk), 1024)
             .await
-            .unwrap(),
-        6
-    );
-    assert_eq!(read_all(&store, &digest512, None).await, b"abcdef");
+            .unwrap();
+    }
+    assert_eq!(staged.sha256.digest_so_far(), Digest::sha256_of(b"abcdef"));
 
-    // Wrong digest: nothing becomes visible.
+    // Wrong digest: nothing becomes visible, the staged bytes stay.
     let wrong = Digest::sha256_of(b"something else");
-    let err = store.commit(SESSION, &[a, b], &wrong).await.unwrap_err();
+    let err = store.commit(&lock, &staged, &wrong).await.unwrap_err();
     assert!(matches!(err, BlobStoreError::DigestMismatch { .. }));
     assert_eq!(store.blob_size(&wrong).await.unwrap(), None);
     assert_eq!(
         store.staged_sessions().await.unwrap(),
         vec![SESSION.to_owned()]
     );
+    // Under sha512, verified by reading them.
+    let digest512 = Digest::compute(DigestAlgorithm::Sha512, b"abcdef");
+    assert_eq!(store.commit(&lock, &staged, &digest512).await.unwrap(), 6);
+    assert_eq!(read_all(&store, &digest512, None).await, b"abcdef");
+    drop(lock);
     store.discard_upload(SESSION).await.unwrap();
     assert!(store.staged_sessions().await.unwrap().is_empty());
 
-    // Limits are enforced while streaming and leave nothing committed.
-    let err = store
-        .stage_part(SESSION, body(&[b"0123456789", b"0123456789"]), 15)
+    // Limits are enforced while streaming; the session keeps what it had.
+    let lock = store.lock_session(SESSION).await.unwrap();
+    let mut staged = StagedUpload::empty();
+    append(&store, &lock, &mut staged, body_of(b"kept"), 15)
         .await
-        .unwrap_err();
+        .unwrap();
+    let err = append(
+        &store,
+        &lock,
+        &mut staged,
+        body(&[b"0123456789", b"0123456789"]),
+        15,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, BlobStoreError::TooLarge { limit: 15 }));
+    assert_eq!(local_session_len(&store, SESSION).unwrap_or(4), 4);
+    append(&store, &lock, &mut staged, body_of(b" too"), 15)
+        .await
+        .unwrap();
+    let kept = Digest::sha256_of(b"kept too");
+    assert_eq!(store.commit(&lock, &staged, &kept).await.unwrap(), 8);
+    assert_eq!(read_all(&store, &kept, None).await, b"kept too");
+    drop(lock);
+    store.discard_upload(SESSION).await.unwrap();
 
     // The empty blob.
+    let lock = store.lock_session(SESSION).await.unwrap();
     let empty = Digest::sha256_of(b"");
-    assert_eq!(store.commit(SESSION, &[], &empty).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .commit(&lock, &StagedUpload::empty(), &empty)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(read_all(&store, &empty, None).await, b"");
 
     // Unsafe session names never reach the store.
     assert!(matches!(
-        store.stage_part("../x", body(&[]), 1).await,
+        store.lock_session("../x").await,
         Err(BlobStoreError::BadSessionId(_))
     ));
     assert!(store.read(&wrong, None).await.unwrap().is_none());
@@ -121,6 +177,21 @@ async fn in_memory_store() {
 async fn local_store() {
     let dir = tempfile::tempdir().unwrap();
     suite(BlobStore::open_local(dir.path()).unwrap()).await;
+}
+
+/// All of a local session's chunks go into one file: a second request cannot take the
+/// session while one holds it, and can once it is let go.
+#[tokio::test]
+async fn a_local_session_has_one_writer_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open_local(dir.path()).unwrap();
+    let held = store.lock_session(SESSION).await.unwrap();
+    assert!(matches!(
+        store.lock_session(SESSION).await,
+        Err(BlobStoreError::SessionBusy(_))
+    ));
+    drop(held);
+    store.lock_session(SESSION).await.unwrap();
 }
 
 #[tokio::test]
@@ -140,7 +211,8 @@ async fn local_discard_removes_half_written_parts() {
 }
 
 /// Bodies that span several batches, in chunks that straddle batch and block boundaries, come
-/// back byte for byte, with the right digest, as one part and assembled from several.
+/// back byte for byte, with the right digest, in one request and in two that split the
+/// content anywhere (mid-block too).
 async fn large_bodies(store: BlobStore) {
     let content: Vec<u8> = (0..2 * BATCH as u64 + 4097)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
@@ -157,43 +229,53 @@ async fn large_bodies(store: BlobStore) {
                 .step_by(chunk_size)
                 .map(|at| Ok(whole.slice(at..(at + chunk_size).min(len))))
                 .collect();
-            let part = store
-                .stage_part(&session, futures::stream::iter(chunks), u64::MAX)
-                .await
-                .unwrap();
+            let lock = store.lock_session(&session).await.unwrap();
+            let mut staged = StagedUpload::empty();
+            append(
+                &store,
+                &lock,
+                &mut staged,
+                futures::stream::iter(chunks),
+                u64::MAX,
+            )
+            .await
+            .unwrap();
             let digest = Digest::sha256_of(&whole);
-            assert_eq!((part.size, &part.sha256), (len as u64, &digest));
-            store.commit(&session, &[part], &digest).await.unwrap();
+            assert_eq!(staged.size, len as u64);
+            store.commit(&lock, &staged, &digest).await.unwrap();
             assert!(
                 read_all(&store, &digest, None).await == whole,
                 "{len} in {chunk_size}"
             );
-
-            // The same content in two parts, committed under sha512.
-            let half = len / 2;
-            let a = store
-                .stage_part(
-                    &session,
-                    futures::stream::iter([Ok(whole.slice(..half))]),
-                    u64::MAX,
-                )
-                .await
-                .unwrap();
-            let b = store
-                .stage_part(
-                    &session,
-                    futures::stream::iter([Ok(whole.slice(half..))]),
-                    u64::MAX,
-                )
-                .await
-                .unwrap();
-            let digest512 = Digest::compute(DigestAlgorithm::Sha512, &whole);
-            assert_eq!(
-                store.commit(&session, &[a, b], &digest512).await.unwrap(),
-                len as u64
-            );
-            assert!(read_all(&store, &digest512, None).await == whole);
+            drop(lock);
             store.discard_upload(&session).await.unwrap();
+
+            // The same content in two requests, committed under sha256 and sha512.
+            for algorithm in [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512] {
+                let lock = store.lock_session(&session).await.unwrap();
+                let mut staged = StagedUpload::empty();
+                let half = len / 2 + n;
+                for piece in [whole.slice(..half.min(len)), whole.slice(half.min(len)..)] {
+                    append(
+                        &store,
+                        &lock,
+                        &mut staged,
+                        futures::stream::iter([Ok(piece)]),
+                        u64::MAX,
+                    )
+                    .await
+                    .unwrap();
+                }
+                let digest = Digest::compute(algorithm, &whole);
+                let size = store.commit(&lock, &staged, &digest).await.unwrap();
+                assert_eq!(size, len as u64);
+                assert!(
+                    read_all(&store, &digest, None).await == whole,
+                    "{half} of {len}"
+                );
+                drop(lock);
+                store.discard_upload(&session).await.unwrap();
+            }
         }
     }
 }
@@ -210,17 +292,19 @@ async fn uploads_larger_than_the_buffers_reach_an_object_store() {
     );
     let chunks = 20 * BATCH / chunk.len();
     let body = futures::stream::iter((0..chunks).map(|_| Ok(chunk.clone())));
-    let part = tokio::time::timeout(
+    let lock = store.lock_session(SESSION).await.unwrap();
+    let mut staged = StagedUpload::empty();
+    tokio::time::timeout(
         std::time::Duration::from_secs(60),
-        store.stage_part(SESSION, body, u64::MAX),
+        append(&store, &lock, &mut staged, body, u64::MAX),
     )
     .await
     .expect("the upload stalled")
     .unwrap();
     let whole = chunk.repeat(chunks);
     let digest = Digest::sha256_of(&whole);
-    assert_eq!((part.size, &part.sha256), (whole.len() as u64, &digest));
-    store.commit(SESSION, &[part], &digest).await.unwrap();
+    assert_eq!(staged.size, whole.len() as u64);
+    store.commit(&lock, &staged, &digest).await.unwrap();
     assert!(read_all(&store, &digest, None).await == whole);
 }
 
@@ -246,22 +330,58 @@ async fn large_bodies_local_buffered() {
     .await;
 }
 
-/// A body that fails half-way leaves no part behind.
-#[tokio::test]
-async fn a_failed_body_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = BlobStore::open_local(dir.path()).unwrap();
-    let chunks = vec![
-        Ok(Bytes::from(vec![1u8; BATCH + 10])),
-        Err(std::io::Error::other("client went away")),
-    ];
-    let err = store
-        .stage_part(SESSION, futures::stream::iter(chunks), u64::MAX)
+/// A body that fails half-way leaves nothing of itself, after a chunk or at the start;
+/// the session goes on from what it had.
+async fn failed_bodies(store: BlobStore) {
+    let lock = store.lock_session(SESSION).await.unwrap();
+    let mut staged = StagedUpload::empty();
+    let first = vec![7u8; 5000];
+    for before in [&[][..], &first[..]] {
+        if !before.is_empty() {
+            append(&store, &lock, &mut staged, body_of(before), u64::MAX)
+                .await
+                .unwrap();
+        }
+        let chunks = vec![
+            Ok(Bytes::from(vec![1u8; BATCH + 10])),
+            Err(std::io::Error::other("client went away")),
+        ];
+        let err = append(
+            &store,
+            &lock,
+            &mut staged,
+            futures::stream::iter(chunks),
+            u64::MAX,
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, BlobStoreError::Body(_)));
-    let session_dir = dir.path().join("uploads").join(SESSION);
-    assert_eq!(std::fs::read_dir(&session_dir).unwrap().count(), 0);
+        assert!(matches!(err, BlobStoreError::Body(_)));
+        assert_eq!(
+            local_session_len(&store, SESSION).unwrap_or(staged.size),
+            staged.size
+        );
+    }
+    append(&store, &lock, &mut staged, body_of(b"end"), u64::MAX)
+        .await
+        .unwrap();
+    let whole = [&first[..], b"end"].concat();
+    let digest = Digest::sha256_of(&whole);
+    assert_eq!(
+        store.commit(&lock, &staged, &digest).await.unwrap(),
+        whole.len() as u64
+    );
+    assert!(read_all(&store, &digest, None).await == whole);
+}
+
+#[tokio::test]
+async fn failed_bodies_local() {
+    let dir = tempfile::tempdir().unwrap();
+    failed_bodies(BlobStore::open_local(dir.path()).unwrap()).await;
+}
+
+#[tokio::test]
+async fn failed_bodies_in_memory() {
+    failed_bodies(BlobStore::in_memory()).await;
 }
 
 /// Chunk sizes from tiny to large in a fixed pseudo-random order, straddling the batches
@@ -286,47 +406,44 @@ async fn tiny_and_large_chunks_interleaved() {
         whole.extend_from_slice(&chunk);
         chunks.push(Ok(Bytes::from(chunk)));
     }
-    let part = store
-        .stage_part(SESSION, futures::stream::iter(chunks), u64::MAX)
-        .await
-        .unwrap();
+    let lock = store.lock_session(SESSION).await.unwrap();
+    let mut staged = StagedUpload::empty();
+    append(
+        &store,
+        &lock,
+        &mut staged,
+        futures::stream::iter(chunks),
+        u64::MAX,
+    )
+    .await
+    .unwrap();
     let digest = Digest::sha256_of(&whole);
-    assert_eq!((part.size, &part.sha256), (whole.len() as u64, &digest));
-    store.commit(SESSION, &[part], &digest).await.unwrap();
+    assert_eq!(staged.size, whole.len() as u64);
+    store.commit(&lock, &staged, &digest).await.unwrap();
     assert!(read_all(&store, &digest, None).await == whole);
 }
 
-/// Two completes of one multi-part session at once (a client's retry) each assemble their
-/// own file: the blob that ends up in place is whole.
+/// Two completes of one multi-part object-store session at once (a client's retry; object
+/// stores take no lock) each assemble an object of their own: the blob that ends up in
+/// place is whole.
 #[tokio::test]
 async fn concurrent_commits_of_one_session_leave_a_whole_blob() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = BlobStore::open_local(dir.path()).unwrap();
+    let store = BlobStore::in_memory();
     let whole: Vec<u8> = (0..3 * BATCH as u64 + 7)
         .map(|i| (i * 31 % 251) as u8)
         .collect();
     let (first, second) = whole.split_at(whole.len() / 3);
-    let a = store
-        .stage_part(
-            SESSION,
-            futures::stream::iter([Ok(Bytes::copy_from_slice(first))]),
-            u64::MAX,
-        )
-        .await
-        .unwrap();
-    let b = store
-        .stage_part(
-            SESSION,
-            futures::stream::iter([Ok(Bytes::copy_from_slice(second))]),
-            u64::MAX,
-        )
-        .await
-        .unwrap();
+    let lock = store.lock_session(SESSION).await.unwrap();
+    let mut staged = StagedUpload::empty();
+    for piece in [first, second] {
+        append(&store, &lock, &mut staged, body_of(piece), u64::MAX)
+            .await
+            .unwrap();
+    }
     let digest = Digest::compute(DigestAlgorithm::Sha512, &whole);
-    let parts = [a, b];
     let (one, two) = tokio::join!(
-        store.commit(SESSION, &parts, &digest),
-        store.commit(SESSION, &parts, &digest)
+        store.commit(&lock, &staged, &digest),
+        store.commit(&lock, &staged, &digest)
     );
     assert_eq!(one.unwrap(), whole.len() as u64);
     assert_eq!(two.unwrap(), whole.len() as u64);

@@ -11,7 +11,6 @@ use crate::{Backend, MetadataError, MetadataStore, Result, now_millis};
 pub struct UploadPart {
     pub name: String,
     pub size: u64,
-    pub sha256: Digest,
 }
 
 #[derive(Debug, Clone)]
@@ -20,6 +19,9 @@ pub struct UploadRecord {
     pub repository: String,
     pub size: u64,
     pub parts: Vec<UploadPart>,
+    /// The hasher's state after the session's `size` bytes, as the registry saved it; none
+    /// before the first byte.
+    pub hasher_state: Option<String>,
 }
 
 /// A manifest about to be stored, with everything indexed from it.
@@ -217,7 +219,8 @@ impl MetadataStore {
         repository: &RepositoryName,
     ) -> Result<Option<UploadRecord>> {
         let Some(row) = sqlx::query(
-            "SELECT id, repository, size FROM upload_sessions WHERE id = $1 AND repository = $2",
+            "SELECT id, repository, size, hasher_state FROM upload_sessions \
+             WHERE id = $1 AND repository = $2",
         )
         .bind(id)
         .bind(repository.as_str())
@@ -227,7 +230,7 @@ impl MetadataStore {
             return Ok(None);
         };
         let parts = sqlx::query(
-            "SELECT name, size, sha256 FROM upload_parts WHERE upload_id = $1 ORDER BY part_no",
+            "SELECT name, size FROM upload_parts WHERE upload_id = $1 ORDER BY part_no",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -237,7 +240,6 @@ impl MetadataStore {
             Ok(UploadPart {
                 name: part.try_get("name")?,
                 size: to_u64(part.try_get("size")?, "part size")?,
-                sha256: parse_digest(&part.try_get::<String, _>("sha256")?)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -246,23 +248,27 @@ impl MetadataStore {
             repository: row.try_get("repository")?,
             size: to_u64(row.try_get("size")?, "upload size")?,
             parts,
+            hasher_state: row.try_get("hasher_state")?,
         }))
     }
 
-    /// Appends `part` to session `id` if the session is still at `expected_offset`; returns
-    /// false when another request moved it on (or it is gone), and then records nothing.
+    /// Appends `part` to session `id` if the session is still at `expected_offset`, with
+    /// `hasher_state` the state after it; returns false when another request moved it on
+    /// (or it is gone), and then records nothing.
     pub async fn append_upload_part(
         &self,
         id: &str,
         expected_offset: u64,
         part: &UploadPart,
+        hasher_state: &str,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "UPDATE upload_sessions SET size = size + $1, part_count = part_count + 1, updated_at = $2 \
-             WHERE id = $3 AND size = $4 RETURNING part_count",
+            "UPDATE upload_sessions SET size = size + $1, part_count = part_count + 1, \
+             hasher_state = $2, updated_at = $3 WHERE id = $4 AND size = $5 RETURNING part_count",
         )
         .bind(to_i64(part.size))
+        .bind(hasher_state)
         .bind(now_millis())
         .bind(id)
         .bind(to_i64(expected_offset))
@@ -273,13 +279,12 @@ impl MetadataStore {
         };
         let part_no: i64 = row.try_get(0)?;
         sqlx::query(
-            "INSERT INTO upload_parts (upload_id, part_no, name, size, sha256) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO upload_parts (upload_id, part_no, name, size) VALUES ($1, $2, $3, $4)",
         )
         .bind(id)
         .bind(part_no)
         .bind(&part.name)
         .bind(to_i64(part.size))
-        .bind(part.sha256.to_string())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

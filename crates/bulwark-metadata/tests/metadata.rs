@@ -57,16 +57,35 @@ async fn suite(backend: Backend) {
     let session = "5f0e8d1c-0000-4000-8000-000000000001";
     store.create_upload(session, &repo).await.unwrap();
     assert!(store.upload(session, &other).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .upload(session, &repo)
+            .await
+            .unwrap()
+            .unwrap()
+            .hasher_state,
+        None
+    );
     let part = UploadPart {
         name: "p1".into(),
         size: 5,
-        sha256: Digest::sha256_of(b"hello"),
     };
-    assert!(store.append_upload_part(session, 0, &part).await.unwrap());
-    assert!(!store.append_upload_part(session, 0, &part).await.unwrap());
+    assert!(
+        store
+            .append_upload_part(session, 0, &part, "state after 5")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .append_upload_part(session, 0, &part, "a lost race")
+            .await
+            .unwrap()
+    );
     let record = store.upload(session, &repo).await.unwrap().unwrap();
     assert_eq!(record.size, 5);
     assert_eq!(record.parts, vec![part]);
+    assert_eq!(record.hasher_state.as_deref(), Some("state after 5"));
     assert!(
         store
             .stale_uploads(i64::MAX)

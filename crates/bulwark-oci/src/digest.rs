@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use sha2::digest::common::hazmat::SerializableState;
 use sha2::{Digest as _, Sha256, Sha512};
 
 /// The digest algorithms Bulwark can verify. The grammar admits others; they are refused
@@ -37,6 +38,8 @@ pub enum DigestError {
     UnsupportedAlgorithm(String),
     #[error("digest {0:?} has an encoded part of the wrong length or alphabet")]
     BadEncoding(String),
+    #[error("a saved hasher state is malformed")]
+    BadHasherState,
 }
 
 /// A validated digest: a supported algorithm and a lowercase hex encoding of the right length.
@@ -145,6 +148,14 @@ pub enum DigestHasher {
     Sha512(Sha512),
 }
 
+impl fmt::Debug for DigestHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DigestHasher")
+            .field(&self.algorithm())
+            .finish()
+    }
+}
+
 impl DigestHasher {
     pub fn new(algorithm: DigestAlgorithm) -> Self {
         match algorithm {
@@ -166,6 +177,51 @@ impl DigestHasher {
             DigestHasher::Sha512(h) => (DigestAlgorithm::Sha512, hex::encode(h.finalize())),
         };
         Digest { algorithm, encoded }
+    }
+
+    /// The digest of the bytes fed so far; the hasher can go on.
+    pub fn digest_so_far(&self) -> Digest {
+        self.clone().finish()
+    }
+
+    pub fn algorithm(&self) -> DigestAlgorithm {
+        match self {
+            DigestHasher::Sha256(_) => DigestAlgorithm::Sha256,
+            DigestHasher::Sha512(_) => DigestAlgorithm::Sha512,
+        }
+    }
+
+    /// The state after the bytes fed so far, as text to store (`algorithm:hex`), so that a
+    /// later request goes on from it with [`DigestHasher::resume`] instead of reading the
+    /// bytes again: the chunks of an upload arrive in separate requests.
+    pub fn saved_state(&self) -> String {
+        let state = match self {
+            DigestHasher::Sha256(h) => hex::encode(h.serialize()),
+            DigestHasher::Sha512(h) => hex::encode(h.serialize()),
+        };
+        format!("{}:{state}", self.algorithm().as_str())
+    }
+
+    /// A hasher in the state [`DigestHasher::saved_state`] wrote.
+    pub fn resume(saved: &str) -> Result<Self, DigestError> {
+        let (algorithm, state) = saved.split_once(':').ok_or(DigestError::BadHasherState)?;
+        let state = hex::decode(state).map_err(|_| DigestError::BadHasherState)?;
+        match algorithm {
+            "sha256" => state
+                .as_slice()
+                .try_into()
+                .ok()
+                .and_then(|state| Sha256::deserialize(state).ok())
+                .map(DigestHasher::Sha256),
+            "sha512" => state
+                .as_slice()
+                .try_into()
+                .ok()
+                .and_then(|state| Sha512::deserialize(state).ok())
+                .map(DigestHasher::Sha512),
+            _ => None,
+        }
+        .ok_or(DigestError::BadHasherState)
     }
 }
 
@@ -219,10 +275,48 @@ mod tests {
         assert_eq!(hasher.finish(), Digest::sha256_of(b"hello world"));
     }
 
+    #[test]
+    fn malformed_saved_states_are_refused() {
+        let saved = DigestHasher::new(DigestAlgorithm::Sha256).saved_state();
+        for bad in [
+            "",
+            "sha256",
+            "md5:00",
+            "sha256:zz",
+            &saved[..saved.len() - 2],
+            &saved.replace("sha256", "sha512"),
+        ] {
+            assert!(DigestHasher::resume(bad).is_err(), "{bad:?}");
+        }
+    }
+
     proptest! {
         #[test]
         fn parse_never_panics(s in ".*") {
             let _ = s.parse::<Digest>();
+        }
+
+        #[test]
+        fn resume_never_panics(s in ".*") {
+            let _ = DigestHasher::resume(&s);
+        }
+
+        /// Saving after any prefix and going on from the saved state gives the digest of
+        /// the whole, for both algorithms.
+        #[test]
+        fn a_resumed_hasher_goes_on_where_it_stopped(
+            bytes in proptest::collection::vec(any::<u8>(), 0..600),
+            cut in any::<proptest::sample::Index>(),
+        ) {
+            let cut = cut.index(bytes.len() + 1);
+            for algorithm in [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512] {
+                let mut first = DigestHasher::new(algorithm);
+                first.update(&bytes[..cut]);
+                let mut resumed = DigestHasher::resume(&first.saved_state()).unwrap();
+                prop_assert_eq!(resumed.digest_so_far(), first.digest_so_far());
+                resumed.update(&bytes[cut..]);
+                prop_assert_eq!(resumed.finish(), Digest::compute(algorithm, &bytes));
+            }
         }
 
         #[test]

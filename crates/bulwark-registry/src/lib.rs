@@ -14,12 +14,12 @@ pub use gc::SweepReport;
 use std::ops::Range;
 use std::time::Duration;
 
-use bulwark_blobstore::{BlobStore, BlobStream, StagedPart};
+use bulwark_blobstore::{BlobStore, BlobStream, SessionLock, StagedPart, StagedUpload};
 use bulwark_metadata::{
     BlobUnlink, ManifestDelete, ManifestRecord, ManifestSummary, MetadataStore, MissingContent,
     NewManifest, PutManifestError, UploadPart, UploadRecord,
 };
-use bulwark_oci::{Digest, ParsedManifest, Reference, RepositoryName, Tag};
+use bulwark_oci::{Digest, DigestHasher, ParsedManifest, Reference, RepositoryName, Tag};
 use bytes::Bytes;
 use futures::Stream;
 
@@ -115,20 +115,32 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-fn to_upload_part(part: StagedPart) -> UploadPart {
-    UploadPart {
-        name: part.name,
-        size: part.size,
-        sha256: part.sha256,
-    }
-}
-
-fn to_staged_part(part: &UploadPart) -> StagedPart {
-    StagedPart {
-        name: part.name.clone(),
-        size: part.size,
-        sha256: part.sha256.clone(),
-    }
+/// What the session's record says it has staged.
+fn staged_upload(record: &UploadRecord) -> Result<StagedUpload> {
+    let sha256 = match &record.hasher_state {
+        None if record.size == 0 => return Ok(StagedUpload::empty()),
+        None => {
+            return Err(RegistryError::StorageInconsistent(format!(
+                "upload session {} holds {} bytes but no hash state",
+                record.id, record.size
+            )));
+        }
+        Some(saved) => DigestHasher::resume(saved).map_err(|e| {
+            RegistryError::StorageInconsistent(format!("upload session {}: {e}", record.id))
+        })?,
+    };
+    Ok(StagedUpload {
+        size: record.size,
+        sha256,
+        parts: record
+            .parts
+            .iter()
+            .map(|part| StagedPart {
+                name: part.name.clone(),
+                size: part.size,
+            })
+            .collect(),
+    })
 }
 
 /// Session ids are UUIDs of our own making; anything else cannot name a session.
@@ -179,6 +191,29 @@ impl Registry {
         })
     }
 
+    /// The session's record, read again once this request holds the right to change it, so
+    /// that its offset cannot move until the request is done.
+    async fn lock_session(
+        &self,
+        repository: &RepositoryName,
+        session: &str,
+    ) -> Result<(SessionLock, UploadRecord)> {
+        let record = self.session(repository, session).await?;
+        let lock = match self.blobs.lock_session(&record.id).await {
+            Ok(lock) => lock,
+            // A chunk of this session is arriving: the client's chunk cannot start at the
+            // end it knows of, whatever that chunk adds.
+            Err(bulwark_blobstore::BlobStoreError::SessionBusy(_)) => {
+                return Err(RegistryError::RangeInvalid {
+                    offset: record.size,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let record = self.session(repository, &record.id).await?;
+        Ok((lock, record))
+    }
+
     /// Appends `body` to the session. `start` is the offset the client says the chunk begins
     /// at (from `Content-Range`), `length` the length it announced; both are checked.
     pub async fn append<S>(
@@ -192,20 +227,27 @@ impl Registry {
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send,
     {
-        let record = self.session(repository, session).await?;
-        self.append_to(repository, &record, start, length, body)
+        let (lock, record) = self.lock_session(repository, session).await?;
+        let offset = self
+            .append_to(&lock, repository, &record, start, length, body)
             .await?;
-        self.upload_status(repository, &record.id).await
+        Ok(UploadStatus {
+            session: record.id,
+            offset,
+        })
     }
 
+    /// Stages `body` after what the session holds and records it; returns the session's
+    /// new size.
     async fn append_to<S>(
         &self,
+        lock: &SessionLock,
         repository: &RepositoryName,
         record: &UploadRecord,
         start: Option<u64>,
         length: Option<u64>,
         body: S,
-    ) -> Result<()>
+    ) -> Result<u64>
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send,
     {
@@ -225,8 +267,9 @@ impl Registry {
             });
         }
         let limit = length.map_or(room, |length| length.min(room));
-        let part = match self.blobs.stage_part(&record.id, body, limit).await {
-            Ok(part) => part,
+        let staged = staged_upload(record)?;
+        let new = match self.blobs.stage_part(lock, &staged, body, limit).await {
+            Ok(new) => new,
             // The client sent more than it announced: that is a size error, not the blob limit.
             Err(bulwark_blobstore::BlobStoreError::TooLarge { .. })
                 if length.is_some_and(|l| l < room) =>
@@ -248,26 +291,40 @@ impl Registry {
             Err(e) => return Err(e.into()),
         };
         if let Some(length) = length
-            && part.size != length
+            && new.part.size != length
         {
-            self.blobs.discard_part(&record.id, &part.name).await?;
+            self.blobs
+                .discard_part(lock, record.size, &new.part)
+                .await?;
             return Err(RegistryError::SizeInvalid(format!(
                 "received {} bytes, Content-Length announced {length}",
-                part.size
+                new.part.size
             )));
         }
-        if part.size == 0 {
-            self.blobs.discard_part(&record.id, &part.name).await?;
-            return Ok(());
+        if new.part.size == 0 {
+            self.blobs
+                .discard_part(lock, record.size, &new.part)
+                .await?;
+            return Ok(record.size);
         }
-        let name = part.name.clone();
-        if !self
+        let recorded = self
             .metadata
-            .append_upload_part(&record.id, record.size, &to_upload_part(part))
-            .await?
-        {
-            // Another request appended first: this chunk no longer starts at the end.
-            self.blobs.discard_part(&record.id, &name).await?;
+            .append_upload_part(
+                &record.id,
+                record.size,
+                &UploadPart {
+                    name: new.part.name.clone(),
+                    size: new.part.size,
+                },
+                &new.sha256.saved_state(),
+            )
+            .await?;
+        if !recorded {
+            // Another request appended first (object stores, whose chunks take no lock), or
+            // the session was cancelled meanwhile: this chunk no longer starts at the end.
+            self.blobs
+                .discard_part(lock, record.size, &new.part)
+                .await?;
             let offset = self
                 .metadata
                 .upload(&record.id, repository)
@@ -275,7 +332,7 @@ impl Registry {
                 .map_or(0, |r| r.size);
             return Err(RegistryError::RangeInvalid { offset });
         }
-        Ok(())
+        Ok(record.size + new.part.size)
     }
 
     /// Finishes the session: appends the optional last chunk, verifies the whole content
@@ -292,12 +349,12 @@ impl Registry {
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send,
     {
-        let record = self.session(repository, session).await?;
-        self.append_to(repository, &record, start, length, body)
+        let (lock, record) = self.lock_session(repository, session).await?;
+        self.append_to(&lock, repository, &record, start, length, body)
             .await?;
         let record = self.session(repository, &record.id).await?;
-        let parts: Vec<StagedPart> = record.parts.iter().map(to_staged_part).collect();
-        let size = match self.blobs.commit(&record.id, &parts, digest).await {
+        let staged = staged_upload(&record)?;
+        let size = match self.blobs.commit(&lock, &staged, digest).await {
             Ok(size) => size,
             Err(bulwark_blobstore::BlobStoreError::DigestMismatch { expected, actual }) => {
                 self.discard_session(&record.id).await?;

@@ -185,11 +185,11 @@ fn parse_standard(text: &str) -> Option<StandardKey> {
     let mut release = vec![DecimalNumber::from_ascii_digits(cursor.digits()?)];
     loop {
         let before = cursor.rest;
-        if cursor.eat(".") {
-            if let Some(digits) = cursor.digits() {
-                release.push(DecimalNumber::from_ascii_digits(digits));
-                continue;
-            }
+        if cursor.eat(".")
+            && let Some(digits) = cursor.digits()
+        {
+            release.push(DecimalNumber::from_ascii_digits(digits));
+            continue;
         }
         cursor.rest = before;
         break;

@@ -71,11 +71,9 @@ impl SemVerParts {
         // Offsets in errors refer to `input`, so keep track of what trimming removed.
         let mut offset = input.len() - input.trim_start().len();
         let mut rest = trimmed;
-        if allow_v_prefix {
-            if let Some(stripped) = rest.strip_prefix(['v', 'V']) {
-                rest = stripped;
-                offset += 1;
-            }
+        if allow_v_prefix && let Some(stripped) = rest.strip_prefix(['v', 'V']) {
+            rest = stripped;
+            offset += 1;
         }
 
         let (before_build, build_text) = match rest.split_once('+') {

@@ -194,6 +194,62 @@ async fn blob_uploads(backend: Backend) {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(response).await, "BLOB_UPLOAD_UNKNOWN");
 
+    // While one chunk is arriving, another for the same session is refused with the
+    // offset as it stands; the first goes on undisturbed and the session continues.
+    let response = c
+        .post(server.url(&format!("/v2/{repo}/blobs/uploads/")))
+        .send()
+        .await
+        .unwrap();
+    let location = header(&response, "location");
+    let (sender, receiver) = futures::channel::mpsc::channel::<std::io::Result<Vec<u8>>>(0);
+    let first = tokio::spawn({
+        let request = c
+            .patch(server.url(&location))
+            .body(reqwest::Body::wrap_stream(receiver));
+        async move { request.send().await.unwrap() }
+    });
+    // More than loopback's socket buffers can hold: once all is taken, the server is
+    // reading the chunk, and holds the session.
+    let mut sender = sender;
+    let mut first_chunk = Vec::new();
+    for i in 0..32u8 {
+        let piece = vec![i; 1024 * 1024];
+        first_chunk.extend_from_slice(&piece);
+        futures::SinkExt::send(&mut sender, Ok(piece))
+            .await
+            .unwrap();
+    }
+    let response = c
+        .patch(server.url(&location))
+        .header("content-range", "0-4")
+        .body("other")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header(&response, "range"), "0-0");
+    drop(sender);
+    let response = first.await.unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let end = first_chunk.len() - 1;
+    assert_eq!(header(&response, "range"), format!("0-{end}"));
+    first_chunk.extend_from_slice(b"tail");
+    let response = c
+        .put(server.url(&format!("{location}?digest={}", sha256(&first_chunk))))
+        .header("content-range", format!("{}-{}", end + 1, end + 4))
+        .body("tail")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = c
+        .get(server.url(&format!("/v2/{repo}/blobs/{}", sha256(&first_chunk))))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.bytes().await.unwrap() == first_chunk);
+
     // A wrong digest stores nothing and ends the session.
     let response = c
         .post(server.url(&format!("/v2/{repo}/blobs/uploads/")))

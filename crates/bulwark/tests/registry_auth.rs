@@ -321,7 +321,7 @@ async fn forged_tokens_are_refused(backend: Backend) {
             )
         }),
         ("HS256 keyed with the public key", {
-            use hmac::Mac;
+            use hmac::{KeyInit, Mac};
             let header =
                 b64url(format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{}"}}"#, key.kid).as_bytes());
             let input = format!(
