@@ -577,24 +577,28 @@ fn url_encode(value: &str) -> String {
     value.replace('/', "%2F")
 }
 
-/// The repositories the caller may pull. Pages are read until `n` visible names are found
-/// (at most the registry's page size), so hidden repositories neither show nor shorten a
-/// page; at most [`CATALOG_SCAN_PAGES`] pages are read per request, after which the `Link`
-/// continues from the last name examined.
+/// The repositories the caller may pull, `n` at a time. Names are read in pages of the
+/// registry's page size and filtered by the caller's rights until one more visible name than
+/// the page holds is found, or the names run out: hidden repositories neither show nor
+/// shorten a page, a `Link` to the next page appears only when a visible name follows, and
+/// it continues from the last name shown. So the catalog never reveals a name, or that
+/// anything follows, that the caller may not see. The price is reading past the names the
+/// caller cannot see, as a registry that lists its storage for the catalog does.
 async fn catalog(
     state: &AppState,
     subject: &Subject,
     query: &HashMap<String, String>,
 ) -> ApiResult {
     let (n, last) = page_query(query)?;
-    let wanted = n
-        .unwrap_or(state.registry.limits().max_page_size)
-        .min(state.registry.limits().max_page_size) as usize;
+    let page_size = state.registry.limits().max_page_size;
+    let wanted = n.unwrap_or(page_size).min(page_size) as usize;
     let mut cursor = last.map(str::to_owned);
     let mut visible: Vec<String> = Vec::new();
-    let mut next_after: Option<String> = None;
-    for _ in 0..CATALOG_SCAN_PAGES {
-        let (names, page_more) = state.registry.catalog(n, cursor.as_deref()).await?;
+    while visible.len() <= wanted {
+        let (names, more) = state
+            .registry
+            .catalog(Some(page_size), cursor.as_deref())
+            .await?;
         let Some(page_last) = names.last().cloned() else {
             break;
         };
@@ -603,37 +607,25 @@ async fn catalog(
             .pullable(subject, names)
             .await
             .map_err(|e| registry_auth_error(e, |_| String::new()))?;
-        for name in allowed {
-            if visible.len() == wanted {
-                break;
-            }
-            visible.push(name);
-        }
-        if visible.len() == wanted {
-            next_after = (page_more || visible.last() != Some(&page_last))
-                .then(|| visible.last().cloned())
-                .flatten();
+        let room = wanted + 1 - visible.len();
+        visible.extend(allowed.into_iter().take(room));
+        if !more {
             break;
         }
-        if !page_more {
-            break;
-        }
-        next_after = Some(page_last.clone());
         cursor = Some(page_last);
     }
+    let followed = visible.len() > wanted;
+    visible.truncate(wanted);
     let mut reply = Reply::new(StatusCode::OK);
-    if let Some(after) = next_after {
+    if followed && let Some(after) = visible.last() {
         let link = format!(
             "</v2/_catalog?n={wanted}&last={}>; rel=\"next\"",
-            url_encode(&after)
+            url_encode(after)
         );
         reply = reply.header(LINK, link);
     }
     Ok(reply.json(&serde_json::json!({ "repositories": visible })))
 }
-
-/// Pages of repository names one catalog request may examine for visible ones.
-const CATALOG_SCAN_PAGES: usize = 10;
 
 async fn tags(
     state: &AppState,

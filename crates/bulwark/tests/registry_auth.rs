@@ -924,13 +924,50 @@ async fn catalog_shows_only_what_the_caller_may_pull(backend: Backend) {
         link.unwrap(),
         "</v2/_catalog?n=2&last=proj%2Fa>; rel=\"next\""
     );
-    let (rest, link) = catalog(reader, "?n=2&last=proj%2Fa").await;
+    let (rest, link) = catalog(reader.clone(), "?n=2&last=proj%2Fa").await;
     assert_eq!(rest, json!(["proj/b"]));
     assert!(link.is_none());
     // Through a registry token the account's own rights apply.
     let jwt = registry_token(&server, "reader", &password, &["registry:catalog:*"]).await;
     let (seen, _) = catalog(bearer(jwt["token"].as_str().unwrap()), "").await;
     assert_eq!(seen, json!(["open/d", "proj/a", "proj/b"]));
+
+    // Many hidden names between visible ones, and after the last: walking the links one
+    // name at a time gives each visible name once, and no link names a hidden one or
+    // leads to an empty page.
+    server.create_project("zeta", false).await;
+    for repo in (0..12)
+        .map(|i| format!("other/h{i:02}"))
+        .chain(["zeta/x".to_owned()])
+    {
+        push_blob(&server, &repo, repo.as_bytes()).await;
+    }
+    let mut walked = Vec::new();
+    let mut query = "?n=1".to_owned();
+    loop {
+        let response = reader
+            .get(server.url(&format!("/v2/_catalog{query}")))
+            .send()
+            .await
+            .unwrap();
+        let link = response
+            .headers()
+            .get("link")
+            .map(|l| l.to_str().unwrap().to_owned());
+        let body: Value = response.json().await.unwrap();
+        let page = body["repositories"].as_array().unwrap().clone();
+        assert_eq!(page.len(), 1, "{query}: {page:?}");
+        walked.extend(page);
+        let Some(link) = link else { break };
+        assert!(!link.contains("other") && !link.contains("zeta"), "{link}");
+        query = link
+            .trim_start_matches("</v2/_catalog")
+            .split('>')
+            .next()
+            .unwrap()
+            .to_owned();
+    }
+    assert_eq!(json!(walked), json!(["open/d", "proj/a", "proj/b"]));
 }
 
 async fn signing_keys_rotate_without_logging_anyone_out(backend: Backend) {
