@@ -18,7 +18,8 @@ pub struct UploadRecord {
     pub id: String,
     pub repository: String,
     pub size: u64,
-    pub parts: Vec<UploadPart>,
+    /// How many chunks the session holds; [`MetadataStore::upload_parts`] lists them.
+    pub part_count: u64,
     /// The hasher's state after the session's `size` bytes, as the registry saved it; none
     /// before the first byte.
     pub hasher_state: Option<String>,
@@ -219,7 +220,7 @@ impl MetadataStore {
         repository: &RepositoryName,
     ) -> Result<Option<UploadRecord>> {
         let Some(row) = sqlx::query(
-            "SELECT id, repository, size, hasher_state FROM upload_sessions \
+            "SELECT id, repository, size, part_count, hasher_state FROM upload_sessions \
              WHERE id = $1 AND repository = $2",
         )
         .bind(id)
@@ -229,27 +230,29 @@ impl MetadataStore {
         else {
             return Ok(None);
         };
-        let parts = sqlx::query(
-            "SELECT name, size FROM upload_parts WHERE upload_id = $1 ORDER BY part_no",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|part| {
-            Ok(UploadPart {
-                name: part.try_get("name")?,
-                size: to_u64(part.try_get("size")?, "part size")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
         Ok(Some(UploadRecord {
             id: row.try_get("id")?,
             repository: row.try_get("repository")?,
             size: to_u64(row.try_get("size")?, "upload size")?,
-            parts,
+            part_count: to_u64(row.try_get("part_count")?, "upload part count")?,
             hasher_state: row.try_get("hasher_state")?,
         }))
+    }
+
+    /// The chunks of session `id`, in order; read only to complete it.
+    pub async fn upload_parts(&self, id: &str) -> Result<Vec<UploadPart>> {
+        sqlx::query("SELECT name, size FROM upload_parts WHERE upload_id = $1 ORDER BY part_no")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|part| {
+                Ok(UploadPart {
+                    name: part.try_get("name")?,
+                    size: to_u64(part.try_get("size")?, "part size")?,
+                })
+            })
+            .collect()
     }
 
     /// Appends `part` to session `id` if the session is still at `expected_offset`, with

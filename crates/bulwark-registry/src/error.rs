@@ -35,6 +35,10 @@ pub enum RegistryError {
     Referenced(String),
     #[error("the upload was interrupted: {0}")]
     UploadInterrupted(String),
+    #[error(
+        "the upload holds {limit} chunks, the most one may have: complete it, or start again in larger chunks"
+    )]
+    TooManyChunks { limit: u64 },
     #[error("storage is inconsistent: {0}")]
     StorageInconsistent(String),
     #[error(transparent)]

@@ -19,7 +19,9 @@ use bulwark_metadata::{
     BlobUnlink, ManifestDelete, ManifestRecord, ManifestSummary, MetadataStore, MissingContent,
     NewManifest, PutManifestError, UploadPart, UploadRecord,
 };
-use bulwark_oci::{Digest, DigestHasher, ParsedManifest, Reference, RepositoryName, Tag};
+use bulwark_oci::{
+    Digest, DigestAlgorithm, DigestHasher, ParsedManifest, Reference, RepositoryName, Tag,
+};
 use bytes::Bytes;
 use futures::Stream;
 
@@ -31,6 +33,10 @@ pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub struct RegistryLimits {
     pub max_blob_size: u64,
+    /// Chunks one upload session may take. Each is a row read back to complete the
+    /// session: a client sending a blob a byte per request is stopped long before that
+    /// costs much.
+    pub max_upload_chunks: u64,
     pub max_manifest_size: usize,
     /// An upload session untouched this long is discarded with its staged data.
     pub upload_ttl: Duration,
@@ -42,6 +48,7 @@ impl Default for RegistryLimits {
     fn default() -> Self {
         RegistryLimits {
             max_blob_size: 64 * 1024 * 1024 * 1024,
+            max_upload_chunks: 10_000,
             max_manifest_size: 4 * 1024 * 1024,
             upload_ttl: Duration::from_secs(24 * 60 * 60),
             max_page_size: 1000,
@@ -115,32 +122,18 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-/// What the session's record says it has staged.
-fn staged_upload(record: &UploadRecord) -> Result<StagedUpload> {
-    let sha256 = match &record.hasher_state {
-        None if record.size == 0 => return Ok(StagedUpload::empty()),
-        None => {
-            return Err(RegistryError::StorageInconsistent(format!(
-                "upload session {} holds {} bytes but no hash state",
-                record.id, record.size
-            )));
-        }
+/// The hash state the session's record saved.
+fn saved_hasher(record: &UploadRecord) -> Result<DigestHasher> {
+    match &record.hasher_state {
+        None if record.size == 0 => Ok(DigestHasher::new(DigestAlgorithm::Sha256)),
+        None => Err(RegistryError::StorageInconsistent(format!(
+            "upload session {} holds {} bytes but no hash state",
+            record.id, record.size
+        ))),
         Some(saved) => DigestHasher::resume(saved).map_err(|e| {
             RegistryError::StorageInconsistent(format!("upload session {}: {e}", record.id))
-        })?,
-    };
-    Ok(StagedUpload {
-        size: record.size,
-        sha256,
-        parts: record
-            .parts
-            .iter()
-            .map(|part| StagedPart {
-                name: part.name.clone(),
-                size: part.size,
-            })
-            .collect(),
-    })
+        }),
+    }
 }
 
 /// Session ids are UUIDs of our own making; anything else cannot name a session.
@@ -266,8 +259,22 @@ impl Registry {
                 limit: self.limits.max_blob_size,
             });
         }
+        // An empty last chunk still completes a session that is full; a chunk announced
+        // with bytes is refused before they are read.
+        let full = record.part_count >= self.limits.max_upload_chunks;
+        let too_many = || RegistryError::TooManyChunks {
+            limit: self.limits.max_upload_chunks,
+        };
+        if full && length.is_some_and(|length| length > 0) {
+            return Err(too_many());
+        }
         let limit = length.map_or(room, |length| length.min(room));
-        let staged = staged_upload(record)?;
+        // The chunks before this one are not needed to add one.
+        let staged = StagedUpload {
+            size: record.size,
+            sha256: saved_hasher(record)?,
+            parts: Vec::new(),
+        };
         let new = match self.blobs.stage_part(lock, &staged, body, limit).await {
             Ok(new) => new,
             // The client sent more than it announced: that is a size error, not the blob limit.
@@ -306,6 +313,12 @@ impl Registry {
                 .discard_part(lock, record.size, &new.part)
                 .await?;
             return Ok(record.size);
+        }
+        if full {
+            self.blobs
+                .discard_part(lock, record.size, &new.part)
+                .await?;
+            return Err(too_many());
         }
         let recorded = self
             .metadata
@@ -353,7 +366,20 @@ impl Registry {
         self.append_to(&lock, repository, &record, start, length, body)
             .await?;
         let record = self.session(repository, &record.id).await?;
-        let staged = staged_upload(&record)?;
+        let staged = StagedUpload {
+            size: record.size,
+            sha256: saved_hasher(&record)?,
+            parts: self
+                .metadata
+                .upload_parts(&record.id)
+                .await?
+                .into_iter()
+                .map(|part| StagedPart {
+                    name: part.name,
+                    size: part.size,
+                })
+                .collect(),
+        };
         let size = match self.blobs.commit(&lock, &staged, digest).await {
             Ok(size) => size,
             Err(bulwark_blobstore::BlobStoreError::DigestMismatch { expected, actual }) => {

@@ -69,7 +69,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::SizeInvalid(_) => ApiError::new(ErrorCode::SizeInvalid, message),
             RegistryError::BlobTooLarge { .. } => ApiError::new(ErrorCode::BlobTooLarge, message),
             RegistryError::Referenced(_) => ApiError::new(ErrorCode::Referenced, message),
-            RegistryError::UploadInterrupted(_) => {
+            RegistryError::UploadInterrupted(_) | RegistryError::TooManyChunks { .. } => {
                 ApiError::new(ErrorCode::BlobUploadInvalid, message)
             }
             RegistryError::Blobs(blob_error) if blob_error.is_storage_full() => {

@@ -17,7 +17,6 @@ use bulwark_oci::{Digest, ErrorCode, Reference, RegistryRoute, RepositoryName};
 use bulwark_registry::RegistryError;
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
-use http_body_util::BodyExt;
 
 use crate::AppState;
 use crate::error::{ApiError, registry_auth_error};
@@ -534,11 +533,22 @@ async fn put_manifest(
     if content_length(headers)?.is_some_and(|length| length > limit as u64) {
         return Err(too_large());
     }
-    let content = http_body_util::Limited::new(body, limit)
-        .collect()
-        .await
-        .map_err(|_| too_large())?
-        .to_bytes();
+    // Read like a blob body (an idle client times out), but held whole: it is parsed.
+    let mut content = bytes::BytesMut::new();
+    let mut chunks = std::pin::pin!(body_stream(body));
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                ErrorCode::ManifestInvalid,
+                format!("reading the manifest failed: {e}"),
+            )
+        })?;
+        if content.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        content.extend_from_slice(&chunk);
+    }
+    let content = content.freeze();
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let outcome = state
         .registry
@@ -690,7 +700,11 @@ async fn referrers(
     if let Some(artifact_type) = artifact_type {
         reply = reply.header(OCI_FILTERS_APPLIED, "artifactType");
         if let Some(next) = &next {
-            let artifact_type = artifact_type.replace('+', "%2B").replace('/', "%2F");
+            // Any byte that could end the value or the URL (`&`, `#`, space…) is encoded.
+            let artifact_type = percent_encoding::utf8_percent_encode(
+                artifact_type,
+                percent_encoding::NON_ALPHANUMERIC,
+            );
             reply = reply.header(
                 LINK,
                 format!("</v2/{name}/referrers/{subject}?artifactType={artifact_type}&last={next}>; rel=\"next\""),

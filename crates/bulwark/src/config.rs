@@ -23,6 +23,9 @@ pub struct Config {
     pub direct_io: bool,
     /// Largest blob accepted, in bytes.
     pub max_blob_size: u64,
+    /// Chunks (`PATCH` requests) one upload session may take; each costs a row that is read
+    /// back to complete it.
+    pub max_upload_chunks: u64,
     /// Largest manifest accepted, in bytes (the spec's recommended 4 MiB).
     pub max_manifest_size: usize,
     /// Seconds an idle upload session lives before it and its data are discarded.
@@ -68,6 +71,7 @@ const SETTING_KEYS: &[&str] = &[
     "database_url",
     "direct_io",
     "max_blob_size",
+    "max_upload_chunks",
     "max_manifest_size",
     "upload_ttl_secs",
     "log_format",
@@ -90,6 +94,7 @@ impl Default for Config {
             database_url: String::new(),
             direct_io: true,
             max_blob_size: 64 * 1024 * 1024 * 1024,
+            max_upload_chunks: 10_000,
             max_manifest_size: 4 * 1024 * 1024,
             upload_ttl_secs: 24 * 60 * 60,
             log_format: LogFormat::Text,

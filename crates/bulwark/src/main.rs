@@ -138,6 +138,7 @@ async fn open_registry(config: &Config, metadata: MetadataStore) -> anyhow::Resu
         .with_direct_io(config.direct_io);
     let limits = RegistryLimits {
         max_blob_size: config.max_blob_size,
+        max_upload_chunks: config.max_upload_chunks,
         max_manifest_size: config.max_manifest_size,
         upload_ttl: Duration::from_secs(config.upload_ttl_secs),
         ..RegistryLimits::default()

@@ -829,7 +829,14 @@ async fn deletion(backend: Backend) {
 }
 
 async fn blob_size_limit(backend: Backend) {
-    let server = TestServer::start_with(backend, &[("BULWARK_MAX_BLOB_SIZE", "1000")]).await;
+    let server = TestServer::start_with(
+        backend,
+        &[
+            ("BULWARK_MAX_BLOB_SIZE", "1000"),
+            ("BULWARK_MAX_UPLOAD_CHUNKS", "3"),
+        ],
+    )
+    .await;
     let c = server.client();
     let big = vec![7u8; 1001];
     let response = c
@@ -872,6 +879,38 @@ async fn blob_size_limit(backend: Backend) {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let exact = vec![1u8; 1000];
     push_blob(&server, "proj/limits", &exact).await;
+
+    // A session takes at most three chunks; an empty PUT still completes it.
+    let response = c
+        .post(server.url("/v2/proj/limits/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    let mut location = header(&response, "location");
+    for chunk in ["a", "b", "c"] {
+        let response = c
+            .patch(server.url(&location))
+            .body(chunk)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        location = header(&response, "location");
+    }
+    let response = c
+        .patch(server.url(&location))
+        .body("d")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(response).await, "BLOB_UPLOAD_INVALID");
+    let response = c
+        .put(server.url(&format!("{location}?digest={}", sha256(b"abc"))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
 }
 
 on_both_backends!(
