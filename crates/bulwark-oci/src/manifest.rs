@@ -101,7 +101,7 @@ struct RawManifest {
 }
 
 /// What a content reference points at, and so which table must already hold it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ReferenceKind {
     Blob,
     Manifest,

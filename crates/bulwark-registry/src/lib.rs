@@ -136,6 +136,11 @@ fn saved_hasher(record: &UploadRecord) -> Result<DigestHasher> {
     }
 }
 
+/// Distinct blobs and manifests one manifest may reference: far above real images (Docker
+/// caps an image at 127 layers) and indexes, low enough that checking them all while the
+/// repository's write lock is held stays short.
+const MAX_MANIFEST_REFERENCES: usize = 10_000;
+
 /// Session ids are UUIDs of our own making; anything else cannot name a session.
 fn parse_session(session: &str) -> Result<String> {
     uuid::Uuid::try_parse(session)
@@ -551,6 +556,21 @@ impl Registry {
             .as_ref()
             .and_then(|a| serde_json::to_string(a).ok());
         let subject = parsed.subject.as_ref().map(|s| s.digest.clone());
+        // Each distinct reference is checked once, inside the transaction that holds the
+        // repository's write lock: repeats cost nothing, and their number is bounded.
+        let mut references: Vec<_> = parsed
+            .required_content()
+            .into_iter()
+            .map(|(kind, d)| (kind, d.digest.clone(), d.size))
+            .collect();
+        references.sort();
+        references.dedup();
+        if references.len() > MAX_MANIFEST_REFERENCES {
+            return Err(RegistryError::ManifestInvalid(format!(
+                "the manifest references {} blobs and manifests; at most {MAX_MANIFEST_REFERENCES} are accepted",
+                references.len()
+            )));
+        }
         let manifest = NewManifest {
             digest: digest.clone(),
             media_type,
@@ -558,11 +578,7 @@ impl Registry {
             artifact_type: parsed.artifact_type.clone(),
             subject: subject.clone(),
             annotations,
-            references: parsed
-                .required_content()
-                .into_iter()
-                .map(|(kind, d)| (kind, d.digest.clone(), d.size))
-                .collect(),
+            references,
         };
         match self.metadata.put_manifest(repository, &manifest, tag).await {
             Ok(()) => Ok(PutManifestOutcome { digest, subject }),

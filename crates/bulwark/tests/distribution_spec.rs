@@ -446,6 +446,31 @@ async fn manifests(backend: Backend) {
         header(&response, "docker-content-digest"),
         digest.to_string()
     );
+
+    // References are bounded: a layer repeated 20,000 times is one reference; 10,001
+    // distinct ones are refused before any is looked up.
+    let parsed: serde_json::Value = serde_json::from_slice(&image).unwrap();
+    let layer = parsed["layers"][0].clone();
+    let with_layers = |layers: Vec<serde_json::Value>| {
+        let mut manifest = parsed.clone();
+        manifest["layers"] = serde_json::Value::Array(layers);
+        serde_json::to_vec(&manifest).unwrap()
+    };
+    let repeated = with_layers(vec![layer.clone(); 20_000]);
+    let accepted = put_manifest(&server, repo, "repeated", OCI_MANIFEST, &repeated).await;
+    assert_eq!(accepted.status(), StatusCode::CREATED);
+    let distinct = with_layers(
+        (0..10_001u32)
+            .map(|i| {
+                let mut descriptor = layer.clone();
+                descriptor["digest"] = sha256(&i.to_le_bytes()).to_string().into();
+                descriptor
+            })
+            .collect(),
+    );
+    let refused = put_manifest(&server, repo, "distinct", OCI_MANIFEST, &distinct).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(refused).await, "MANIFEST_INVALID");
     assert_eq!(
         header(&response, "location"),
         format!("/v2/{repo}/manifests/{digest}")
