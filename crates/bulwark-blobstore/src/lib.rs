@@ -430,25 +430,8 @@ impl BlobStore {
     ) -> Result<u64> {
         let file_path = root.join("uploads").join(session).join(SESSION_FILE);
         let size = staged.size;
-        let probe = file_path.clone();
-        // Bytes past the recorded size are what a failed chunk left.
-        let held = spawn_blocking(move || -> std::io::Result<bool> {
-            let file = match std::fs::OpenOptions::new().write(true).open(&probe) {
-                Ok(file) => file,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-                Err(e) => return Err(e),
-            };
-            let held = file.metadata()?.len();
-            if held < size {
-                return Ok(false);
-            }
-            if held > size {
-                file.set_len(size)?;
-                file.sync_data()?;
-            }
-            Ok(true)
-        })
-        .await??;
+        // Bytes past the recorded size are what a chunk cut off by a crash left.
+        let held = cut_session_file(file_path.clone(), size).await? >= Some(size);
         if !held {
             // Gone, or made anew by the lock: an earlier attempt may have renamed it already.
             if self.blob_size(expected).await? == Some(size) {
@@ -561,15 +544,7 @@ impl BlobStore {
                 .await;
         };
         let path = root.join("uploads").join(&lock.session).join(SESSION_FILE);
-        spawn_blocking(
-            move || match std::fs::OpenOptions::new().write(true).open(&path) {
-                Ok(file) if file.metadata()?.len() > offset => file.set_len(offset),
-                Ok(_) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(e),
-            },
-        )
-        .await??;
+        cut_session_file(path, offset).await?;
         Ok(())
     }
 
@@ -631,6 +606,26 @@ impl BlobStore {
             .filter_map(|prefix| prefix.filename().map(str::to_owned))
             .collect())
     }
+}
+
+/// Cuts a local session's file at `len` (durably) if it is longer; returns its length
+/// before, `None` when there is no file.
+async fn cut_session_file(path: PathBuf, len: u64) -> Result<Option<u64>> {
+    let held = spawn_blocking(move || {
+        let file = match std::fs::OpenOptions::new().write(true).open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let held = file.metadata()?.len();
+        if held > len {
+            file.set_len(len)?;
+            file.sync_data()?;
+        }
+        Ok(Some(held))
+    })
+    .await??;
+    Ok(held)
 }
 
 fn check_digest(expected: &Digest, actual: Digest) -> Result<()> {
