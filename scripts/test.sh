@@ -22,5 +22,7 @@ command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bulwark-target}"
 
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo nextest run --workspace --locked --no-fail-fast
+# --all-features: the fault-injection tests need the fault points (feature `failpoints`),
+# which release builds never have.
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+cargo nextest run --workspace --all-features --locked --no-fail-fast

@@ -57,8 +57,16 @@ pub enum BlobStoreError {
     DigestMismatch { expected: Digest, actual: Digest },
     #[error("staged part {0} is missing")]
     PartMissing(String),
+    #[error(
+        "the session's staged file holds {held} bytes, fewer than the {recorded} its record says"
+    )]
+    StagedShort { recorded: u64, held: u64 },
     #[error("another request is writing to upload session {0}")]
     SessionBusy(String),
+    #[error("storage is inconsistent: {0}")]
+    Inconsistent(String),
+    #[error("injected fault at {0}")]
+    Injected(&'static str),
     #[error("a storage task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
     #[error("range {start}-{end} is outside the blob of {size} bytes")]
@@ -134,14 +142,23 @@ pub struct NewPart {
 /// never write it at once: this is an advisory lock (`flock`) on that file, which the
 /// kernel also releases when a process dies. Object-store chunks are objects of their own,
 /// and the metadata's compare-and-set on the session's size orders them.
+///
+/// The lock is a file of its own (`lock`), never the data file: a commit renames the data
+/// file into `blobs/`, and a lock on it would go with it. Every write of a chunk holds a
+/// share of the lock (it is reference-counted into the part writer), so a request that is
+/// cancelled while its writes are still running on the blocking pool keeps the session
+/// locked until they end: no write of a dropped request can land after another request
+/// took the lock.
 #[derive(Debug)]
 pub struct SessionLock {
     session: String,
-    _file: Option<std::fs::File>,
+    file: Option<Arc<std::fs::File>>,
 }
 
 /// The file all of a local session's chunks go into.
 const SESSION_FILE: &str = "data";
+/// The file a local session's [`SessionLock`] is taken on.
+const LOCK_FILE: &str = "lock";
 
 /// A byte stream of (part of) a committed blob.
 pub type BlobStream = BoxStream<'static, Result<Bytes>>;
@@ -248,10 +265,10 @@ impl BlobStore {
         let Some(root) = &self.local_root else {
             return Ok(SessionLock {
                 session: session.to_owned(),
-                _file: None,
+                file: None,
             });
         };
-        let path = root.join("uploads").join(session).join(SESSION_FILE);
+        let path = root.join("uploads").join(session).join(LOCK_FILE);
         let owned = session.to_owned();
         spawn_blocking(move || {
             if let Some(folder) = path.parent() {
@@ -265,7 +282,7 @@ impl BlobStore {
             match file.try_lock() {
                 Ok(()) => Ok(SessionLock {
                     session: owned,
-                    _file: Some(file),
+                    file: Some(Arc::new(file)),
                 }),
                 Err(std::fs::TryLockError::WouldBlock) => Err(BlobStoreError::SessionBusy(owned)),
                 Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
@@ -289,17 +306,39 @@ impl BlobStore {
         S: Stream<Item = std::io::Result<Bytes>> + Send,
     {
         let session = &lock.session;
+        let mut body = std::pin::pin!(body);
+        // Nothing is opened until the first byte: an empty chunk (the usual completing `PUT`,
+        // or its retry after the data was committed) must not touch the staged file.
+        let first = loop {
+            match body.next().await {
+                None => {
+                    return Ok(NewPart {
+                        part: StagedPart {
+                            name: String::new(),
+                            size: 0,
+                        },
+                        sha256: staged.sha256.clone(),
+                    });
+                }
+                Some(Err(e)) => return Err(BlobStoreError::Body(e)),
+                Some(Ok(chunk)) if chunk.is_empty() => continue,
+                Some(Ok(chunk)) => break chunk,
+            }
+        };
+        if first.len() as u64 > max_len {
+            return Err(BlobStoreError::TooLarge { limit: max_len });
+        }
         let name = match self.local_root {
             Some(_) => SESSION_FILE.to_owned(),
             None => uuid::Uuid::new_v4().to_string(),
         };
         let mut pipeline = Pipeline::new(
             staged.sha256.clone(),
-            self.part_sink(session, &name, staged.size).await?,
+            self.part_sink(lock, &name, staged.size).await?,
         );
-        let mut size: u64 = 0;
-        let mut body = std::pin::pin!(body);
+        let mut size: u64 = first.len() as u64;
         let outcome: Result<()> = async {
+            pipeline.push(first).await?;
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(BlobStoreError::Body)?;
                 size += chunk.len() as u64;
@@ -325,11 +364,12 @@ impl BlobStore {
 
     /// Where a chunk of `session` starting at `offset` is written: the session's file on
     /// the local filesystem (see [`local`]), a new multipart upload elsewhere.
-    async fn part_sink(&self, session: &str, name: &str, offset: u64) -> Result<Sink> {
+    async fn part_sink(&self, lock: &SessionLock, name: &str, offset: u64) -> Result<Sink> {
+        let session = &lock.session;
         match &self.local_root {
             Some(root) => {
                 let path = root.join("uploads").join(session).join(name);
-                Sink::local(path, offset, self.direct_io).await
+                Sink::local(path, offset, self.direct_io, lock.file.clone()).await
             }
             None => Ok(Sink::Store(PartWriter::new(
                 self.objects
@@ -365,6 +405,10 @@ impl BlobStore {
     /// Verifies that what `staged` holds has digest `expected` and makes it the blob
     /// `expected` in one atomic step. On a mismatch nothing is committed and the staged
     /// bytes stay as they were. Returns the blob size.
+    ///
+    /// A committed blob is never replaced: when `expected` is stored already (an earlier
+    /// attempt of this commit got that far, or another upload brought the same bytes), that
+    /// blob stands and the staged copy is dropped.
     pub async fn commit(
         &self,
         lock: &SessionLock,
@@ -378,48 +422,51 @@ impl BlobStore {
                 .commit_local(root, session, staged, expected, &target)
                 .await;
         }
-        match staged.parts.as_slice() {
-            [] => {
-                check_digest(expected, DigestHasher::new(expected.algorithm()).finish())?;
-                self.objects.put(&target, Bytes::new().into()).await?;
-                Ok(0)
-            }
-            [only] if expected.algorithm() == DigestAlgorithm::Sha256 => {
-                check_digest(expected, staged.sha256.digest_so_far())?;
-                let renamed = self
-                    .objects
-                    .rename(&part_path(session, &only.name), &target)
-                    .await;
-                if let Err(error) = renamed
-                    && !self.moved_before(&error, expected, only.size).await?
-                {
-                    return Err(error.into());
-                }
-                Ok(only.size)
-            }
-            _ => {
-                self.assemble(session, &staged.parts, expected, &target)
-                    .await
-            }
+        if let Some(size) = self.committed(expected, staged.size).await? {
+            return Ok(size);
         }
+        if staged.parts.is_empty() {
+            check_digest(expected, DigestHasher::new(expected.algorithm()).finish())?;
+            let created = self
+                .objects
+                .put_opts(
+                    &target,
+                    Bytes::new().into(),
+                    object_store::PutMode::Create.into(),
+                )
+                .await;
+            return match created {
+                Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(0),
+                Err(e) => Err(e.into()),
+            };
+        }
+        if expected.algorithm() == DigestAlgorithm::Sha256 {
+            // Known before a byte is copied, from the state saved while staging.
+            check_digest(expected, staged.sha256.digest_so_far())?;
+        }
+        fault("blobstore::commit::before_place")?;
+        let size = self
+            .assemble(session, &staged.parts, expected, &target)
+            .await?;
+        fault("blobstore::commit::after_place")?;
+        Ok(size)
     }
 
-    /// Whether a failed rename into `expected` failed because an earlier attempt of this
-    /// commit moved the staged bytes already and failed after it (its metadata write,
-    /// say): the blob they became is in place.
-    async fn moved_before(
-        &self,
-        error: &object_store::Error,
-        expected: &Digest,
-        size: u64,
-    ) -> Result<bool> {
-        Ok(matches!(error, object_store::Error::NotFound { .. })
-            && self.blob_size(expected).await? == Some(size))
+    /// The size of blob `expected` when it is stored already; an error when what is stored
+    /// under that digest has another size than the staged bytes that claim it.
+    async fn committed(&self, expected: &Digest, size: u64) -> Result<Option<u64>> {
+        match self.blob_size(expected).await? {
+            None => Ok(None),
+            Some(stored) if stored == size => Ok(Some(stored)),
+            Some(stored) => Err(BlobStoreError::Inconsistent(format!(
+                "blob {expected} is stored with {stored} bytes; an upload of {size} bytes claims its digest"
+            ))),
+        }
     }
 
     /// A local session's file holds its chunks in order: it is verified (from the hash
     /// state for sha256, by reading it for another algorithm), cut to the recorded size,
-    /// and renamed into place.
+    /// and renamed into place, only if nothing is there yet.
     async fn commit_local(
         &self,
         root: &FsPath,
@@ -430,14 +477,24 @@ impl BlobStore {
     ) -> Result<u64> {
         let file_path = root.join("uploads").join(session).join(SESSION_FILE);
         let size = staged.size;
+        if size == 0 && !file_path.exists() {
+            // Nothing was ever staged: the empty blob.
+            tokio::fs::write(&file_path, b"").await?;
+        }
         // Bytes past the recorded size are what a chunk cut off by a crash left.
-        let held = cut_session_file(file_path.clone(), size).await? >= Some(size);
-        if !held {
-            // Gone, or made anew by the lock: an earlier attempt may have renamed it already.
-            if self.blob_size(expected).await? == Some(size) {
+        let held = cut_session_file(file_path.clone(), size).await?;
+        if held.is_none_or(|held| held < size) {
+            // Gone: an earlier attempt of this commit may have renamed it into place already.
+            if let Some(size) = self.committed(expected, size).await? {
                 return Ok(size);
             }
-            return Err(BlobStoreError::PartMissing(SESSION_FILE.to_owned()));
+            return Err(match held {
+                None => BlobStoreError::PartMissing(SESSION_FILE.to_owned()),
+                Some(held) => BlobStoreError::StagedShort {
+                    recorded: size,
+                    held,
+                },
+            });
         }
         let actual = if expected.algorithm() == staged.sha256.algorithm() {
             staged.sha256.digest_so_far()
@@ -451,10 +508,21 @@ impl BlobStore {
             hasher.finish()
         };
         check_digest(expected, actual)?;
-        self.objects
-            .rename(&part_path(session, SESSION_FILE), target)
-            .await?;
+        fault("blobstore::commit::before_place")?;
+        let final_path = root.join(target.as_ref());
+        let placed = spawn_blocking(move || rename_if_absent(&file_path, &final_path)).await??;
+        if !placed {
+            // Stored already: content-addressed bytes are never replaced, so that blob
+            // stands and this copy goes.
+            let size = self.committed(expected, size).await?.ok_or_else(|| {
+                BlobStoreError::Inconsistent(format!("blob {expected} vanished during a commit"))
+            })?;
+            let leftover = root.join("uploads").join(session).join(SESSION_FILE);
+            tokio::fs::remove_file(leftover).await.ok();
+            return Ok(size);
+        }
         self.sync_directories(target).await?;
+        fault("blobstore::commit::after_place")?;
         Ok(size)
     }
 
@@ -482,9 +550,11 @@ impl BlobStore {
         Ok(())
     }
 
-    /// Several object-store parts (or a digest other than the sha256 kept while staging):
-    /// read the parts once, in order, into one object while hashing, and rename it into
-    /// place if it verifies.
+    /// An object store's parts are read once, in order, into the blob's own key while
+    /// hashing, and the write is completed only if they verify: until then the key does not
+    /// exist, so there is no rename (S3's copy is neither atomic nor possible above 5 GiB in
+    /// one request). Two nodes completing the same digest at once both write the same
+    /// verified bytes.
     async fn assemble(
         &self,
         session: &str,
@@ -492,14 +562,9 @@ impl BlobStore {
         expected: &Digest,
         target: &Path,
     ) -> Result<u64> {
-        // A name of its own for each attempt: two completes of one session (a client's retry)
-        // must never rename each other's half-written object over the blob.
-        let assembled = part_path(session, &format!("assembled-{}", uuid::Uuid::new_v4()));
         let mut pipeline = Pipeline::new(
             DigestHasher::new(expected.algorithm()),
-            Sink::Store(PartWriter::new(
-                self.objects.put_multipart(&assembled).await?,
-            )),
+            Sink::Store(PartWriter::new(self.objects.put_multipart(target).await?)),
         );
         let mut size = 0u64;
         let copied: Result<()> = async {
@@ -516,17 +581,9 @@ impl BlobStore {
             Ok(())
         }
         .await;
-        let verified = match pipeline.conclude(copied).await {
-            Ok(hasher) => check_digest(expected, hasher.finish()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = verified {
-            if let Err(cleanup) = self.delete_object(&assembled).await {
-                tracing::warn!(%session, error = %cleanup, "removing a failed assembly left data behind");
-            }
-            return Err(e);
-        }
-        self.objects.rename(&assembled, target).await?;
+        pipeline
+            .conclude_if(copied, |hasher| check_digest(expected, hasher.finish()))
+            .await?;
         Ok(size)
     }
 
@@ -626,6 +683,46 @@ async fn cut_session_file(path: PathBuf, len: u64) -> Result<Option<u64>> {
     })
     .await??;
     Ok(held)
+}
+
+/// A fault a test injects at a named step of a commit (the `failpoints` feature): the step
+/// fails there, as if the process had stopped, with none of the clean-up after it.
+#[cfg(feature = "failpoints")]
+fn fault(point: &'static str) -> Result<()> {
+    fail::fail_point!(point, |_| Err(BlobStoreError::Injected(point)));
+    Ok(())
+}
+
+#[cfg(not(feature = "failpoints"))]
+fn fault(_point: &'static str) -> Result<()> {
+    Ok(())
+}
+
+/// Renames `from` to `to` unless `to` exists (making `to`'s folder if needed); `false` when
+/// it did, `from` then left where it is. Atomic: `renameat2(RENAME_NOREPLACE)`, or on
+/// filesystems without it a hard link (which fails on an existing name) and an unlink.
+fn rename_if_absent(from: &FsPath, to: &FsPath) -> std::io::Result<bool> {
+    if let Some(folder) = to.parent() {
+        std::fs::create_dir_all(folder)?;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(true),
+            Err(rustix::io::Errno::EXIST) => return Ok(false),
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match std::fs::hard_link(from, to) {
+        Ok(()) => {
+            std::fs::remove_file(from)?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 fn check_digest(expected: &Digest, actual: Digest) -> Result<()> {

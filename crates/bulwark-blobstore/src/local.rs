@@ -99,6 +99,8 @@ pub(crate) struct PartFile {
     staging: Option<AlignedBuf>,
     direct: bool,
     written: u64,
+    /// A share of the session's lock, held while this part can still write.
+    _lock: Option<std::sync::Arc<File>>,
 }
 
 impl PartFile {
@@ -137,7 +139,14 @@ impl PartFile {
             staging,
             direct,
             written: block_start,
+            _lock: None,
         })
+    }
+
+    /// Keeps `lock` (a share of the session's lock) for as long as this part lives.
+    pub(crate) fn holding(mut self, lock: Option<std::sync::Arc<File>>) -> Self {
+        self._lock = lock;
+        self
     }
 
     /// Appends `bytes`. Blocking.
@@ -180,6 +189,8 @@ impl PartFile {
     /// Writes at the end of what is written by position, so that a write retried after a
     /// partial one rewrites the same bytes in the same place.
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!("blobstore::part::write");
         match self.file.write_all_at(bytes, self.written) {
             // A filesystem that took `O_DIRECT` but refuses a write (alignment rules stricter
             // than ours, such as a device with 16 KiB blocks refusing the padded end): the

@@ -11,8 +11,8 @@ use object_store::{MultipartUpload, PutPayloadMut};
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, spawn_blocking};
 
-use crate::Result;
 use crate::local::{AlignedBuf, PartFile};
+use crate::{BlobStoreError, Result};
 
 /// Incoming bytes are copied into buffers of this size, each handed whole to the stages.
 /// Smaller batches cost more CPU per byte (512 KiB took a fifth more than 2 MiB); larger
@@ -118,6 +118,36 @@ impl Pipeline {
                 Err(e)
             }
         }
+    }
+
+    /// Like [`Pipeline::conclude`], but the sink keeps what it received only if `accept`
+    /// passes the hasher fed with the whole stream; otherwise its write is aborted (an
+    /// object-store upload is never completed) and `accept`'s error returned.
+    pub(crate) async fn conclude_if(
+        mut self,
+        fed: Result<()>,
+        accept: impl FnOnce(DigestHasher) -> Result<()>,
+    ) -> Result<()> {
+        if let Err(e) = fed {
+            self.abort().await;
+            return Err(e);
+        }
+        if let Some(buffer) = self.filling.take()
+            && !buffer.is_empty()
+            && let Err(e) = self.send(buffer).await
+        {
+            self.abort().await;
+            return Err(e);
+        }
+        let checked = match self.hashing.finish().await {
+            Ok(hasher) => accept(hasher),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
+            self.sink.abort().await;
+            return Err(e);
+        }
+        self.sink.finish().await
     }
 
     /// Stores everything and returns the hasher, fed with the whole stream.
@@ -295,9 +325,31 @@ pub(crate) enum Sink {
 }
 
 impl Sink {
-    /// The file at `path`, written from `offset` on.
-    pub(crate) async fn local(path: PathBuf, offset: u64, direct_io: bool) -> Result<Self> {
-        let part = spawn_blocking(move || PartFile::open_at(&path, offset, direct_io)).await??;
+    /// The file at `path`, written from `offset` on, holding a share of the session's lock
+    /// until its last write is done. The file must already hold the `offset` bytes its
+    /// session recorded: a missing or shorter file (its data was committed, or lost) is
+    /// refused, never filled up with zeros.
+    pub(crate) async fn local(
+        path: PathBuf,
+        offset: u64,
+        direct_io: bool,
+        lock: Option<Arc<std::fs::File>>,
+    ) -> Result<Self> {
+        let part = spawn_blocking(move || {
+            let held = match std::fs::metadata(&path) {
+                Ok(meta) => meta.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(e.into()),
+            };
+            if held < offset {
+                return Err(BlobStoreError::StagedShort {
+                    recorded: offset,
+                    held,
+                });
+            }
+            Ok(PartFile::open_at(&path, offset, direct_io)?.holding(lock))
+        })
+        .await??;
         Ok(Sink::Local(Stage::new(part, PartFile::append)))
     }
 

@@ -35,9 +35,11 @@ where
     S: Stream<Item = std::io::Result<Bytes>> + Send,
 {
     let new = store.stage_part(lock, staged, body, max_len).await?;
-    staged.size += new.part.size;
-    staged.sha256 = new.sha256;
-    staged.parts.push(new.part);
+    if new.part.size > 0 {
+        staged.size += new.part.size;
+        staged.sha256 = new.sha256;
+        staged.parts.push(new.part);
+    }
     Ok(())
 }
 
@@ -448,4 +450,200 @@ async fn concurrent_commits_of_one_session_leave_a_whole_blob() {
     assert_eq!(one.unwrap(), whole.len() as u64);
     assert_eq!(two.unwrap(), whole.len() as u64);
     assert!(read_all(&store, &digest, None).await == whole);
+}
+
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    // xorshift: enough to make every test's bytes distinct from zeros and from each other.
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// The stores a commit's integrity is checked on.
+fn every_store() -> Vec<(&'static str, BlobStore, Option<tempfile::TempDir>)> {
+    let mut stores = vec![("memory", BlobStore::in_memory(), None)];
+    for direct in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open_local(dir.path())
+            .unwrap()
+            .with_direct_io(direct);
+        stores.push((
+            if direct {
+                "local direct"
+            } else {
+                "local buffered"
+            },
+            store,
+            Some(dir),
+        ));
+    }
+    stores
+}
+
+/// A completion retried after its commit got through (the rename done, the metadata write
+/// after it lost: a timeout, a crash) arrives with an empty body at the recorded offset.
+/// It must find the blob committed and leave it exactly as pushed: the old code re-created
+/// an empty session file, extended it with zeros to the offset and renamed it over the blob.
+#[tokio::test]
+async fn a_retried_commit_leaves_the_committed_blob_as_pushed() {
+    for (name, store, _dir) in every_store() {
+        let content = random_bytes(8192, 7);
+        let digest = Digest::sha256_of(&content);
+        let lock = store.lock_session(SESSION).await.unwrap();
+        let mut staged = StagedUpload::empty();
+        append(&store, &lock, &mut staged, body_of(&content), u64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(store.commit(&lock, &staged, &digest).await.unwrap(), 8192);
+        drop(lock);
+        // The retry: a new request takes the lock, stages its (empty) last chunk, commits.
+        let lock = store.lock_session(SESSION).await.unwrap();
+        let mut retried = staged.clone();
+        append(&store, &lock, &mut retried, body(&[]), u64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.commit(&lock, &retried, &digest).await.unwrap(),
+            8192,
+            "{name}"
+        );
+        assert!(read_all(&store, &digest, None).await == content, "{name}");
+    }
+}
+
+/// A chunk for a session whose staged file is gone or shorter than its record is refused;
+/// the file is never filled up with zeros to the recorded offset.
+#[tokio::test]
+async fn a_short_staged_file_is_an_error_not_zeros() {
+    for direct in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open_local(dir.path())
+            .unwrap()
+            .with_direct_io(direct);
+        let lock = store.lock_session(SESSION).await.unwrap();
+        let mut staged = StagedUpload::empty();
+        append(
+            &store,
+            &lock,
+            &mut staged,
+            body_of(&random_bytes(5000, 3)),
+            u64::MAX,
+        )
+        .await
+        .unwrap();
+        let path = dir.path().join("uploads").join(SESSION).join(SESSION_FILE);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(100)
+            .unwrap();
+        let refused = store
+            .stage_part(&lock, &staged, body_of(b"more"), u64::MAX)
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(BlobStoreError::StagedShort {
+                    recorded: 5000,
+                    held: 100
+                })
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 100);
+        let digest = Digest::sha256_of(&random_bytes(5000, 3));
+        let commit = store.commit(&lock, &staged, &digest).await;
+        assert!(
+            matches!(commit, Err(BlobStoreError::StagedShort { .. })),
+            "{commit:?}"
+        );
+        assert_eq!(store.blob_size(&digest).await.unwrap(), None);
+    }
+}
+
+/// A commit whose digest is stored already keeps the stored blob, whatever the staged
+/// file holds: content-addressed bytes are never replaced.
+#[tokio::test]
+async fn a_commit_never_replaces_a_stored_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open_local(dir.path()).unwrap();
+    let content = random_bytes(6000, 11);
+    let digest = Digest::sha256_of(&content);
+    let first = store.lock_session(SESSION).await.unwrap();
+    let mut staged = StagedUpload::empty();
+    append(&store, &first, &mut staged, body_of(&content), u64::MAX)
+        .await
+        .unwrap();
+    store.commit(&first, &staged, &digest).await.unwrap();
+    // A second session whose file was altered after its bytes were hashed: if its commit
+    // replaced the blob, the blob would change.
+    let other = "0b6c5d3e-0000-4000-8000-000000000002";
+    let second = store.lock_session(other).await.unwrap();
+    let mut again = StagedUpload::empty();
+    append(&store, &second, &mut again, body_of(&content), u64::MAX)
+        .await
+        .unwrap();
+    let path = dir.path().join("uploads").join(other).join(SESSION_FILE);
+    std::fs::write(&path, vec![0u8; 6000]).unwrap();
+    assert_eq!(store.commit(&second, &again, &digest).await.unwrap(), 6000);
+    assert!(read_all(&store, &digest, None).await == content);
+    assert!(!path.exists(), "the redundant copy is removed");
+}
+
+/// A request cancelled while its chunk's writes run on the blocking pool keeps the session
+/// locked until they end, so no write of a dropped request lands after another request
+/// took the lock. The write is held at a fault point, so the test does not rely on timing.
+#[cfg(feature = "failpoints")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_chunk_keeps_the_lock_until_its_writes_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open_local(dir.path()).unwrap();
+    let scenario = fail::FailScenario::setup();
+    fail::cfg("blobstore::part::write", "pause").unwrap();
+    let (reached, reached_rx) = tokio::sync::oneshot::channel::<()>();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let lock = store.lock_session(SESSION).await.unwrap();
+            // One whole batch, then a body that never ends: the batch's write is on its
+            // way once the stream is polled again.
+            let mut reached = Some(reached);
+            let first = futures::stream::iter([Ok(Bytes::from(vec![7u8; BATCH]))]);
+            let hang = futures::stream::poll_fn(move |_| {
+                if let Some(reached) = reached.take() {
+                    reached.send(()).ok();
+                }
+                std::task::Poll::<Option<std::io::Result<Bytes>>>::Pending
+            });
+            let staged = StagedUpload::empty();
+            store
+                .stage_part(&lock, &staged, first.chain(hang), u64::MAX)
+                .await
+        })
+    };
+    reached_rx.await.unwrap();
+    writer.abort();
+    assert!(writer.await.unwrap_err().is_cancelled());
+    assert!(matches!(
+        store.lock_session(SESSION).await,
+        Err(BlobStoreError::SessionBusy(_))
+    ));
+    fail::remove("blobstore::part::write");
+    // The held write now ends and gives the lock back.
+    let lock = loop {
+        match store.lock_session(SESSION).await {
+            Ok(lock) => break lock,
+            Err(BlobStoreError::SessionBusy(_)) => tokio::task::yield_now().await,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    drop(lock);
+    scenario.teardown();
 }

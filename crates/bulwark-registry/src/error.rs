@@ -41,6 +41,9 @@ pub enum RegistryError {
     TooManyChunks { limit: u64 },
     #[error("storage is inconsistent: {0}")]
     StorageInconsistent(String),
+    /// A test's injected fault (see the `failpoints` feature).
+    #[error("injected fault at {0}")]
+    Injected(&'static str),
     #[error(transparent)]
     Blobs(#[from] bulwark_blobstore::BlobStoreError),
     #[error(transparent)]

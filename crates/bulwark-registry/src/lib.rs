@@ -141,6 +141,28 @@ fn saved_hasher(record: &UploadRecord) -> Result<DigestHasher> {
 /// repository's write lock is held stays short.
 const MAX_MANIFEST_REFERENCES: usize = 10_000;
 
+/// A fault a test injects at a named step of a multi-step commit (the `failpoints` feature;
+/// without it this is nothing): the step fails there, as if the process had stopped, with
+/// none of the clean-up that follows it.
+#[cfg(feature = "failpoints")]
+fn fault(point: &'static str) -> Result<()> {
+    fail::fail_point!(point, |_| Err(RegistryError::Injected(point)));
+    Ok(())
+}
+
+#[cfg(not(feature = "failpoints"))]
+fn fault(_point: &'static str) -> Result<()> {
+    Ok(())
+}
+
+/// Arms the fault points that the `FAILPOINTS` environment variable names (`point=action;…`,
+/// as the `fail` crate reads it): how the fault-injection tests reach into a running server.
+/// Without the `failpoints` feature, which release builds never have, this does nothing.
+pub fn arm_faults_from_env() {
+    #[cfg(feature = "failpoints")]
+    std::mem::forget(fail::FailScenario::setup());
+}
+
 /// Session ids are UUIDs of our own making; anything else cannot name a session.
 fn parse_session(session: &str) -> Result<String> {
     uuid::Uuid::try_parse(session)
@@ -300,6 +322,13 @@ impl Registry {
             Err(bulwark_blobstore::BlobStoreError::Body(e)) => {
                 return Err(RegistryError::UploadInterrupted(e.to_string()));
             }
+            // What the session staged is gone: committed by an earlier completion whose
+            // clean-up did not happen (a chunk sent after that finds a finished session), or
+            // lost. Either way the session can take no more.
+            Err(error @ bulwark_blobstore::BlobStoreError::StagedShort { .. }) => {
+                tracing::warn!(session = %record.id, %error, "a chunk arrived for a session whose staged data is gone");
+                return Err(RegistryError::BlobUploadUnknown);
+            }
             Err(e) => return Err(e.into()),
         };
         if let Some(length) = length
@@ -314,9 +343,7 @@ impl Registry {
             )));
         }
         if new.part.size == 0 {
-            self.blobs
-                .discard_part(lock, record.size, &new.part)
-                .await?;
+            // Nothing was staged, nothing to give up.
             return Ok(record.size);
         }
         if full {
@@ -370,6 +397,7 @@ impl Registry {
         let (lock, record) = self.lock_session(repository, session).await?;
         self.append_to(&lock, repository, &record, start, length, body)
             .await?;
+        fault("registry::complete::after_stage")?;
         let record = self.session(repository, &record.id).await?;
         let staged = StagedUpload {
             size: record.size,
@@ -393,8 +421,11 @@ impl Registry {
             }
             Err(e) => return Err(e.into()),
         };
+        fault("registry::complete::after_commit")?;
         self.metadata.link_blob(repository, digest, size).await?;
+        fault("registry::complete::after_link")?;
         self.discard_session(&record.id).await?;
+        fault("registry::complete::after_session_delete")?;
         Ok(size)
     }
 

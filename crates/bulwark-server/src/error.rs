@@ -86,7 +86,9 @@ impl From<RegistryError> for ApiError {
                 storage_full(&metadata_error)
             }
             RegistryError::Metadata(metadata_error) => internal(&metadata_error),
-            RegistryError::StorageInconsistent(_) => internal(&message),
+            RegistryError::StorageInconsistent(_) | RegistryError::Injected(_) => {
+                internal(&message)
+            }
         }
     }
 }

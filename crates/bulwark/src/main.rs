@@ -169,6 +169,7 @@ async fn shutdown_signal() {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    bulwark_registry::arm_faults_from_env();
     let auth_settings = auth_config(&config)?;
     let metadata = open_metadata(&config).await?;
     let auth = Auth::new(metadata.clone(), auth_settings)

@@ -217,6 +217,11 @@ impl TestServer {
         self.env.push((key.to_owned(), value.to_owned()));
     }
 
+    /// Removes a variable set with [`TestServer::set_env`], for the next (re)start.
+    pub fn unset_env(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
+    }
+
     /// Starts the process again on the same data (a new port).
     pub fn restart(&mut self) {
         self.kill();
