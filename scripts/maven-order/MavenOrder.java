@@ -24,7 +24,9 @@
 //   info       no input                   -> the maven-artifact version in use
 //
 // In every mode a pair is also compared the other way round, and a line reporting an
-// antisymmetry violation is written to stderr if compare(B, A) is not the opposite.
+// antisymmetry violation is written to stderr if compare(B, A) is not the opposite. If
+// the class throws on a version, OP is `!` and the exception goes to stderr. The exit
+// status is 1 if anything was reported on stderr as a problem, 2 on bad usage.
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -46,6 +48,18 @@ public final class MavenOrder {
         String mode = args.length > 0 ? args[0] : "pairs";
         out = new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), false);
         err = new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);
+        try {
+            run(mode);
+        } finally {
+            out.flush();
+        }
+        if (problems > 0) {
+            err.println(problems + " problem(s) reported");
+            System.exit(1);
+        }
+    }
+
+    private static void run(String mode) throws Exception {
         switch (mode) {
             case "pairs": pairs(); break;
             case "chain": chain(); break;
@@ -59,11 +73,6 @@ public final class MavenOrder {
                         + " (pairs | chain | canonical | tokens | check | sort | info)");
                 System.exit(2);
         }
-        out.flush();
-        if (problems > 0) {
-            err.println(problems + " problem(s) reported");
-            System.exit(1);
-        }
     }
 
     private static List<String> readLines() throws Exception {
@@ -76,13 +85,24 @@ public final class MavenOrder {
     }
 
     private static String op(int sign) {
-        return sign < 0 ? "<" : sign == 0 ? "=" : ">";
+        return sign == 2 ? "!" : sign < 0 ? "<" : sign == 0 ? "=" : ">";
     }
 
-    /** The sign of compare(a, b); also checks that compare(b, a) is its opposite. */
+    /**
+     * The sign of compare(a, b), or 2 if the class throws; also checks that compare(b, a)
+     * is its opposite.
+     */
     private static int compare(String a, String b) {
-        ComparableVersion va = new ComparableVersion(a);
-        ComparableVersion vb = new ComparableVersion(b);
+        ComparableVersion va;
+        ComparableVersion vb;
+        try {
+            va = new ComparableVersion(a);
+            vb = new ComparableVersion(b);
+        } catch (RuntimeException e) {
+            problems++;
+            err.println("exception comparing " + a + " with " + b + ": " + e);
+            return 2;
+        }
         int forward = Integer.signum(va.compareTo(vb));
         int backward = Integer.signum(vb.compareTo(va));
         if (forward != -backward) {
@@ -122,12 +142,18 @@ public final class MavenOrder {
 
     private static void canonical(boolean withTokens) throws Exception {
         for (String version : readLines()) {
-            ComparableVersion parsed = new ComparableVersion(version);
-            String line = version + "\t" + parsed.getCanonical();
-            if (withTokens) {
-                line += "\t" + tree(parsed);
+            try {
+                ComparableVersion parsed = new ComparableVersion(version);
+                String line = version + "\t" + parsed.getCanonical();
+                if (withTokens) {
+                    line += "\t" + tree(parsed);
+                }
+                out.println(line);
+            } catch (RuntimeException e) {
+                problems++;
+                out.println(version + "\t!");
+                err.println("exception parsing " + version + ": " + e);
             }
-            out.println(line);
         }
     }
 

@@ -192,7 +192,7 @@ struct Inner {
     /// Salts the password cache's keys so they are useless outside this process.
     cache_salt: [u8; 32],
     /// Concurrent argon2 computations allowed.
-    argon2_permits: tokio::sync::Semaphore,
+    argon2_permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// The access-control service; cheap to clone.
@@ -228,7 +228,7 @@ impl Auth {
                 password_cache: ExpiringCache::new(PASSWORD_CACHE_MAX),
                 jwt_cache: ExpiringCache::new(JWT_CACHE_MAX),
                 cache_salt: secret::random_bytes::<32>()?,
-                argon2_permits: tokio::sync::Semaphore::new(ARGON2_PERMITS),
+                argon2_permits: Arc::new(tokio::sync::Semaphore::new(ARGON2_PERMITS)),
             }),
         })
     }
@@ -328,20 +328,29 @@ impl Auth {
                 retry_after: wait.max(Duration::from_secs(1)),
             });
         }
+        // Counted as a failure before the check and forgiven after it unless it failed: a
+        // client that hangs up while the check runs (the request is dropped, nothing after
+        // this await happens) has spent a guess all the same.
+        addresses.record_failure(address);
+        if let Some(key) = subject {
+            subjects.record_failure(key);
+        }
         let outcome = check.await;
         match &outcome {
-            Err(AuthError::InvalidCredentials) => {
-                addresses.record_failure(address);
-                if let Some(key) = subject {
-                    subjects.record_failure(key);
-                }
-            }
+            Err(AuthError::InvalidCredentials) => {}
             Ok(_) => {
+                addresses.forgive_failure(address);
                 if let Some(key) = subject {
                     subjects.record_success(key);
                 }
             }
-            Err(_) => {}
+            // Not a verdict on the credential (busy, or a server fault).
+            Err(_) => {
+                addresses.forgive_failure(address);
+                if let Some(key) = subject {
+                    subjects.forgive_failure(key);
+                }
+            }
         }
         outcome
     }
@@ -353,14 +362,20 @@ impl Auth {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T> {
-        let Ok(_permit) = self.inner.argon2_permits.try_acquire() else {
+        let Ok(permit) = self.inner.argon2_permits.clone().try_acquire_owned() else {
             return Err(AuthError::RateLimited {
                 retry_after: Duration::from_secs(1),
             });
         };
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| AuthError::Internal(format!("password hashing: {e}")))
+        // The permit goes with the work: a request dropped while the hash runs must not
+        // free its permit before the hash (and its 19 MiB) is done.
+        tokio::task::spawn_blocking(move || {
+            let outcome = work();
+            drop(permit);
+            outcome
+        })
+        .await
+        .map_err(|e| AuthError::Internal(format!("password hashing: {e}")))
     }
 
     /// Checks the current password of `username` before a change, under the account's
@@ -379,13 +394,15 @@ impl Auth {
             });
         }
         let (password, phc) = (password.to_owned(), phc.to_owned());
+        // As in `limited`: a failure until proven otherwise, so hanging up does not help.
+        subjects.record_failure(&key);
         let matches = self
             .argon2(move || secret::verify_password(&password, &phc))
             .await;
         match matches {
-            Ok(false) => subjects.record_failure(&key),
+            Ok(false) => {}
             Ok(true) => subjects.record_success(&key),
-            Err(_) => {}
+            Err(_) => subjects.forgive_failure(&key),
         }
         matches
     }

@@ -82,6 +82,25 @@ impl FailureLimiter {
         }
     }
 
+    /// Takes back one failure recorded before a check that then passed or could not be
+    /// made: failures are recorded first so that a check cut short still counts.
+    pub fn forgive_failure(&self, key: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(entry) = entries.get_mut(key) else {
+            return;
+        };
+        entry.failures = entry.failures.saturating_sub(1);
+        if entry.failures == 0 {
+            entries.remove(key);
+        } else if entry.failures <= self.free_failures {
+            entry.blocked_until = entry.last_failure;
+        } else {
+            let exponent = (entry.failures - self.free_failures - 1).min(20);
+            entry.blocked_until =
+                entry.last_failure + Duration::from_secs(1u64 << exponent).min(MAX_BACKOFF);
+        }
+    }
+
     pub fn record_success(&self, key: &str) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.remove(key);
@@ -110,6 +129,28 @@ mod tests {
         assert!(limiter.check("ip:2").is_ok());
         limiter.record_success("ip:1");
         assert!(limiter.check("ip:1").is_ok());
+    }
+
+    #[test]
+    fn a_forgiven_failure_is_as_if_it_never_happened() {
+        let limiter = FailureLimiter::default();
+        for _ in 0..DEFAULT_FREE_FAILURES {
+            limiter.record_failure("ip:1");
+        }
+        // The provisional failure of a check that then passed.
+        limiter.record_failure("ip:1");
+        assert!(limiter.check("ip:1").is_err());
+        limiter.forgive_failure("ip:1");
+        assert!(limiter.check("ip:1").is_ok());
+        limiter.record_failure("ip:1");
+        assert!(
+            limiter.check("ip:1").is_err(),
+            "the count stayed where it was"
+        );
+        for _ in 0..=DEFAULT_FREE_FAILURES {
+            limiter.forgive_failure("ip:1");
+        }
+        assert!(limiter.entries.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -323,11 +323,10 @@ impl Auth {
         self.authorize(caller, Action::ManageSystem, Resource::System)
             .await?;
         validate_name("user", &new.name)?;
-        let hash = new
-            .password
-            .as_deref()
-            .map(secret::hash_password)
-            .transpose()?;
+        let hash = match new.password.as_deref() {
+            Some(password) => Some(self.hash_password(password).await?),
+            None => None,
+        };
         let user = self
             .store()
             .create_user(&new.name, hash.as_deref(), new.admin)
@@ -914,14 +913,27 @@ impl Auth {
             .user_by_name(&account.name)
             .await?
             .ok_or(AuthError::NotFound("user"))?;
-        if let Some(phc) = &user.password_hash {
-            let current = change.current_password.unwrap_or_default();
-            if !self
-                .check_current_password(&user.name, &current, phc)
-                .await?
-            {
-                return Err(AuthError::Invalid("the current password is wrong".into()));
+        match &user.password_hash {
+            Some(phc) => {
+                let current = change.current_password.unwrap_or_default();
+                if !self
+                    .check_current_password(&user.name, &current, phc)
+                    .await?
+                {
+                    return Err(AuthError::Invalid("the current password is wrong".into()));
+                }
             }
+            // A token-only account has nothing to re-authenticate with: a first password
+            // is given by an administrator, or a stolen token would become a password that
+            // outlives the token's expiry and revocation.
+            None if !user.is_admin => {
+                return Err(AuthError::Conflict(
+                    "this account has no password yet; an administrator sets the first one \
+                     (bulwark user update NAME --password-stdin)"
+                        .into(),
+                ));
+            }
+            None => {}
         }
         let update = UserUpdate {
             password_hash: Some(self.hash_password(&change.new_password).await?),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bulwark_auth::manage::{
-    NewProject, NewRobot, NewUser, TokenOwnerRef, TokenRequest, UserChanges,
+    NewProject, NewRobot, NewUser, PasswordChange, TokenOwnerRef, TokenRequest, UserChanges,
 };
 use bulwark_auth::{Action, Auth, AuthConfig, AuthError, Credentials, Resource, Role, Subject};
 use bulwark_metadata::{MetadataStore, TokenOwner, TokenRecord, now_millis};
@@ -378,6 +378,45 @@ async fn suite(backend: Backend) {
         }
     }
     assert!(limited, "failures must be rate limited");
+
+    // A token-only account cannot give itself a first password: whoever holds one of its
+    // tokens would get a credential that outlives the token. An administrator sets it.
+    auth.create_user(
+        &admin,
+        NewUser {
+            name: "tokenonly".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let issued = auth
+        .create_token(
+            &admin,
+            &TokenOwnerRef::User("tokenonly".into()),
+            TokenRequest {
+                name: "laptop".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let token_only = login(&auth, "tokenonly", &issued.token).await.unwrap();
+    assert!(matches!(
+        auth.change_own_password(
+            &token_only,
+            PasswordChange {
+                current_password: None,
+                new_password: "stolen-token-password".into(),
+            },
+        )
+        .await,
+        Err(AuthError::Conflict(_))
+    ));
+    assert!(matches!(
+        login(&auth, "tokenonly", "stolen-token-password").await,
+        Err(AuthError::InvalidCredentials)
+    ));
 
     // Projects holding nothing can be deleted; members and robots go with them.
     auth.delete_project(&admin, "team").await.unwrap();

@@ -283,3 +283,46 @@ async fn large_blob_streams_in_flat_memory() {
 }
 
 on_both_backends!(sigkill_during_concurrent_pushes);
+
+/// Wrong-password sign-ins whose clients hang up after a few milliseconds, hundreds of
+/// them, many at once: each still counts as a failure (it is counted before the password is
+/// checked) and still holds an argon2 permit until its hash is done (the permit goes with
+/// the work), so the server's memory stays flat and the guesser ends up refused with 429.
+#[tokio::test]
+async fn cancelled_sign_ins_are_counted_and_bounded() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let before = server.peak_rss();
+    let guess = |n: usize| {
+        let url = server.url("/v2/");
+        async move {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_millis(3))
+                .build()
+                .unwrap();
+            client
+                .get(url)
+                .basic_auth("admin", Some(format!("wrong-password-{n}")))
+                .send()
+                .await
+                .ok()
+                .map(|response| response.status().as_u16())
+        }
+    };
+    for wave in 0..6 {
+        futures::future::join_all((0..50).map(|n| guess(wave * 50 + n))).await;
+    }
+    let growth = server.peak_rss().saturating_sub(before);
+    // Four argon2 computations of 19 MiB at most, and some slack for the allocator.
+    assert!(
+        growth < 160 * 1024 * 1024,
+        "server memory grew by {} MiB",
+        growth / (1024 * 1024)
+    );
+    let response = client_as("admin", "yet-another-guess")
+        .get(server.url("/v2/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429, "the guesses were not all counted");
+    assert!(response.headers().contains_key("retry-after"));
+}
