@@ -22,7 +22,8 @@ use sha2::{Digest, Sha256};
 pub use jwt::{KeyRing, RegistryClaims, generate_signing_key, install_crypto_provider};
 pub use manage::{ManageError, NewToken};
 pub use policy::{
-    Account, AccountId, AccountKind, Action, Decision, ResourceAccess, Role, Scope, Subject, Target,
+    Account, AccountId, AccountKind, Action, Decision, PullCandidates, ResourceAccess, Role, Scope,
+    Subject, Target,
 };
 
 use cache::ExpiringCache;
@@ -668,20 +669,35 @@ impl Auth {
         }
     }
 
-    /// The repositories among `names` that `subject` may pull, in order. A registry token's
-    /// bearer is judged by its account's current rights.
-    pub async fn pullable(&self, subject: &Subject, names: Vec<String>) -> Result<Vec<String>> {
-        let subject = match subject {
+    /// The subject whose rights a listing is judged by: a registry token's bearer by its
+    /// account's current rights.
+    async fn listing_subject(&self, subject: &Subject) -> Result<Subject> {
+        Ok(match subject {
             Subject::RegistryToken {
                 account: Some(account),
                 ..
             } => match self.load_account(*account).await? {
                 Some(account) => Subject::Account(account),
-                None => return Ok(Vec::new()),
+                None => Subject::Anonymous,
             },
             Subject::RegistryToken { account: None, .. } => Subject::Anonymous,
             other => other.clone(),
-        };
+        })
+    }
+
+    /// Where a listing of what `subject` may pull needs to look (see
+    /// [`policy::PullCandidates`]); each entry found there still goes through
+    /// [`Auth::pullable`].
+    pub async fn pull_candidates(&self, subject: &Subject) -> Result<policy::PullCandidates> {
+        Ok(policy::pull_candidates(
+            &self.listing_subject(subject).await?,
+        ))
+    }
+
+    /// The repositories among `names` that `subject` may pull, in order. A registry token's
+    /// bearer is judged by its account's current rights.
+    pub async fn pullable(&self, subject: &Subject, names: Vec<String>) -> Result<Vec<String>> {
+        let subject = self.listing_subject(subject).await?;
         let mut public: HashMap<String, bool> = HashMap::new();
         let mut visible = Vec::new();
         for name in names {

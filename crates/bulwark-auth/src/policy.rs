@@ -411,6 +411,50 @@ pub fn decide(subject: &Subject, action: Action, target: &Target<'_>) -> Decisio
     }
 }
 
+/// The projects in which a caller might be allowed to pull, besides public ones: a superset
+/// that lets a listing be narrowed in the store before [`decide`] judges each entry, so the
+/// work a listing does follows what the caller can see, not the size of the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullCandidates {
+    /// Any project (an administrator, a system robot with pull).
+    Any,
+    /// These projects, and public ones.
+    Only(BTreeSet<String>),
+}
+
+/// See [`PullCandidates`]. A registry token's bearer is judged by its account, which the
+/// caller loads first (as `Auth::pullable` does).
+pub fn pull_candidates(subject: &Subject) -> PullCandidates {
+    match subject {
+        Subject::Anonymous | Subject::RegistryToken { .. } => PullCandidates::Only(BTreeSet::new()),
+        Subject::Account(account) => match &account.kind {
+            AccountKind::User { is_admin: true, .. } => PullCandidates::Any,
+            AccountKind::User { memberships, .. } => PullCandidates::Only(
+                memberships
+                    .iter()
+                    .filter(|(_, role)| role.allows(Action::Pull))
+                    .map(|(project, _)| project.clone())
+                    .collect(),
+            ),
+            AccountKind::Robot { permissions, .. } => {
+                let pulling = permissions
+                    .iter()
+                    .filter(|p| p.actions.iter().any(|a| a.covers(Action::Pull)));
+                let mut projects = BTreeSet::new();
+                for permission in pulling {
+                    match &permission.project {
+                        None => return PullCandidates::Any,
+                        Some(project) => {
+                            projects.insert(project.clone());
+                        }
+                    }
+                }
+                PullCandidates::Only(projects)
+            }
+        },
+    }
+}
+
 fn account_allows(account: &Account, action: Action, target: &Target<'_>) -> bool {
     match &account.kind {
         AccountKind::User {

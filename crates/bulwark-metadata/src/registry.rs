@@ -688,6 +688,58 @@ impl MetadataStore {
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
+    /// Up to `limit` repository names after `after`, in byte order, of the projects named
+    /// and of every public project. Each project's repositories are one range of the name
+    /// index (`project/` up to `project0`, `0` following `/`), read in order, so a caller who
+    /// sees little costs little however many repositories others have.
+    pub async fn repositories_of(
+        &self,
+        projects: &std::collections::BTreeSet<String>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        let public = sqlx::query("SELECT name FROM projects WHERE public <> 0")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut ranges: Vec<(String, String)> = projects
+            .iter()
+            .cloned()
+            .chain(
+                public
+                    .iter()
+                    .filter_map(|row| row.try_get::<String, _>(0).ok()),
+            )
+            .map(|project| (format!("{project}/"), format!("{project}0")))
+            .collect();
+        ranges.sort();
+        ranges.dedup();
+        let after = after.unwrap_or("");
+        let mut names = Vec::new();
+        for (low, high) in ranges {
+            let room = limit as usize - names.len();
+            if room == 0 {
+                break;
+            }
+            if high.as_str() <= after {
+                continue;
+            }
+            let rows = sqlx::query(
+                "SELECT name FROM repositories WHERE name > $1 AND name >= $2 AND name < $3 \
+                 ORDER BY name LIMIT $4",
+            )
+            .bind(after)
+            .bind(&low)
+            .bind(&high)
+            .bind(room as i64)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
+                names.push(row.try_get(0)?);
+            }
+        }
+        Ok(names)
+    }
+
     /// Up to `limit` manifests in `repository` whose subject is `subject`, optionally of one
     /// artifact type, in digest order after `after`.
     pub async fn referrers(

@@ -180,6 +180,35 @@ async fn suite(backend: Backend) {
         ["proj/other"]
     );
 
+    // Listings narrowed to some projects and the public ones read only their ranges, in
+    // byte order across projects (`proj-x/…` sorts before `proj/…`), and page like the rest.
+    store.create_project("proj-x", false).await.unwrap();
+    store.create_project("pub", true).await.unwrap();
+    store.create_project("hidden", false).await.unwrap();
+    store.create_project("projx", false).await.unwrap();
+    for name in ["proj-x/a", "pub/z", "hidden/a", "projx/no"] {
+        store.link_blob(&self::name(name), &layer, 5).await.unwrap();
+    }
+    let mine: std::collections::BTreeSet<String> = ["proj".to_owned(), "proj-x".to_owned()].into();
+    assert_eq!(
+        store.repositories_of(&mine, None, 10).await.unwrap(),
+        ["proj-x/a", "proj/app", "proj/other", "pub/z"]
+    );
+    assert_eq!(
+        store
+            .repositories_of(&mine, Some("proj-x/a"), 2)
+            .await
+            .unwrap(),
+        ["proj/app", "proj/other"]
+    );
+    assert_eq!(
+        store
+            .repositories_of(&Default::default(), None, 10)
+            .await
+            .unwrap(),
+        ["pub/z"]
+    );
+
     // Referrers by subject and artifact type.
     let sbom = manifest(
         "sbom",

@@ -163,6 +163,21 @@ pub fn arm_faults_from_env() {
     std::mem::forget(fail::FailScenario::setup());
 }
 
+/// Referrers read from the store at a time.
+const REFERRERS_BATCH: u32 = 100;
+/// The most a page of referrers holds in descriptors (beyond its first), about the size of
+/// the largest manifest accepted by default.
+const REFERRERS_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// About what a referrer's descriptor takes in a referrers index.
+fn descriptor_bytes(summary: &ManifestSummary) -> usize {
+    const FIXED: usize = 160; // digest, size, key names and punctuation
+    FIXED
+        + summary.media_type.len()
+        + summary.artifact_type.as_ref().map_or(0, String::len)
+        + summary.annotations.as_ref().map_or(0, String::len)
+}
+
 /// Session ids are UUIDs of our own making; anything else cannot name a session.
 fn parse_session(session: &str) -> Result<String> {
     uuid::Uuid::try_parse(session)
@@ -698,12 +713,27 @@ impl Registry {
     }
 
     /// One page of repository names, and whether more follow.
-    pub async fn catalog(&self, n: Option<u32>, last: Option<&str>) -> Result<(Vec<String>, bool)> {
+    /// One page of repository names after `last`: of every project (`projects` = `None`),
+    /// or of the projects named and the public ones.
+    pub async fn catalog(
+        &self,
+        projects: Option<&std::collections::BTreeSet<String>>,
+        n: Option<u32>,
+        last: Option<&str>,
+    ) -> Result<(Vec<String>, bool)> {
         let limit = self.page_size(n);
-        let mut names = self
-            .metadata
-            .repositories(last, limit.saturating_add(1))
-            .await?;
+        let mut names = match projects {
+            None => {
+                self.metadata
+                    .repositories(last, limit.saturating_add(1))
+                    .await?
+            }
+            Some(projects) => {
+                self.metadata
+                    .repositories_of(projects, last, limit.saturating_add(1))
+                    .await?
+            }
+        };
         let more = names.len() > limit as usize;
         names.truncate(limit as usize);
         Ok((names, more))
@@ -717,19 +747,38 @@ impl Registry {
         artifact_type: Option<&str>,
         last: Option<&str>,
     ) -> Result<(Vec<ManifestSummary>, bool)> {
-        let limit = self.limits.max_page_size;
-        let mut found = self
-            .metadata
-            .referrers(
-                repository,
-                subject,
-                artifact_type,
-                last,
-                limit.saturating_add(1),
-            )
-            .await?;
-        let more = found.len() > limit as usize;
-        found.truncate(limit as usize);
-        Ok((found, more))
+        let limit = self.limits.max_page_size as usize;
+        let mut found: Vec<ManifestSummary> = Vec::new();
+        let mut bytes = 0usize;
+        let mut cursor = last.map(str::to_owned);
+        loop {
+            let batch = self
+                .metadata
+                .referrers(
+                    repository,
+                    subject,
+                    artifact_type,
+                    cursor.as_deref(),
+                    REFERRERS_BATCH,
+                )
+                .await?;
+            let exhausted = batch.len() < REFERRERS_BATCH as usize;
+            cursor = batch.last().map(|m| m.digest.to_string());
+            for summary in batch {
+                // Annotations can be large: a page is bounded by its size as well as by its
+                // count, and always holds at least one entry so that paging moves on.
+                let cost = descriptor_bytes(&summary);
+                if !found.is_empty()
+                    && (found.len() == limit || bytes + cost > REFERRERS_PAGE_BYTES)
+                {
+                    return Ok((found, true));
+                }
+                bytes += cost;
+                found.push(summary);
+            }
+            if exhausted {
+                return Ok((found, false));
+            }
+        }
     }
 }

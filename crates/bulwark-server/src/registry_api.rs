@@ -12,7 +12,7 @@ use axum::http::header::{
 use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use bulwark_auth::{Action, AuthError, Resource, Subject};
+use bulwark_auth::{Action, AuthError, PullCandidates, Resource, Subject};
 use bulwark_oci::{Digest, ErrorCode, Reference, RegistryRoute, RepositoryName};
 use bulwark_registry::RegistryError;
 use bytes::Bytes;
@@ -30,6 +30,8 @@ const OCI_SUBJECT: HeaderName = HeaderName::from_static("oci-subject");
 const OCI_FILTERS_APPLIED: HeaderName = HeaderName::from_static("oci-filters-applied");
 const LINK: HeaderName = HeaderName::from_static("link");
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Batches of names one catalog request reads at most.
+const MAX_CATALOG_BATCHES: usize = 10;
 /// Longest pause allowed between two pieces of a request body.
 const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -602,12 +604,28 @@ async fn catalog(
     let (n, last) = page_query(query)?;
     let page_size = state.registry.limits().max_page_size;
     let wanted = n.unwrap_or(page_size).min(page_size) as usize;
+    // Only where the caller may pull is read: the store narrows the listing to those
+    // projects (and public ones), and the decision point judges each name it returns.
+    let candidates = state
+        .auth
+        .pull_candidates(subject)
+        .await
+        .map_err(|e| registry_auth_error(e, |_| String::new()))?;
+    let projects = match &candidates {
+        PullCandidates::Any => None,
+        PullCandidates::Only(projects) => Some(projects),
+    };
     let mut cursor = last.map(str::to_owned);
     let mut visible: Vec<String> = Vec::new();
-    while visible.len() <= wanted {
+    // A backstop: candidates are nearly exact, so names are rarely refused; should many be
+    // (a scoped token inside a large project), the page ends short rather than reading on.
+    for _ in 0..MAX_CATALOG_BATCHES {
+        if visible.len() > wanted {
+            break;
+        }
         let (names, more) = state
             .registry
-            .catalog(Some(page_size), cursor.as_deref())
+            .catalog(projects, Some(page_size), cursor.as_deref())
             .await?;
         let Some(page_last) = names.last().cloned() else {
             break;
