@@ -221,13 +221,17 @@ fn start_server(data_dir: PathBuf) -> anyhow::Result<(String, String)> {
                     address_tx
                         .send(Ok((format!("http://{address}"), token)))
                         .ok();
-                    let router = bulwark_server::router(bulwark_server::AppState {
-                        registry,
-                        auth,
-                        public_url: None,
-                        trusted_proxies: Vec::new(),
-                    });
-                    bulwark_server::serve(listener, router, futures::future::pending())
+                    let limits = bulwark_server::ConnectionLimits::default();
+                    let router = bulwark_server::router(
+                        bulwark_server::AppState {
+                            registry,
+                            auth,
+                            public_url: None,
+                            trusted_proxies: Vec::new(),
+                        },
+                        limits.request_timeout,
+                    );
+                    bulwark_server::serve(listener, router, limits, futures::future::pending())
                         .await
                         .ok();
                 }

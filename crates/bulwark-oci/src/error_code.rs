@@ -36,6 +36,9 @@ pub enum ErrorCode {
     StorageFull,
     /// A failure of Bulwark or its storage, never the client's fault (500).
     Internal,
+    /// The request took longer than the server allows one to (503; distribution's
+    /// `UNAVAILABLE`): the client may retry.
+    TimedOut,
 }
 
 impl ErrorCode {
@@ -61,6 +64,7 @@ impl ErrorCode {
             ErrorCode::TooManyRequests => "TOOMANYREQUESTS",
             // distribution's generic code; the spec defines none for server faults.
             ErrorCode::StorageFull | ErrorCode::Internal => "UNKNOWN",
+            ErrorCode::TimedOut => "UNAVAILABLE",
         }
     }
 
@@ -85,6 +89,7 @@ impl ErrorCode {
             ErrorCode::TooManyRequests => 429,
             ErrorCode::StorageFull => 507,
             ErrorCode::Internal => 500,
+            ErrorCode::TimedOut => 503,
         }
     }
 
@@ -117,6 +122,7 @@ impl ErrorCode {
                 "the registry's storage is full; retry after its operator frees space"
             }
             ErrorCode::Internal => "internal error",
+            ErrorCode::TimedOut => "the request took too long; try again",
         }
     }
 }

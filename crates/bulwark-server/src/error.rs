@@ -164,6 +164,21 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A request that ran past the server's deadline, in the error format of the API it was
+/// made to.
+pub fn timed_out(path: &str) -> Response {
+    if path.starts_with("/v2") {
+        ApiError::code(ErrorCode::TimedOut).into_response()
+    } else {
+        ManagementError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timed_out",
+            ErrorCode::TimedOut.default_message(),
+        )
+        .into_response()
+    }
+}
+
 /// An access-control failure on a registry route. `challenge` is the `WWW-Authenticate`
 /// value that tells the client where to get a token for what it attempted.
 pub fn registry_auth_error(

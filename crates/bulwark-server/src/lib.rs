@@ -7,11 +7,12 @@ pub mod error;
 mod headers;
 mod management_api;
 mod registry_api;
+mod serve;
 
 pub use management_api::ENDPOINTS as MANAGEMENT_ENDPOINTS;
 pub use registry_api::ENDPOINTS as REGISTRY_ENDPOINTS;
+pub use serve::{ConnectionLimits, serve};
 
-use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
@@ -36,8 +37,9 @@ pub struct AppState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole HTTP surface, with its cross-cutting layers.
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP surface, with its cross-cutting layers; `request_timeout` bounds every
+/// request that moves no blob data.
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
         let request_id = request
             .headers()
@@ -59,6 +61,11 @@ pub fn router(state: AppState) -> Router {
             axum::routing::get(access::token_endpoint).post(access::token_endpoint),
         )
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            request_timeout,
+            serve::deadline,
+        ))
+        .layer(axum::middleware::from_fn(serve::drain_refused_bodies))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("docker-distribution-api-version"),
             HeaderValue::from_static("registry/2.0"),
@@ -70,22 +77,6 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-}
-
-/// Serves `router` on `listener` until `shutdown` resolves, then lets requests in flight
-/// finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // The peer address feeds the authentication rate limiter and token last-use records.
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }
 
 /// Runs the upload sweeper every `interval` for as long as the process lives.

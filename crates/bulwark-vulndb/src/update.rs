@@ -18,6 +18,10 @@ use crate::{VulnDb, VulnDbError};
 /// Where osv.dev publishes its per-ecosystem archives.
 pub const DEFAULT_BASE_URL: &str = "https://osv-vulnerabilities.storage.googleapis.com";
 
+/// The largest archive downloaded: osv.dev's biggest per-ecosystem archive is a few hundred
+/// MB; a server sending more than this is not sending advisories, and must not fill the disk.
+pub(crate) const MAX_ARCHIVE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
 /// The longest wait for the next piece of a download before giving up on it.
 const STALL_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -151,15 +155,29 @@ fn with_causes(error: &dyn std::error::Error) -> String {
 /// Streams the body of `response` (from `url`) into a temporary file, deleted when the
 /// returned handle drops.
 async fn download(
+    response: reqwest::Response,
+    url: &str,
+    progress: &mut ProgressFn<'_>,
+) -> Result<tempfile::NamedTempFile, VulnDbError> {
+    download_within(response, url, progress, MAX_ARCHIVE_BYTES).await
+}
+
+/// [`download`], refusing more than `limit` bytes (announced or received).
+async fn download_within(
     mut response: reqwest::Response,
     url: &str,
     progress: &mut ProgressFn<'_>,
+    limit: u64,
 ) -> Result<tempfile::NamedTempFile, VulnDbError> {
     let failed = |message: String| VulnDbError::Download {
         url: url.to_owned(),
         message,
     };
+    let too_large = || failed(format!("the archive is larger than {limit} bytes"));
     let total = response.content_length();
+    if total.is_some_and(|total| total > limit) {
+        return Err(too_large());
+    }
     let archive = tempfile::Builder::new()
         .prefix("bulwark-advisories-")
         .suffix(".zip")
@@ -184,6 +202,9 @@ async fn download(
         let Some(chunk) = chunk else {
             break;
         };
+        if received + chunk.len() as u64 > limit {
+            return Err(too_large());
+        }
         file.write_all(&chunk)
             .await
             .map_err(|error| failed(format!("writing the temporary file: {error}")))?;
@@ -208,6 +229,31 @@ async fn download(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An archive over the limit is refused, whether its size is announced or not, and the
+    /// partial file goes with the error.
+    #[tokio::test]
+    async fn downloads_are_capped() {
+        let mut quiet = |_: Progress<'_>| {};
+        let announced = reqwest::Response::from(http::Response::new(vec![0u8; 100]));
+        assert!(matches!(
+            download_within(announced, "u", &mut quiet, 50).await,
+            Err(VulnDbError::Download { message, .. }) if message.contains("larger than 50")
+        ));
+        let chunks = futures::stream::iter(
+            (0..10).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![1u8; 10]))),
+        );
+        let streamed =
+            reqwest::Response::from(http::Response::new(reqwest::Body::wrap_stream(chunks)));
+        assert!(streamed.content_length().is_none());
+        assert!(matches!(
+            download_within(streamed, "u", &mut quiet, 50).await,
+            Err(VulnDbError::Download { message, .. }) if message.contains("larger than 50")
+        ));
+        let fits = reqwest::Response::from(http::Response::new(vec![2u8; 50]));
+        let file = download_within(fits, "u", &mut quiet, 50).await.unwrap();
+        assert_eq!(std::fs::read(file.path()).unwrap(), vec![2u8; 50]);
+    }
 
     #[test]
     fn ecosystems_become_one_path_segment() {

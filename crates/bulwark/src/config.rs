@@ -51,6 +51,14 @@ pub struct Config {
     /// Failed sign-ins a client address or account may make before each further failure
     /// makes it wait (1 s, doubling, up to 15 min; 429 with Retry-After meanwhile).
     pub auth_failures_before_backoff: u32,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's head; also how long an idle keep-alive
+    /// connection stays open.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request that moves no blob data may take (blob transfers are bounded by
+    /// the idle time between their pieces instead).
+    pub request_timeout_secs: u64,
     /// Where `bulwark db update` downloads advisories, in osv.dev's layout:
     /// `{advisory_base_url}/{ecosystem}/all.zip`.
     pub advisory_base_url: String,
@@ -82,6 +90,9 @@ const SETTING_KEYS: &[&str] = &[
     "access_token_default_days",
     "access_token_max_days",
     "auth_failures_before_backoff",
+    "max_connections",
+    "header_read_timeout_secs",
+    "request_timeout_secs",
     "advisory_base_url",
     "advisory_ecosystems",
 ];
@@ -105,6 +116,9 @@ impl Default for Config {
             access_token_default_days: 90,
             access_token_max_days: 365,
             auth_failures_before_backoff: 5,
+            max_connections: 4096,
+            header_read_timeout_secs: 30,
+            request_timeout_secs: 120,
             advisory_base_url: bulwark_vulndb::DEFAULT_BASE_URL.into(),
             // The package ecosystems a registry hosts, and the distributions of the images
             // it holds whose version orderings the matcher knows.

@@ -190,13 +190,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%address, data_dir = %config.data_dir.display(), "bulwark registry listening");
     spawn_key_reloader(auth.clone());
     let public_url = (!config.public_url.is_empty()).then(|| config.public_url.clone());
-    let router = bulwark_server::router(AppState {
-        registry,
-        auth,
-        public_url,
-        trusted_proxies: config.trusted_proxies.clone(),
-    });
-    bulwark_server::serve(listener, router, shutdown_signal()).await?;
+    let limits = bulwark_server::ConnectionLimits {
+        max_connections: config.max_connections,
+        header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+        request_timeout: Duration::from_secs(config.request_timeout_secs.max(1)),
+        ..bulwark_server::ConnectionLimits::default()
+    };
+    let router = bulwark_server::router(
+        AppState {
+            registry,
+            auth,
+            public_url,
+            trusted_proxies: config.trusted_proxies.clone(),
+        },
+        limits.request_timeout,
+    );
+    bulwark_server::serve(listener, router, limits, shutdown_signal()).await?;
     Ok(())
 }
 
