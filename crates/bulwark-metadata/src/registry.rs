@@ -311,6 +311,17 @@ impl MetadataStore {
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
+    /// Marks a session as in use now, so that the sweep of idle sessions leaves it alone
+    /// while a long chunk is still arriving.
+    pub async fn touch_upload(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE upload_sessions SET updated_at = $1 WHERE id = $2")
+            .bind(crate::now_millis())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn upload_exists(&self, id: &str) -> Result<bool> {
         let row = sqlx::query("SELECT 1 FROM upload_sessions WHERE id = $1")
             .bind(id)

@@ -18,8 +18,16 @@ impl Registry {
         let cutoff = bulwark_metadata::now_millis().saturating_sub(ttl_ms);
         let mut report = SweepReport::default();
         for session in self.metadata.stale_uploads(cutoff).await? {
-            self.discard_session(&session).await?;
-            report.expired_sessions += 1;
+            // A chunk still arriving holds the session's lock (and keeps it fresh): a
+            // session that is busy is not idle, whatever its record says.
+            match self.blobs.lock_session(&session).await {
+                Ok(_lock) => {
+                    self.discard_session(&session).await?;
+                    report.expired_sessions += 1;
+                }
+                Err(bulwark_blobstore::BlobStoreError::SessionBusy(_)) => {}
+                Err(error) => return Err(error.into()),
+            }
         }
         for session in self.blobs.staged_sessions().await? {
             if !self.metadata.upload_exists(&session).await? {

@@ -317,7 +317,13 @@ impl Registry {
             sha256: saved_hasher(record)?,
             parts: Vec::new(),
         };
-        let new = match self.blobs.stage_part(lock, &staged, body, limit).await {
+        let new = match self
+            .while_alive(
+                &record.id,
+                self.blobs.stage_part(lock, &staged, body, limit),
+            )
+            .await
+        {
             Ok(new) => new,
             // The client sent more than it announced: that is a size error, not the blob limit.
             Err(bulwark_blobstore::BlobStoreError::TooLarge { .. })
@@ -393,6 +399,24 @@ impl Registry {
             return Err(RegistryError::RangeInvalid { offset });
         }
         Ok(record.size + new.part.size)
+    }
+
+    /// Runs `work` on `session` while telling the store, every quarter of the idle lifetime,
+    /// that the session is in use: a chunk may take longer to arrive than a session may idle.
+    async fn while_alive<T>(&self, session: &str, work: impl Future<Output = T>) -> T {
+        let every = (self.limits.upload_ttl / 4).max(std::time::Duration::from_secs(1));
+        let mut work = std::pin::pin!(work);
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tokio::select! {
+                done = &mut work => return done,
+                _ = ticker.tick() => {
+                    if let Err(error) = self.metadata.touch_upload(session).await {
+                        tracing::warn!(%session, %error, "could not mark an upload session as in use");
+                    }
+                }
+            }
+        }
     }
 
     /// Finishes the session: appends the optional last chunk, verifies the whole content

@@ -24,18 +24,26 @@ pub fn client_address(
     headers: &HeaderMap,
     extensions: &axum::http::Extensions,
 ) -> String {
+    // Compared in canonical form: on a dual-stack listener an IPv4 peer arrives as
+    // `::ffff:a.b.c.d`, and must still match a proxy configured as `a.b.c.d`.
+    let trusted = |address: &IpAddr| {
+        trusted_proxies
+            .iter()
+            .any(|proxy| proxy.to_canonical() == address.to_canonical())
+    };
     let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
+        .map(|info| info.0.ip().to_canonical());
     let client = match peer {
-        Some(peer) if trusted_proxies.contains(&peer) => headers
+        Some(peer) if trusted(&peer) => headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+            .map(|hop| hop.to_canonical())
             .rev()
-            .find(|hop| !trusted_proxies.contains(hop))
+            .find(|hop| !trusted(hop))
             .or(Some(peer)),
         other => other,
     };
@@ -306,6 +314,16 @@ mod tests {
             "203.0.113.5"
         );
         assert_eq!(client_address(&[], &headers, &peer("10.0.0.1")), "10.0.0.1");
+        // A dual-stack listener sees an IPv4 proxy as an IPv4-mapped IPv6 peer.
+        assert_eq!(
+            client_address(&trusted, &headers, &peer("::ffff:10.0.0.1")),
+            "198.51.100.9"
+        );
+        let mapped: Vec<IpAddr> = vec!["::ffff:10.0.0.1".parse().unwrap()];
+        assert_eq!(
+            client_address(&mapped, &headers, &peer("10.0.0.1")),
+            "10.0.0.2"
+        );
     }
 
     #[test]
