@@ -30,9 +30,16 @@ pub const NOT_OSV_JSONL: &[&str] = &["npm-nodejs-security-wg/nodejs-security-wg-
 pub const PYPA_ZIP: &str = "pypa/pypa-advisory-database-vulns.zip";
 pub const ALPINE_ZIP: &str = "alpine/alpine-secdb-v3.3-v3.11.zip";
 
-/// `../shared/data` when present; tests skip cleanly without it.
+/// `../shared/data` when present; tests skip without it, except under CI, where its absence
+/// fails them.
 pub fn data_dir() -> Option<PathBuf> {
     let dir = package_dir().join("../../../shared/data");
+    // Under CI the data must be there: a test that skips there would pass without running.
+    assert!(
+        dir.is_dir() || std::env::var_os("CI").is_none(),
+        "{} is missing, and CI is set: the shared data must be beside the clone",
+        dir.display()
+    );
     dir.is_dir().then_some(dir)
 }
 
