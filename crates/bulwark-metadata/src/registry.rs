@@ -465,7 +465,7 @@ impl MetadataStore {
         &self,
         repository: &RepositoryName,
         manifest: &NewManifest,
-        tag: Option<&Tag>,
+        tags: &[Tag],
     ) -> Result<(), PutManifestError> {
         let now = now_millis();
         let mut tx = self.pool.begin().await?;
@@ -533,7 +533,7 @@ impl MetadataStore {
             .execute(&mut *tx)
             .await?;
         }
-        if let Some(tag) = tag {
+        for tag in tags {
             sqlx::query(
                 "INSERT INTO tags (repository_id, name, manifest_digest, updated_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (repository_id, name) DO UPDATE SET manifest_digest = excluded.manifest_digest, \

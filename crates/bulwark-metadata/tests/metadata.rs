@@ -46,7 +46,7 @@ async fn suite(backend: Backend) {
     ));
     assert!(matches!(
         store
-            .put_manifest(&orphan, &manifest("{}", vec![], None), None)
+            .put_manifest(&orphan, &manifest("{}", vec![], None), &[])
             .await,
         Err(PutManifestError::Metadata(MetadataError::ProjectMissing(_)))
     ));
@@ -113,12 +113,12 @@ async fn suite(backend: Backend) {
         None,
     );
     assert!(matches!(
-        store.put_manifest(&repo, &missing, None).await,
+        store.put_manifest(&repo, &missing, &[]).await,
         Err(PutManifestError::Missing(MissingContent::Absent { .. }))
     ));
     let wrong_size = manifest("m0", vec![(ReferenceKind::Blob, layer.clone(), 6)], None);
     assert!(matches!(
-        store.put_manifest(&repo, &wrong_size, None).await,
+        store.put_manifest(&repo, &wrong_size, &[]).await,
         Err(PutManifestError::Missing(
             MissingContent::SizeMismatch { .. }
         ))
@@ -132,11 +132,11 @@ async fn suite(backend: Backend) {
         None,
     );
     store
-        .put_manifest(&repo, &image, Some(&tag("v1")))
+        .put_manifest(&repo, &image, &[tag("v1")])
         .await
         .unwrap();
     store
-        .put_manifest(&repo, &image, Some(&tag("latest")))
+        .put_manifest(&repo, &image, &[tag("latest")])
         .await
         .unwrap();
     let tagged = store
@@ -160,10 +160,7 @@ async fn suite(backend: Backend) {
 
     // Tags and catalog page in byte order.
     for t in ["B", "a", "c", "A"] {
-        store
-            .put_manifest(&repo, &image, Some(&tag(t)))
-            .await
-            .unwrap();
+        store.put_manifest(&repo, &image, &[tag(t)]).await.unwrap();
     }
     assert_eq!(
         store.tags(&repo, None, 100).await.unwrap(),
@@ -215,7 +212,7 @@ async fn suite(backend: Backend) {
         vec![(ReferenceKind::Blob, config.clone(), 6)],
         Some(image.digest.clone()),
     );
-    store.put_manifest(&repo, &sbom, None).await.unwrap();
+    store.put_manifest(&repo, &sbom, &[]).await.unwrap();
     let referrers = store
         .referrers(&repo, &image.digest, None, None, 100)
         .await
@@ -244,7 +241,7 @@ async fn suite(backend: Backend) {
         vec![(ReferenceKind::Manifest, image.digest.clone(), 5)],
         None,
     );
-    store.put_manifest(&repo, &index, None).await.unwrap();
+    store.put_manifest(&repo, &index, &[]).await.unwrap();
     assert!(matches!(
         store.delete_manifest(&repo, &image.digest).await.unwrap(),
         ManifestDelete::ReferencedBy(_)

@@ -71,6 +71,8 @@ pub type Manifest = ManifestRecord;
 pub struct PutManifestOutcome {
     pub digest: Digest,
     pub subject: Option<Digest>,
+    /// The tags that now point at the manifest.
+    pub tags: Vec<Tag>,
 }
 
 /// A blob (or a range of it) ready to stream.
@@ -162,6 +164,9 @@ pub fn arm_faults_from_env() {
     #[cfg(feature = "failpoints")]
     std::mem::forget(fail::FailScenario::setup());
 }
+
+/// Tags one manifest `PUT` may set with `?tag=`.
+const MAX_TAGS_PER_PUT: usize = 100;
 
 /// Referrers read from the store at a time.
 const REFERRERS_BATCH: u32 = 100;
@@ -587,13 +592,22 @@ impl Registry {
 
     // ---- manifests ----
 
+    /// Stores a manifest under `reference` and, in the same transaction, points every tag
+    /// of `also_tag` at it (a `PUT` by digest with `?tag=`).
     pub async fn put_manifest(
         &self,
         repository: &RepositoryName,
         reference: &Reference,
+        also_tag: &[Tag],
         content_type: Option<&str>,
         content: Bytes,
     ) -> Result<PutManifestOutcome> {
+        if also_tag.len() > MAX_TAGS_PER_PUT {
+            return Err(RegistryError::ManifestInvalid(format!(
+                "{} tags given; at most {MAX_TAGS_PER_PUT} may be set in one request",
+                also_tag.len()
+            )));
+        }
         if content.len() > self.limits.max_manifest_size {
             return Err(RegistryError::ManifestTooLarge {
                 limit: self.limits.max_manifest_size,
@@ -601,7 +615,7 @@ impl Registry {
         }
         let parsed = ParsedManifest::parse(content_type, &content)
             .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
-        let (digest, tag) = match reference {
+        let (digest, mut tags) = match reference {
             Reference::Digest(claimed) => {
                 let actual = Digest::compute(claimed.algorithm(), &content);
                 if &actual != claimed {
@@ -610,10 +624,13 @@ impl Registry {
                         actual,
                     });
                 }
-                (actual, None)
+                (actual, Vec::new())
             }
-            Reference::Tag(tag) => (Digest::sha256_of(&content), Some(tag)),
+            Reference::Tag(tag) => (Digest::sha256_of(&content), vec![tag.clone()]),
         };
+        tags.extend(also_tag.iter().cloned());
+        tags.sort();
+        tags.dedup();
         // Stored without parameters (`; charset=…`), which the spec says a media type
         // should not carry.
         let media_type = content_type
@@ -650,8 +667,16 @@ impl Registry {
             annotations,
             references,
         };
-        match self.metadata.put_manifest(repository, &manifest, tag).await {
-            Ok(()) => Ok(PutManifestOutcome { digest, subject }),
+        match self
+            .metadata
+            .put_manifest(repository, &manifest, &tags)
+            .await
+        {
+            Ok(()) => Ok(PutManifestOutcome {
+                digest,
+                subject,
+                tags,
+            }),
             Err(PutManifestError::Missing(MissingContent::Absent { kind, digest })) => {
                 Err(RegistryError::ManifestBlobUnknown(
                     format!("{kind:?} {digest} is not in the repository").to_lowercase(),

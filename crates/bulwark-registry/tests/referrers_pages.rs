@@ -47,6 +47,7 @@ async fn large_referrers_come_in_pages_bounded_by_size() {
         .put_manifest(
             &repo,
             &Reference::Tag("v1".parse().unwrap()),
+            &[],
             None,
             subject_bytes,
         )
@@ -65,7 +66,7 @@ async fn large_referrers_come_in_pages_bounded_by_size() {
         let bytes = Bytes::from(serde_json::to_vec(&value).unwrap());
         let digest = Digest::sha256_of(&bytes);
         registry
-            .put_manifest(&repo, &Reference::Digest(digest.clone()), None, bytes)
+            .put_manifest(&repo, &Reference::Digest(digest.clone()), &[], None, bytes)
             .await
             .unwrap();
         pushed.push(digest.to_string());

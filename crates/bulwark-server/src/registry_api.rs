@@ -13,7 +13,7 @@ use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusC
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use bulwark_auth::{Action, AuthError, PullCandidates, Resource, Subject};
-use bulwark_oci::{Digest, ErrorCode, Reference, RegistryRoute, RepositoryName};
+use bulwark_oci::{Digest, ErrorCode, Reference, RegistryRoute, RepositoryName, Tag};
 use bulwark_registry::RegistryError;
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -28,6 +28,7 @@ const DOCKER_CONTENT_DIGEST: HeaderName = HeaderName::from_static("docker-conten
 const DOCKER_UPLOAD_UUID: HeaderName = HeaderName::from_static("docker-upload-uuid");
 const OCI_SUBJECT: HeaderName = HeaderName::from_static("oci-subject");
 const OCI_FILTERS_APPLIED: HeaderName = HeaderName::from_static("oci-filters-applied");
+const OCI_TAG: HeaderName = HeaderName::from_static("oci-tag");
 const LINK: HeaderName = HeaderName::from_static("link");
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// Batches of names one catalog request reads at most.
@@ -95,7 +96,13 @@ async fn dispatch(
         let needed = permission(&route, &method)?;
         let scope = challenge_scope(needed, &route, &query);
         let subject = authorized(&state, &headers, &extensions, needed, scope).await?;
-        handle(&state, &subject, &method, route, &query, &headers, body).await
+        let asked = Asked {
+            method: &method,
+            query: &query,
+            raw_query: uri.query(),
+            headers: &headers,
+        };
+        handle(&state, &subject, route, asked, body).await
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -247,15 +254,28 @@ fn method_not_allowed(allow: &str) -> ApiError {
         .with_header(axum::http::header::ALLOW, allow.to_owned())
 }
 
+/// What a request asks, besides its route and body.
+struct Asked<'a> {
+    method: &'a Method,
+    query: &'a HashMap<String, String>,
+    /// The query as sent, for parameters that may repeat (`tag`).
+    raw_query: Option<&'a str>,
+    headers: &'a HeaderMap,
+}
+
 async fn handle(
     state: &AppState,
     subject: &Subject,
-    method: &Method,
     route: RegistryRoute,
-    query: &HashMap<String, String>,
-    headers: &HeaderMap,
+    asked: Asked<'_>,
     body: Body,
 ) -> ApiResult {
+    let Asked {
+        method,
+        query,
+        raw_query,
+        headers,
+    } = asked;
     let registry = &state.registry;
     match route {
         RegistryRoute::Base => match *method {
@@ -279,7 +299,8 @@ async fn handle(
             }
             Method::PUT => {
                 let reference: Reference = reference.parse()?;
-                put_manifest(state, &name, &reference, headers, body).await
+                let also_tag = tag_parameters(raw_query)?;
+                put_manifest(state, &name, &reference, &also_tag, headers, body).await
             }
             Method::DELETE => {
                 let reference = parse_lookup_reference(&reference)?;
@@ -518,10 +539,27 @@ async fn get_manifest(
     })
 }
 
+/// The `tag` parameters of a manifest `PUT` (`?tag=a&tag=b`), each a valid tag. A map of the
+/// query keeps one value per key, so they are read from the raw query.
+fn tag_parameters(raw_query: Option<&str>) -> Result<Vec<Tag>, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw_query.unwrap_or(""))
+        .map_err(|e| ApiError::new(ErrorCode::ManifestInvalid, format!("query string: {e}")))?;
+    pairs
+        .into_iter()
+        .filter(|(key, _)| key == "tag")
+        .map(|(_, value)| {
+            value
+                .parse::<Tag>()
+                .map_err(|e| ApiError::new(ErrorCode::ManifestInvalid, e.to_string()))
+        })
+        .collect()
+}
+
 async fn put_manifest(
     state: &AppState,
     name: &RepositoryName,
     reference: &Reference,
+    also_tag: &[Tag],
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult {
@@ -554,11 +592,19 @@ async fn put_manifest(
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let outcome = state
         .registry
-        .put_manifest(name, reference, content_type, content)
+        .put_manifest(name, reference, also_tag, content_type, content)
         .await?;
     let mut reply = Reply::new(StatusCode::CREATED)
         .header(LOCATION, format!("/v2/{name}/manifests/{}", outcome.digest))
         .header(DOCKER_CONTENT_DIGEST, outcome.digest.to_string());
+    if !also_tag.is_empty() {
+        // Tells the client the registry applied the `tag` parameters (distribution-spec).
+        for tag in &outcome.tags {
+            if let Ok(value) = HeaderValue::from_str(tag.as_str()) {
+                reply.headers.append(OCI_TAG, value);
+            }
+        }
+    }
     if let Some(subject) = outcome.subject {
         reply = reply.header(OCI_SUBJECT, subject.to_string());
     }

@@ -938,7 +938,77 @@ async fn blob_size_limit(backend: Backend) {
     assert_eq!(response.status(), StatusCode::CREATED);
 }
 
+/// `PUT /v2/<name>/manifests/<digest>?tag=a&tag=b` stores the manifest and points every
+/// tag at it in one step, and says so with one `OCI-Tag` header per tag; a bad tag stores
+/// nothing.
+async fn put_by_digest_with_tags(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let c = server.client();
+    let image = push_image(&server, "proj/tagged", "tagged").await;
+    let digest = sha256(&image);
+    let bad = c
+        .put(server.url(&format!(
+            "/v2/proj/tagged/manifests/{digest}?tag=ok&tag=-bad"
+        )))
+        .header("content-type", OCI_MANIFEST)
+        .body(image.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let missing = c
+        .get(server.url(&format!("/v2/proj/tagged/manifests/{digest}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        missing.status(),
+        StatusCode::NOT_FOUND,
+        "nothing was stored"
+    );
+
+    let response = c
+        .put(server.url(&format!(
+            "/v2/proj/tagged/manifests/{digest}?tag=v1&tag=latest&tag=v1"
+        )))
+        .header("content-type", OCI_MANIFEST)
+        .body(image.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let mut applied: Vec<&str> = response
+        .headers()
+        .get_all("oci-tag")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    applied.sort();
+    assert_eq!(applied, ["latest", "v1"]);
+    for tag in ["v1", "latest"] {
+        let pulled = c
+            .get(server.url(&format!("/v2/proj/tagged/manifests/{tag}")))
+            .header("accept", OCI_MANIFEST)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pulled.status(), StatusCode::OK);
+        assert_eq!(header(&pulled, "docker-content-digest"), digest.to_string());
+    }
+    // Without `tag` parameters there is no `OCI-Tag`.
+    let plain = c
+        .put(server.url(&format!("/v2/proj/tagged/manifests/{digest}")))
+        .header("content-type", OCI_MANIFEST)
+        .body(image)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::CREATED);
+    assert!(plain.headers().get("oci-tag").is_none());
+}
+
 on_both_backends!(
+    put_by_digest_with_tags,
     base_and_errors,
     blob_uploads,
     mounts,
