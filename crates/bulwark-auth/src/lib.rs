@@ -27,7 +27,7 @@ pub use policy::{
 };
 
 use cache::ExpiringCache;
-use limiter::FailureLimiter;
+use limiter::{FailureLimiter, PendingFailure};
 use policy::RobotPermission;
 
 #[derive(Debug, thiserror::Error)]
@@ -329,27 +329,28 @@ impl Auth {
                 retry_after: wait.max(Duration::from_secs(1)),
             });
         }
-        // Counted as a failure before the check and forgiven after it unless it failed: a
-        // client that hangs up while the check runs (the request is dropped, nothing after
-        // this await happens) has spent a guess all the same.
-        addresses.record_failure(address);
-        if let Some(key) = subject {
-            subjects.record_failure(key);
-        }
+        // A failure unless the check says otherwise: if the client hangs up while the check
+        // runs (the request is dropped, nothing after this await happens), the pending
+        // failures are recorded as they drop, so it has spent a guess all the same.
+        let address_failure = PendingFailure::new(addresses, address);
+        let subject_failure = subject.map(|key| PendingFailure::new(subjects, key));
         let outcome = check.await;
         match &outcome {
             Err(AuthError::InvalidCredentials) => {}
             Ok(_) => {
-                addresses.forgive_failure(address);
-                if let Some(key) = subject {
-                    subjects.record_success(key);
+                address_failure.cancel();
+                if let Some(pending) = subject_failure {
+                    pending.cancel();
+                    if let Some(key) = subject {
+                        subjects.record_success(key);
+                    }
                 }
             }
             // Not a verdict on the credential (busy, or a server fault).
             Err(_) => {
-                addresses.forgive_failure(address);
-                if let Some(key) = subject {
-                    subjects.forgive_failure(key);
+                address_failure.cancel();
+                if let Some(pending) = subject_failure {
+                    pending.cancel();
                 }
             }
         }
@@ -396,14 +397,17 @@ impl Auth {
         }
         let (password, phc) = (password.to_owned(), phc.to_owned());
         // As in `limited`: a failure until proven otherwise, so hanging up does not help.
-        subjects.record_failure(&key);
+        let pending = PendingFailure::new(subjects, &key);
         let matches = self
             .argon2(move || secret::verify_password(&password, &phc))
             .await;
         match matches {
             Ok(false) => {}
-            Ok(true) => subjects.record_success(&key),
-            Err(_) => subjects.forgive_failure(&key),
+            Ok(true) => {
+                pending.cancel();
+                subjects.record_success(&key);
+            }
+            Err(_) => pending.cancel(),
         }
         matches
     }

@@ -82,28 +82,40 @@ impl FailureLimiter {
         }
     }
 
-    /// Takes back one failure recorded before a check that then passed or could not be
-    /// made: failures are recorded first so that a check cut short still counts.
-    pub fn forgive_failure(&self, key: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(entry) = entries.get_mut(key) else {
-            return;
-        };
-        entry.failures = entry.failures.saturating_sub(1);
-        if entry.failures == 0 {
-            entries.remove(key);
-        } else if entry.failures <= self.free_failures {
-            entry.blocked_until = entry.last_failure;
-        } else {
-            let exponent = (entry.failures - self.free_failures - 1).min(20);
-            entry.blocked_until =
-                entry.last_failure + Duration::from_secs(1u64 << exponent).min(MAX_BACKOFF);
-        }
-    }
-
     pub fn record_success(&self, key: &str) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.remove(key);
+    }
+}
+
+/// A failure that counts unless cancelled: taken before a credential check and recorded
+/// when dropped, so a check cut short (its request dropped mid-way) still counts, while
+/// concurrent checks in progress do not count against each other.
+#[must_use]
+pub struct PendingFailure<'a> {
+    limiter: &'a FailureLimiter,
+    key: Option<String>,
+}
+
+impl<'a> PendingFailure<'a> {
+    pub fn new(limiter: &'a FailureLimiter, key: &str) -> Self {
+        PendingFailure {
+            limiter,
+            key: Some(key.to_owned()),
+        }
+    }
+
+    /// The check passed, or could not be made: nothing is recorded.
+    pub fn cancel(mut self) {
+        self.key = None;
+    }
+}
+
+impl Drop for PendingFailure<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.limiter.record_failure(&key);
+        }
     }
 }
 
@@ -132,25 +144,13 @@ mod tests {
     }
 
     #[test]
-    fn a_forgiven_failure_is_as_if_it_never_happened() {
-        let limiter = FailureLimiter::default();
-        for _ in 0..DEFAULT_FREE_FAILURES {
-            limiter.record_failure("ip:1");
-        }
-        // The provisional failure of a check that then passed.
-        limiter.record_failure("ip:1");
-        assert!(limiter.check("ip:1").is_err());
-        limiter.forgive_failure("ip:1");
+    fn a_pending_failure_counts_unless_cancelled() {
+        let limiter = FailureLimiter::new(0);
+        PendingFailure::new(&limiter, "ip:1").cancel();
         assert!(limiter.check("ip:1").is_ok());
-        limiter.record_failure("ip:1");
-        assert!(
-            limiter.check("ip:1").is_err(),
-            "the count stayed where it was"
-        );
-        for _ in 0..=DEFAULT_FREE_FAILURES {
-            limiter.forgive_failure("ip:1");
-        }
-        assert!(limiter.entries.lock().unwrap().is_empty());
+        // Dropped without a verdict, as when its request is dropped mid-check.
+        drop(PendingFailure::new(&limiter, "ip:1"));
+        assert!(limiter.check("ip:1").is_err());
     }
 
     #[test]

@@ -146,10 +146,27 @@ impl MetadataStore {
     }
 }
 
-/// Milliseconds since the Unix epoch, the unit of every stored time.
+/// Milliseconds since the Unix epoch, the unit of every stored time: the one wall clock of
+/// Bulwark (expiry of sessions, access and registry tokens, signing keys). Tests move it
+/// forward instead of sleeping: with the `failpoints` feature, the fault point
+/// `clock::offset_ms` (`FAILPOINTS=clock::offset_ms=return(8000)`) adds its value.
 pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+        .unwrap_or(0);
+    now.saturating_add(test_clock_offset())
+}
+
+#[cfg(feature = "failpoints")]
+fn test_clock_offset() -> i64 {
+    fail::fail_point!("clock::offset_ms", |offset: Option<String>| {
+        offset.and_then(|o| o.parse().ok()).unwrap_or(0)
+    });
+    0
+}
+
+#[cfg(not(feature = "failpoints"))]
+fn test_clock_offset() -> i64 {
+    0
 }

@@ -107,9 +107,10 @@ async fn sigkill_during_concurrent_pushes(backend: Backend) {
         );
     }
 
-    // Restart with a short upload lifetime: the start-up sweep reclaims every dead session.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Restart with a short upload lifetime and the clock moved past it: the start-up sweep
+    // reclaims every dead session.
     server.set_env("BULWARK_UPLOAD_TTL_SECS", "1");
+    server.set_env("FAILPOINTS", "clock::offset_ms=return(2000)");
     server.restart();
     for (digest, blob) in &completed {
         let response = c
