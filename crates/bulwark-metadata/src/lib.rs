@@ -14,6 +14,7 @@
 
 mod access;
 mod advisories;
+mod events;
 mod registry;
 
 use std::str::FromStr;
@@ -30,6 +31,7 @@ pub use advisories::{
     AdvisoryEcosystemStatus, AdvisoryImport, AdvisoryImportCounts, AdvisoryImportLog,
     AdvisoryRecord, AdvisoryStatus,
 };
+pub use events::{Event, EventKind};
 pub use registry::{
     BlobUnlink, ManifestDelete, ManifestRecord, ManifestSummary, MissingContent, NewManifest,
     PutManifestError, UploadPart, UploadRecord,

@@ -4,6 +4,7 @@ use bulwark_oci::{Digest, ReferenceKind, RepositoryName, Tag};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use crate::events::{self, EventKind};
 use crate::{Backend, MetadataError, MetadataStore, Result, now_millis};
 
 /// A part of an upload session as recorded.
@@ -546,6 +547,29 @@ impl MetadataStore {
             .execute(&mut *tx)
             .await?;
         }
+        let repository_name = repository.as_str();
+        if tags.is_empty() {
+            events::record(
+                &mut tx,
+                self.backend,
+                EventKind::ManifestPushed,
+                repository_name,
+                &digest,
+                None,
+            )
+            .await?;
+        }
+        for tag in tags {
+            events::record(
+                &mut tx,
+                self.backend,
+                EventKind::ManifestPushed,
+                repository_name,
+                &digest,
+                Some(tag.as_str()),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -635,6 +659,18 @@ impl MetadataStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        if deleted > 0 {
+            let digest = digest.to_string();
+            events::record(
+                &mut tx,
+                self.backend,
+                EventKind::ManifestDeleted,
+                repository.as_str(),
+                &digest,
+                None,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(if deleted == 0 {
             ManifestDelete::NotFound
@@ -651,14 +687,28 @@ impl MetadataStore {
         else {
             return Ok(false);
         };
-        let deleted = sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND name = $2")
-            .bind(repository_id)
-            .bind(tag.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let deleted = sqlx::query(
+            "DELETE FROM tags WHERE repository_id = $1 AND name = $2 RETURNING manifest_digest",
+        )
+        .bind(repository_id)
+        .bind(tag.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = deleted else {
+            return Ok(false);
+        };
+        let digest: String = row.try_get(0)?;
+        events::record(
+            &mut tx,
+            self.backend,
+            EventKind::TagDeleted,
+            repository.as_str(),
+            &digest,
+            Some(tag.as_str()),
+        )
+        .await?;
         tx.commit().await?;
-        Ok(deleted > 0)
+        Ok(true)
     }
 
     pub async fn repository_exists(&self, repository: &RepositoryName) -> Result<bool> {

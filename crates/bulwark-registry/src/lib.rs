@@ -8,6 +8,7 @@
 
 mod error;
 mod gc;
+pub mod supervisor;
 
 pub use gc::SweepReport;
 

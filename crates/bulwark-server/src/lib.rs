@@ -78,16 +78,3 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
-
-/// Runs the upload sweeper every `interval` for as long as the process lives.
-pub fn spawn_upload_sweeper(registry: Registry, interval: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        loop {
-            ticker.tick().await;
-            if let Err(error) = registry.sweep_uploads().await {
-                tracing::warn!(%error, "upload sweep failed; will retry");
-            }
-        }
-    })
-}

@@ -15,6 +15,7 @@ use anyhow::Context;
 use bulwark_auth::{Auth, AuthConfig};
 use bulwark_blobstore::BlobStore;
 use bulwark_metadata::MetadataStore;
+use bulwark_registry::supervisor::{Placement, Supervisor};
 use bulwark_registry::{Registry, RegistryLimits};
 use bulwark_server::AppState;
 use clap::{Parser, Subcommand};
@@ -175,6 +176,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let auth = Auth::new(metadata.clone(), auth_settings)
         .await
         .context("loading the token signing keys")?;
+    let metadata_for_jobs = metadata.clone();
     let registry = open_registry(&config, metadata).await?;
     // Reclaim what a previous process left behind before taking traffic.
     registry
@@ -182,13 +184,32 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("sweeping stale uploads")?;
     let sweep_every = Duration::from_secs((config.upload_ttl_secs / 4).clamp(1, 300));
-    bulwark_server::spawn_upload_sweeper(registry.clone(), sweep_every);
+    let mut background = Supervisor::new(metadata_for_jobs);
+    {
+        let registry = registry.clone();
+        background.every("upload-sweep", sweep_every, Placement::OneNode, move || {
+            let registry = registry.clone();
+            async move { registry.sweep_uploads().await.map(|_| ()) }
+        });
+    }
+    {
+        // Every node signs with the newest key within this interval of a rotation.
+        let auth = auth.clone();
+        background.every(
+            "signing-key-reload",
+            Duration::from_secs(30),
+            Placement::EveryNode,
+            move || {
+                let auth = auth.clone();
+                async move { auth.reload_keys().await }
+            },
+        );
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, data_dir = %config.data_dir.display(), "bulwark registry listening");
-    spawn_key_reloader(auth.clone());
     let public_url = (!config.public_url.is_empty()).then(|| config.public_url.clone());
     let limits = bulwark_server::ConnectionLimits {
         max_connections: config.max_connections,
@@ -205,23 +226,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         },
         limits.request_timeout,
     );
-    bulwark_server::serve(listener, router, limits, shutdown_signal()).await?;
+    let served = bulwark_server::serve(listener, router, limits, shutdown_signal()).await;
+    background.shutdown().await;
+    served?;
     Ok(())
 }
 
 /// Picks up signing keys rotated by `bulwark admin rotate-signing-key` or another node.
-fn spawn_key_reloader(auth: Auth) {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(Duration::from_secs(30));
-        loop {
-            ticker.tick().await;
-            if let Err(error) = auth.reload_keys().await {
-                tracing::warn!(%error, "reloading token signing keys failed; will retry");
-            }
-        }
-    });
-}
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run(Cli::parse()).await {
