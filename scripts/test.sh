@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v skopeo >/dev/null || need_apt+=(skopeo)
 command -v podman >/dev/null || need_apt+=(podman)
+# Maven's own ComparableVersion, the oracle of the Maven ordering's differential test.
+[ -r /usr/share/maven/lib/maven-artifact-3.x.jar ] && command -v javac >/dev/null || need_apt+=(maven default-jdk-headless)
 if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need_apt+=(postgresql)
 fi
