@@ -75,7 +75,7 @@ def real_sorted(versions):
 # --------------------------------------------------------------------------- helpers
 
 class Corpus:
-    """Ordered sections of unique unordered pairs."""
+    """Ordered sections of unordered pairs, each recorded once (except forced ones)."""
 
     def __init__(self):
         self.sections = []
@@ -84,21 +84,22 @@ class Corpus:
     def section(self, name):
         self.sections.append((name, []))
 
-    def add(self, a, b):
+    def add(self, a, b, force=False):
+        """Records (a, b) unless it (or (b, a)) is already recorded; `force` records it anyway."""
         for v in (a, b):
             if v == "" or any(c in v for c in "\t\r\n") or v != v.strip():
                 raise ValueError(f"unusable version {v!r}")
         key = (a, b) if a <= b else (b, a)
         if a == b:
             key = (a, a)
-        if key in self.seen:
+        if key in self.seen and not force:
             return
         self.seen.add(key)
         self.sections[-1][1].append((a, b))
 
-    def add_all(self, pairs):
+    def add_all(self, pairs, force=False):
         for a, b in pairs:
-            self.add(a, b)
+            self.add(a, b, force)
 
     def count(self):
         return sum(len(p) for _, p in self.sections)
@@ -388,18 +389,23 @@ def numbers_matrix(corpus):
 
 
 def transitivity(corpus, pool):
-    """Triples whose three pairs are all recorded: known cycles, then random ones."""
-    corpus.section("transitivity-cycles")
-    # The POM-reference rule `.qualifier < -qualifier` cycles here; ComparableVersion reads
-    # `1.sp` as `1-sp`. The others are real ComparableVersion 3.8.7 cycles: null-like items
-    # (0, 0000000000, ga) that compare unequal to each other but equal to "nothing".
-    triples = [
-        ("1-SNAPSHOT", "1", "1.sp"), ("1-SNAPSHOT", "1", "1-sp"), ("1.0-SNAPSHOT", "1.0", "1.0.sp"),
+    """Triples whose three pairs are all recorded: cycles, near misses, random triples."""
+    # The POM-reference rule `.qualifier < -qualifier` makes this a cycle; ComparableVersion
+    # 3.8.7 reads `1.sp` as `1-sp` and has none here.
+    corpus.section("transitivity-spec-cycle")
+    for a, b, c in [("1-SNAPSHOT", "1", "1.sp"), ("1-SNAPSHOT", "1", "1-sp"),
+                    ("1.0-SNAPSHOT", "1.0", "1.0.sp"), ("1.0-SNAPSHOT", "1.0", "1.0.SP1")]:
+        corpus.add_all([(a, b), (b, c), (c, a)])
+    # Real ComparableVersion 3.8.7 cycles a < b < c < a: null-like items (0, 0000000000,
+    # ga) that compare unequal to each other but equal to a missing item.
+    cycles = [
         ("1.ga.1", "1.0.alpha.1", "1"), ("1.0.1", "1.0000000000.alpha.2", "1"),
-        ("1.0.1", "1.0000000000000000000.alpha.1", "1.0000000000.1"),
         ("1.final.1", "1.0.rc.1", "1"), ("1.ga.1", "1.0.snapshot.1", "1.0"),
         ("1.0.1", "1.0000000000.rc.1", "1"), ("1.ga.sp", "1.0.alpha.1", "1"),
-        ("1-ga-1", "1-1", "1-0-1"), ("1-ga.1", "1-0.1", "1"), ("1.ga.1", "1.0.1", "1.1"),
+        # among real published versions (from the shared Maven fixture file)
+        ("3.0.0.alpha.1.0", "3.0", "3.0-pre1"), ("3.0.0.alpha.1.0", "3.0", "3.0.0-20180727"),
+        ("3.0.0.alpha.3", "3.0.0.GA", "3.0.0-03"), ("3.0.0.alpha.5.0.5", "3.0-FINAL", "3.0.0.preview"),
+        ("3.0.0.alpha.3", "3.0", "3.0-1"), ("3.0.0.alpha.4.0", "3.0.0.Final", "3.0-dev2"),
     ]
     # Found by brute force over a corner-case pool: every 3-cycle a < b < c < a.
     pool_small = sorted(set(CYCLE_POOL))
@@ -413,11 +419,25 @@ def transitivity(corpus, pool):
 
     found = []
     for a, b, c in itertools.combinations(pool_small, 3):
-        if (less(a, b) and less(b, c) and less(c, a)) or (less(b, a) and less(c, b) and less(a, c)):
+        if less(a, b) and less(b, c) and less(c, a):
             found.append((a, b, c))
+        elif less(b, a) and less(c, b) and less(a, c):
+            found.append((a, c, b))
     rng = random.Random(SEED + 2)
-    triples += rng.sample(found, min(len(found), 60))
-    for a, b, c in triples:
+    cycles += rng.sample(found, min(len(found), 60))
+    check = [pair for a, b, c in cycles for pair in [(a, b), (b, c), (c, a)]]
+    answers = real_ops(check)
+    for k, triple in enumerate(cycles):
+        if answers[3 * k:3 * k + 3] != ["<", "<", "<"]:
+            raise SystemExit(f"not a cycle under this oracle: {triple}")
+    corpus.section("transitivity-cycles")
+    for a, b, c in cycles:
+        # complete triples, three consecutive lines each, even if a pair occurs elsewhere
+        corpus.add_all([(a, b), (b, c), (c, a)], force=True)
+    corpus.section("transitivity-near-misses")
+    for a, b, c in [("1.0.1", "1.0000000000000000000.alpha.1", "1.0000000000.1"),
+                    ("1-ga-1", "1-1", "1-0-1"), ("1-ga.1", "1-0.1", "1"), ("1.ga.1", "1.0.1", "1.1"),
+                    ("3.0", "3.0.0.alpha.3", "3.0.1"), ("3.0-1", "3.0", "3.0.0.1")]:
         corpus.add_all([(a, b), (b, c), (c, a)])
     corpus.section("transitivity-random")
     for _ in range(400):
@@ -521,8 +541,9 @@ def main():
         f"# Format: A<TAB>OP<TAB>B, OP one of < = >; compare(B, A) is the opposite (checked by the harness).",
         "#   Lines starting with # are comments; `# == name ==` starts a section. The last section,",
         "#   non-ascii, depends on Java's UTF-16 char handling; skip it if that is out of scope.",
-        "# ComparableVersion is NOT transitive: section transitivity-cycles holds triples a, b, c whose",
-        f"#   three answers form a cycle ({cycles} 3-cycles found in the corner-case pool).",
+        "# ComparableVersion is NOT transitive: section transitivity-cycles holds triples a, b, c listed",
+        "#   as three consecutive lines a<b, b<c, c<a, each a verified cycle (the brute force found "
+        f"{cycles} 3-cycles in its corner-case pool).",
         f"# {len(pairs)} pairs: {counts['<']} <, {counts['=']} =, {counts['>']} >.",
     ]
     lines = list(header)

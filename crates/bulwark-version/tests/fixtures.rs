@@ -42,8 +42,8 @@ fn ecosystems_for(file_name: &str) -> Vec<Ecosystem> {
 /// Lines of the Maven fixtures (which follow the POM reference's text, as osv.dev does)
 /// where Maven's own `ComparableVersion` answers otherwise, with Maven's answer: Bulwark
 /// follows the client. Each was checked against the real class (`scripts/maven-order/run.sh
-/// check < FIXTURE`, Maven 3.8.7); most come from Maven reading `.word` as `-word`, and
-/// `scripts/maven-order/ALGORITHM.md` explains each kind.
+/// check < FIXTURE`, Maven 3.8.7); most come from Maven reading `.word` as `-word` (the
+/// rules are in the `maven` module's documentation).
 const MAVEN_DEPARTURES: &[(&str, usize, &str)] = &[
     ("maven-versions.txt", 100, ">"),
     ("maven-versions-generated.txt", 2781, ">"),
