@@ -358,7 +358,8 @@ fn parse_once<'c>(
 /// Sorts version strings by the scheme's order where they parse (plain text order
 /// otherwise) and drops duplicates.
 fn sort_versions(scheme: Option<VersionScheme>, versions: &mut Vec<&str>) {
-    versions.sort_by(|a, b| {
+    // Not a total order (parsed and unparsed strings mix): a sort that cannot panic.
+    bulwark_version::sort_versions_by(versions, |a, b| {
         let parsed = scheme.map(|scheme| {
             (
                 Version::parse_scheme(scheme, a),

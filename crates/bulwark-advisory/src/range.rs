@@ -117,7 +117,10 @@ impl CompiledRange {
                 }
             }
         }
-        events.sort_by(|a, b| compare_bounds(&a.at, &b.at).then(a.kind.cmp(&b.kind)));
+        // Advisory data is untrusted and some orders are not total: a sort that cannot panic.
+        bulwark_version::sort_versions_by(&mut events, |a, b| {
+            compare_bounds(&a.at, &b.at).then(a.kind.cmp(&b.kind))
+        });
         CompiledRange {
             scheme,
             events,

@@ -220,9 +220,71 @@ pub fn compare(ecosystem: &Ecosystem, left: &str, right: &str) -> Result<Orderin
     left.try_cmp(&right)
 }
 
+/// Sorts `items` by `compare`, stably, whatever `compare` does: version orders need not be
+/// total (Maven's is not transitive in corners, and mixing parsed and unparsed strings is
+/// not either), and the standard library's sorts may panic on a comparison that is not a
+/// total order. A merge sort only ever asks which of two items goes first, so it ends with
+/// some order and never panics. O(n log n) comparisons.
+pub fn sort_versions_by<T>(items: &mut Vec<T>, mut compare: impl FnMut(&T, &T) -> Ordering) {
+    let taken = std::mem::take(items);
+    *items = merge_sort(taken, &mut compare);
+}
+
+fn merge_sort<T>(mut items: Vec<T>, compare: &mut impl FnMut(&T, &T) -> Ordering) -> Vec<T> {
+    if items.len() <= 1 {
+        return items;
+    }
+    let right = items.split_off(items.len() / 2);
+    let left = merge_sort(items, compare);
+    let right = merge_sort(right, compare);
+    let mut merged = Vec::with_capacity(left.len() + right.len());
+    let mut left = left.into_iter().peekable();
+    let mut right = right.into_iter().peekable();
+    loop {
+        let take_right = match (left.peek(), right.peek()) {
+            (Some(l), Some(r)) => compare(r, l) == Ordering::Less,
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (None, None) => break,
+        };
+        let next = if take_right {
+            right.next()
+        } else {
+            left.next()
+        };
+        merged.extend(next);
+    }
+    merged
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sorting_survives_orders_that_are_not_total() {
+        // A cycle of Maven's (1.ga.1 < 1.0.alpha.1 < 1 < 1.ga.1) and a comparison that
+        // answers at random: the sort ends, keeps every item and never panics.
+        let mut cycle = vec!["1", "1.0.alpha.1", "1.ga.1", "1", "2"];
+        sort_versions_by(&mut cycle, |a, b| {
+            compare(&Ecosystem::Maven, a, b).unwrap_or(Ordering::Equal)
+        });
+        assert_eq!(cycle.len(), 5);
+        assert_eq!(cycle.last(), Some(&"2"));
+        let mut state = 7u64;
+        let mut items: Vec<u32> = (0..500).collect();
+        sort_versions_by(&mut items, |_, _| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            [Ordering::Less, Ordering::Equal, Ordering::Greater][(state >> 33) as usize % 3]
+        });
+        items.sort_unstable();
+        assert_eq!(items, (0..500).collect::<Vec<_>>());
+        let mut plain = vec![3, 1, 2, 1];
+        sort_versions_by(&mut plain, Ord::cmp);
+        assert_eq!(plain, [1, 1, 2, 3]);
+    }
 
     #[test]
     fn compare_uses_the_ecosystem_scheme() {

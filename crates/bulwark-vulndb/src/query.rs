@@ -257,7 +257,7 @@ fn group(
                 .iter()
                 .flat_map(|f| f.fixed.iter().map(|v| (*v).to_owned()))
                 .collect();
-            fixed.sort_by(|a, b| {
+            bulwark_version::sort_versions_by(&mut fixed, |a, b| {
                 bulwark_version::compare(&key.ecosystem.ecosystem, a, b)
                     .unwrap_or_else(|_| a.cmp(b))
             });

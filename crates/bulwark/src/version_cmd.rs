@@ -85,7 +85,10 @@ pub fn run(command: VersionCommand) -> anyhow::Result<()> {
                 );
             }
             // One scheme throughout, so every pair is comparable.
-            versions.sort_by(|a, b| a.try_cmp(b).unwrap_or(Ordering::Equal));
+            // Maven's order has cycles in corners: a sort that cannot panic on them.
+            bulwark_version::sort_versions_by(&mut versions, |a, b| {
+                a.try_cmp(b).unwrap_or(Ordering::Equal)
+            });
             if reverse {
                 versions.reverse();
             }
