@@ -147,6 +147,18 @@ const MAX_MANIFEST_REFERENCES: usize = 10_000;
 /// A fault a test injects at a named step of a multi-step commit (the `failpoints` feature;
 /// without it this is nothing): the step fails there, as if the process had stopped, with
 /// none of the clean-up that follows it.
+/// The fault points of an upload's completion, in the order `Registry::complete` passes them
+/// (two are the blob store's), for the tests that fail or crash a completion at each.
+#[cfg(feature = "failpoints")]
+pub const COMPLETION_FAULT_POINTS: [&str; 6] = [
+    "registry::complete::after_stage",
+    "blobstore::commit::before_place",
+    "blobstore::commit::after_place",
+    "registry::complete::after_commit",
+    "registry::complete::after_link",
+    "registry::complete::after_session_delete",
+];
+
 #[cfg(feature = "failpoints")]
 fn fault(point: &'static str) -> Result<()> {
     fail::fail_point!(point, |_| Err(RegistryError::Injected(point)));

@@ -13,15 +13,7 @@ use bulwark_test_support::{Backend, TestDatabase};
 use bytes::Bytes;
 use futures::{Stream, TryStreamExt};
 
-/// The steps of `Registry::complete`, in order.
-const STEPS: [&str; 6] = [
-    "registry::complete::after_stage",
-    "blobstore::commit::before_place",
-    "blobstore::commit::after_place",
-    "registry::complete::after_commit",
-    "registry::complete::after_link",
-    "registry::complete::after_session_delete",
-];
+use bulwark_registry::COMPLETION_FAULT_POINTS as STEPS;
 
 fn body(bytes: &[u8]) -> impl Stream<Item = std::io::Result<Bytes>> + Send + use<> {
     futures::stream::iter([Ok(Bytes::copy_from_slice(bytes))])

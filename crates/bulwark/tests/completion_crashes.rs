@@ -11,14 +11,7 @@ use std::time::Duration;
 
 use common::*;
 
-const STEPS: [&str; 6] = [
-    "registry::complete::after_stage",
-    "blobstore::commit::before_place",
-    "blobstore::commit::after_place",
-    "registry::complete::after_commit",
-    "registry::complete::after_link",
-    "registry::complete::after_session_delete",
-];
+use bulwark_registry::COMPLETION_FAULT_POINTS as STEPS;
 
 async fn crash_at_every_step(backend: Backend) {
     let mut server = TestServer::start(backend).await;
