@@ -12,7 +12,8 @@ use bulwark_cvss::Severity;
 #[test]
 fn every_record_parses_and_hand_checked_matches_hold() {
     let Some(dir) = support::data_dir() else {
-        eprintln!("../shared/data not found; skipping");
+        // Only outside CI: under CI `data_dir` fails the test when the data is missing.
+        eprintln!("../shared/data not found outside CI; not run");
         return;
     };
     let sources = support::read_all(&dir);

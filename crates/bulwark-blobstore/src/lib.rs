@@ -477,7 +477,7 @@ impl BlobStore {
     ) -> Result<u64> {
         let file_path = root.join("uploads").join(session).join(SESSION_FILE);
         let size = staged.size;
-        if size == 0 && !file_path.exists() {
+        if size == 0 && !tokio::fs::try_exists(&file_path).await? {
             // Nothing was ever staged: the empty blob.
             tokio::fs::write(&file_path, b"").await?;
         }
@@ -518,7 +518,10 @@ impl BlobStore {
                 BlobStoreError::Inconsistent(format!("blob {expected} vanished during a commit"))
             })?;
             let leftover = root.join("uploads").join(session).join(SESSION_FILE);
-            tokio::fs::remove_file(leftover).await.ok();
+            if let Err(error) = tokio::fs::remove_file(leftover).await {
+                // The session's removal, or the sweep, takes it later.
+                tracing::warn!(%session, %error, "removing a redundant staged copy failed");
+            }
             return Ok(size);
         }
         self.sync_directories(target).await?;

@@ -31,7 +31,8 @@ fn data_dir() -> Option<PathBuf> {
 
 async fn imports_everything(backend: Backend) {
     let Some(data) = data_dir() else {
-        eprintln!("../shared/data not found; skipping");
+        // Only outside CI: under CI `data_dir` fails the test when the data is missing.
+        eprintln!("../shared/data not found outside CI; not run");
         return;
     };
     let db = TestDatabase::new(backend).await;
