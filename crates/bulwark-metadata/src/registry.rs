@@ -749,31 +749,29 @@ impl MetadataStore {
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
-    /// Up to `limit` repository names after `after`, in byte order, of the projects named
-    /// and of every public project. Each project's repositories are one range of the name
-    /// index (`project/` up to `project0`, `0` following `/`), read in order, so a caller who
-    /// sees little costs little however many repositories others have.
+    /// The names of the public projects.
+    pub async fn public_projects(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT name FROM projects WHERE public <> 0")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Up to `limit` repository names after `after`, in byte order, of the projects named.
+    /// Each project's repositories are one range of the name index (`project/` up to
+    /// `project0`, `0` following `/`), read in order, so a caller who sees little costs
+    /// little however many repositories others have.
     pub async fn repositories_of(
         &self,
         projects: &std::collections::BTreeSet<String>,
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<String>> {
-        let public = sqlx::query("SELECT name FROM projects WHERE public <> 0")
-            .fetch_all(&self.pool)
-            .await?;
         let mut ranges: Vec<(String, String)> = projects
             .iter()
-            .cloned()
-            .chain(
-                public
-                    .iter()
-                    .filter_map(|row| row.try_get::<String, _>(0).ok()),
-            )
             .map(|project| (format!("{project}/"), format!("{project}0")))
             .collect();
         ranges.sort();
-        ranges.dedup();
         let after = after.unwrap_or("");
         let mut names = Vec::new();
         for (low, high) in ranges {

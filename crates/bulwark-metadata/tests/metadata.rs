@@ -186,7 +186,10 @@ async fn suite(backend: Backend) {
     for name in ["proj-x/a", "pub/z", "hidden/a", "projx/no"] {
         store.link_blob(&self::name(name), &layer, 5).await.unwrap();
     }
-    let mine: std::collections::BTreeSet<String> = ["proj".to_owned(), "proj-x".to_owned()].into();
+    assert_eq!(store.public_projects().await.unwrap(), ["pub"]);
+    let mut mine: std::collections::BTreeSet<String> =
+        ["proj".to_owned(), "proj-x".to_owned()].into();
+    mine.extend(store.public_projects().await.unwrap());
     assert_eq!(
         store.repositories_of(&mine, None, 10).await.unwrap(),
         ["proj-x/a", "proj/app", "proj/other", "pub/z"]
@@ -200,7 +203,7 @@ async fn suite(backend: Backend) {
     );
     assert_eq!(
         store
-            .repositories_of(&Default::default(), None, 10)
+            .repositories_of(&["pub".to_owned()].into(), None, 10)
             .await
             .unwrap(),
         ["pub/z"]

@@ -775,8 +775,13 @@ impl Registry {
     }
 
     /// One page of repository names, and whether more follow.
+    /// The public projects, whose repositories every signed-in caller may list.
+    pub async fn public_projects(&self) -> Result<Vec<String>> {
+        Ok(self.metadata.public_projects().await?)
+    }
+
     /// One page of repository names after `last`: of every project (`projects` = `None`),
-    /// or of the projects named and the public ones.
+    /// or of the projects named.
     pub async fn catalog(
         &self,
         projects: Option<&std::collections::BTreeSet<String>>,

@@ -657,10 +657,14 @@ async fn catalog(
         .pull_candidates(subject)
         .await
         .map_err(|e| registry_auth_error(e, |_| String::new()))?;
-    let projects = match &candidates {
+    let projects = match candidates {
         PullCandidates::Any => None,
-        PullCandidates::Only(projects) => Some(projects),
+        PullCandidates::Only(mut projects) => {
+            projects.extend(state.registry.public_projects().await?);
+            Some(projects)
+        }
     };
+    let projects = projects.as_ref();
     let mut cursor = last.map(str::to_owned);
     let mut visible: Vec<String> = Vec::new();
     // A backstop: candidates are nearly exact, so names are rarely refused; should many be
