@@ -19,6 +19,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+# The independent validator the OpenAPI document is checked with.
+python3 -c "import openapi_spec_validator" 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
 
 # One build directory outside the clone, reused across runs.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bulwark-target}"

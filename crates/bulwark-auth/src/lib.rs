@@ -17,12 +17,13 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bulwark_metadata::{AccessStoreError, MetadataError, MetadataStore, TokenOwner, now_millis};
+pub use bulwark_oci::RequestContext;
 use sha2::{Digest, Sha256};
 
 pub use jwt::{KeyRing, RegistryClaims, generate_signing_key, install_crypto_provider};
 pub use manage::{ManageError, NewToken};
 pub use policy::{
-    Account, AccountId, AccountKind, Action, Decision, PullCandidates, ResourceAccess, Role, Scope,
+    Account, AccountId, AccountKind, Action, Candidates, Decision, ResourceAccess, Role, Scope,
     Subject, Target,
 };
 
@@ -194,6 +195,43 @@ struct Inner {
     cache_salt: [u8; 32],
     /// Concurrent argon2 computations allowed.
     argon2_permits: Arc<tokio::sync::Semaphore>,
+}
+
+/// The caller of an operation: who it is, and the request that asks (address, request id,
+/// time). Every management operation takes one, so what it records names the request; it
+/// reads as its [`Subject`] wherever only the identity matters.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub subject: Subject,
+    pub context: RequestContext,
+}
+
+impl Caller {
+    /// The context of a request by `subject`, accepted now: its name and token fill the
+    /// actor fields, the registry's one clock the time.
+    pub fn new(subject: Subject, client_address: String, request_id: String) -> Self {
+        let at_millis = now_millis();
+        let token_id = match &subject {
+            Subject::Account(account) => account.token_id.clone(),
+            Subject::Anonymous | Subject::RegistryToken { .. } => None,
+        };
+        let context = RequestContext {
+            actor: subject.display_name().to_owned(),
+            token_id,
+            client_address,
+            request_id,
+            at_millis,
+        };
+        Caller { subject, context }
+    }
+}
+
+impl std::ops::Deref for Caller {
+    type Target = Subject;
+
+    fn deref(&self) -> &Subject {
+        &self.subject
+    }
 }
 
 /// The access-control service; cheap to clone.
@@ -662,7 +700,7 @@ impl Auth {
                 .await?
                 .is_some_and(|p| p.public);
         }
-        match policy::decide(subject, action, &target) {
+        match self.judge(subject, action, &target) {
             Decision::Allow => Ok(()),
             Decision::Deny => Err(match subject {
                 Subject::Anonymous => AuthError::Unauthenticated,
@@ -671,6 +709,22 @@ impl Auth {
                 Subject::Account(_) => AuthError::Denied,
             }),
         }
+    }
+
+    /// Every decision, single checks and listings alike, is taken here: the one place that
+    /// sees them all (denials are logged at debug level, for whoever asks why).
+    pub(crate) fn judge(&self, subject: &Subject, action: Action, target: &Target<'_>) -> Decision {
+        let decision = policy::decide(subject, action, target);
+        if decision == Decision::Deny {
+            tracing::debug!(
+                subject = subject.display_name(),
+                ?action,
+                project = target.project,
+                repository = target.repository,
+                "denied"
+            );
+        }
+        decision
     }
 
     /// The subject whose rights a listing is judged by: a registry token's bearer by its
@@ -689,12 +743,13 @@ impl Auth {
         })
     }
 
-    /// Where a listing of what `subject` may pull needs to look (see
-    /// [`policy::PullCandidates`]); each entry found there still goes through
-    /// [`Auth::pullable`].
-    pub async fn pull_candidates(&self, subject: &Subject) -> Result<policy::PullCandidates> {
-        Ok(policy::pull_candidates(
+    /// Where a listing of what `subject` may `action` needs to look (see
+    /// [`policy::Candidates`]); each entry found there is still judged on its own (for pulls,
+    /// by [`Auth::pullable`]).
+    pub async fn candidates(&self, subject: &Subject, action: Action) -> Result<Candidates> {
+        Ok(policy::candidates(
             &self.listing_subject(subject).await?,
+            action,
         ))
     }
 
@@ -724,7 +779,7 @@ impl Auth {
                 repository: Some(&name),
                 public: is_public,
             };
-            if policy::decide(&subject, Action::Pull, &target) == Decision::Allow {
+            if self.judge(&subject, Action::Pull, &target) == Decision::Allow {
                 visible.push(name);
             }
         }

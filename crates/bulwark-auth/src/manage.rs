@@ -5,6 +5,7 @@
 //! views without secrets.
 
 use std::collections::BTreeSet;
+use std::ops::Bound::{Excluded, Unbounded};
 
 use bulwark_metadata::{
     ProjectRecord, RobotPermissionRecord, RobotRecord, TokenOwner, TokenRecord, UserRecord,
@@ -14,7 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::{ScopedAction, format_actions, parse_actions};
 use crate::secret::{self, GeneratedToken};
-use crate::{AccountId, Action, Auth, AuthError, Decision, Resource, Role, Scope, Subject, Target};
+use crate::{
+    AccountId, Action, Auth, AuthError, Caller, Candidates, Decision, Resource, Role, Scope,
+    Subject, Target,
+};
 
 pub type ManageError = AuthError;
 type Result<T> = std::result::Result<T, AuthError>;
@@ -23,10 +27,8 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// A rotated-out secret may stay valid for at most this long.
 pub const MAX_ROTATION_GRACE_SECS: u64 = 30 * 24 * 60 * 60;
 pub const MAX_PAGE: u32 = 1000;
-/// Batches of projects one listing may examine for visible ones.
-const PROJECT_SCAN_BATCHES: usize = 10;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct UserView {
     pub name: String,
     pub admin: bool,
@@ -47,7 +49,7 @@ impl From<UserRecord> for UserView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct ProjectView {
     pub name: String,
     pub public: bool,
@@ -64,14 +66,14 @@ impl From<ProjectRecord> for ProjectView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct MemberView {
     pub user: String,
     pub role: Role,
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct RobotView {
     pub name: String,
     pub project: Option<String>,
@@ -99,7 +101,7 @@ impl From<RobotRecord> for RobotView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct TokenView {
     pub id: String,
     pub name: String,
@@ -115,7 +117,7 @@ pub struct TokenView {
 }
 
 /// A token just created or rotated: the only time its secret is shown.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct NewToken {
     #[serde(flatten)]
     pub view: TokenView,
@@ -132,7 +134,7 @@ impl std::fmt::Debug for NewToken {
     }
 }
 
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct NewUser {
     pub name: String,
     pub password: Option<String>,
@@ -151,7 +153,7 @@ impl std::fmt::Debug for NewUser {
     }
 }
 
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct UserChanges {
     pub password: Option<String>,
     pub admin: Option<bool>,
@@ -169,7 +171,7 @@ impl std::fmt::Debug for UserChanges {
     }
 }
 
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     /// Required when the account already has a password.
@@ -187,7 +189,7 @@ impl std::fmt::Debug for PasswordChange {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct NewProject {
     pub name: String,
     #[serde(default)]
@@ -196,7 +198,7 @@ pub struct NewProject {
     pub owner: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct NewRobot {
     pub name: String,
     #[serde(default)]
@@ -207,7 +209,7 @@ pub struct NewRobot {
     pub expires_in_days: Option<u32>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct TokenRequest {
     pub name: String,
     pub expires_in_days: Option<u32>,
@@ -319,7 +321,7 @@ impl Auth {
 
     // ---- users ----
 
-    pub async fn create_user(&self, caller: &Subject, new: NewUser) -> Result<UserView> {
+    pub async fn create_user(&self, caller: &Caller, new: NewUser) -> Result<UserView> {
         self.authorize(caller, Action::ManageSystem, Resource::System)
             .await?;
         validate_name("user", &new.name)?;
@@ -331,12 +333,13 @@ impl Auth {
             .store()
             .create_user(&new.name, hash.as_deref(), new.admin)
             .await?;
+        self.changed(caller, "user.create", &user.name);
         Ok(user.into())
     }
 
     pub async fn list_users(
         &self,
-        caller: &Subject,
+        caller: &Caller,
         after: &str,
         limit: Option<u32>,
     ) -> Result<Vec<UserView>> {
@@ -347,7 +350,7 @@ impl Auth {
     }
 
     /// One's own record, or anyone's for an administrator.
-    pub async fn get_user(&self, caller: &Subject, name: &str) -> Result<UserView> {
+    pub async fn get_user(&self, caller: &Caller, name: &str) -> Result<UserView> {
         if !is_self(caller, name) {
             self.authorize(caller, Action::ManageSystem, Resource::System)
                 .await?;
@@ -358,7 +361,7 @@ impl Auth {
 
     pub async fn update_user(
         &self,
-        caller: &Subject,
+        caller: &Caller,
         name: &str,
         changes: UserChanges,
     ) -> Result<UserView> {
@@ -380,12 +383,14 @@ impl Auth {
             disabled: changes.disabled,
         };
         let user = self.store().update_user(name, &update).await?;
-        user.map(UserView::from).ok_or(AuthError::NotFound("user"))
+        let user = user.ok_or(AuthError::NotFound("user"))?;
+        self.changed(caller, "user.update", &user.name);
+        Ok(user.into())
     }
 
     // ---- projects ----
 
-    pub async fn create_project(&self, caller: &Subject, new: NewProject) -> Result<ProjectView> {
+    pub async fn create_project(&self, caller: &Caller, new: NewProject) -> Result<ProjectView> {
         self.authorize(caller, Action::CreateProject, Resource::System)
             .await?;
         project_name_valid(&new.name)?;
@@ -404,48 +409,59 @@ impl Auth {
                 .set_member(project.id, owner.id, Role::Owner.as_str())
                 .await?;
         }
+        self.changed(caller, "project.create", &project.name);
         Ok(project.into())
     }
 
     /// The projects the caller can see (public ones, its own, all for an administrator) and
-    /// the cursor of the next page. Filtering happens after paging, so at most
-    /// [`PROJECT_SCAN_BATCHES`] batches are examined per call; the cursor then continues
-    /// from the last project examined.
+    /// the cursor of the next page. Only the projects the caller might see are read (its own
+    /// and the public ones, see [`crate::policy::Candidates`]), and each is still judged by
+    /// the decision point: the work follows what the caller sees, not the registry's size.
     pub async fn list_projects(
         &self,
-        caller: &Subject,
+        caller: &Caller,
         after: &str,
         limit: Option<u32>,
     ) -> Result<(Vec<ProjectView>, Option<String>)> {
-        let limit = page_limit(limit);
-        let mut visible: Vec<ProjectView> = Vec::new();
-        let mut cursor = after.to_owned();
-        for _ in 0..PROJECT_SCAN_BATCHES {
-            let batch = self.store().projects(&cursor, limit).await?;
-            let exhausted = batch.len() < limit as usize;
-            for project in batch {
-                if visible.len() == limit as usize {
-                    return Ok((visible, Some(cursor)));
+        let limit = page_limit(limit) as usize;
+        let records = match self.candidates(caller, Action::ViewProject).await? {
+            Candidates::Any => self.store().projects(after, limit as u32 + 1).await?,
+            Candidates::Only(mut names) => {
+                names.extend(self.store().public_projects().await?);
+                let mut records = Vec::new();
+                for name in names.range::<str, _>((Excluded(after), Unbounded)) {
+                    if records.len() > limit {
+                        break;
+                    }
+                    // Gone since the names were read: nothing to show.
+                    if let Some(record) = self.store().project_by_name(name).await? {
+                        records.push(record);
+                    }
                 }
-                cursor.clone_from(&project.name);
-                // The record carries the visibility: decide without another query.
-                let target = Target {
-                    project: Some(&project.name),
-                    repository: None,
-                    public: project.public,
-                };
-                if crate::policy::decide(caller, Action::ViewProject, &target) == Decision::Allow {
-                    visible.push(project.into());
-                }
+                records
             }
-            if exhausted {
-                return Ok((visible, None));
+        };
+        let more = records.len() > limit;
+        let mut visible: Vec<ProjectView> = Vec::new();
+        let mut examined = None;
+        for project in records.into_iter().take(limit) {
+            examined = Some(project.name.clone());
+            // The record carries the visibility: decide without another query.
+            let target = Target {
+                project: Some(&project.name),
+                repository: None,
+                public: project.public,
+            };
+            if self.judge(caller, Action::ViewProject, &target) == Decision::Allow {
+                visible.push(project.into());
             }
         }
-        Ok((visible, Some(cursor)))
+        // From the last project examined: one the decision refused is not shown, yet the
+        // next page starts after it.
+        Ok((visible, examined.filter(|_| more)))
     }
 
-    pub async fn get_project(&self, caller: &Subject, name: &str) -> Result<ProjectView> {
+    pub async fn get_project(&self, caller: &Caller, name: &str) -> Result<ProjectView> {
         self.authorize(caller, Action::ViewProject, Resource::Project(name))
             .await?;
         let project = self.store().project_by_name(name).await?;
@@ -456,22 +472,23 @@ impl Auth {
 
     pub async fn set_project_public(
         &self,
-        caller: &Subject,
+        caller: &Caller,
         name: &str,
         public: bool,
     ) -> Result<ProjectView> {
         self.authorize(caller, Action::ManageProject, Resource::Project(name))
             .await?;
         let project = self.store().set_project_public(name, public).await?;
-        project
-            .map(ProjectView::from)
-            .ok_or(AuthError::NotFound("project"))
+        let project = project.ok_or(AuthError::NotFound("project"))?;
+        self.changed(caller, "project.update", &project.name);
+        Ok(project.into())
     }
 
-    pub async fn delete_project(&self, caller: &Subject, name: &str) -> Result<()> {
+    pub async fn delete_project(&self, caller: &Caller, name: &str) -> Result<()> {
         self.authorize(caller, Action::ManageProject, Resource::Project(name))
             .await?;
         if self.store().delete_project(name).await? {
+            self.changed(caller, "project.delete", name);
             Ok(())
         } else {
             Err(AuthError::NotFound("project"))
@@ -489,7 +506,7 @@ impl Auth {
 
     pub async fn list_members(
         &self,
-        caller: &Subject,
+        caller: &Caller,
         project: &str,
         after: &str,
         limit: Option<u32>,
@@ -513,7 +530,7 @@ impl Auth {
 
     pub async fn set_member(
         &self,
-        caller: &Subject,
+        caller: &Caller,
         project: &str,
         user: &str,
         role: Role,
@@ -529,14 +546,19 @@ impl Auth {
         self.store()
             .set_member(project.id, user.id, role.as_str())
             .await?;
+        self.changed(
+            caller,
+            "member.set",
+            &format!("{}/{} as {role}", project.name, user.name),
+        );
         Ok(MemberView {
             user: user.name,
             role,
-            created_at: now_millis(),
+            created_at: caller.context.at_millis,
         })
     }
 
-    pub async fn remove_member(&self, caller: &Subject, project: &str, user: &str) -> Result<()> {
+    pub async fn remove_member(&self, caller: &Caller, project: &str, user: &str) -> Result<()> {
         self.authorize(caller, Action::ManageProject, Resource::Project(project))
             .await?;
         let project = self.project(project).await?;
@@ -546,6 +568,11 @@ impl Auth {
             .await?
             .ok_or(AuthError::NotFound("member"))?;
         if self.store().remove_member(project.id, user.id).await? {
+            self.changed(
+                caller,
+                "member.remove",
+                &format!("{}/{}", project.name, user.name),
+            );
             Ok(())
         } else {
             Err(AuthError::NotFound("member"))
@@ -557,7 +584,7 @@ impl Auth {
     /// Creates a robot in `project` (or a system robot) and its first access token.
     pub async fn create_robot(
         &self,
-        caller: &Subject,
+        caller: &Caller,
         project: Option<&str>,
         new: NewRobot,
     ) -> Result<(RobotView, NewToken)> {
@@ -628,12 +655,13 @@ impl Auth {
                 &[],
             )
             .await?;
+        self.changed(caller, "robot.create", &robot.name);
         Ok((robot.into(), token))
     }
 
     pub async fn list_robots(
         &self,
-        caller: &Subject,
+        caller: &Caller,
         project: Option<&str>,
         after: &str,
         limit: Option<u32>,
@@ -687,21 +715,22 @@ impl Auth {
 
     pub async fn set_robot_disabled(
         &self,
-        caller: &Subject,
+        caller: &Caller,
         name: &str,
         disabled: bool,
     ) -> Result<RobotView> {
         let robot = self.managed_robot(caller, name).await?;
         self.store().set_robot_disabled(robot.id, disabled).await?;
         let robot = self.store().robot_by_id(robot.id).await?;
-        robot
-            .map(RobotView::from)
-            .ok_or(AuthError::NotFound("robot"))
+        let robot = robot.ok_or(AuthError::NotFound("robot"))?;
+        self.changed(caller, "robot.update", &robot.name);
+        Ok(robot.into())
     }
 
-    pub async fn delete_robot(&self, caller: &Subject, name: &str) -> Result<()> {
+    pub async fn delete_robot(&self, caller: &Caller, name: &str) -> Result<()> {
         let robot = self.managed_robot(caller, name).await?;
         self.store().delete_robot(robot.id).await?;
+        self.changed(caller, "robot.delete", &robot.name);
         Ok(())
     }
 
@@ -746,7 +775,7 @@ impl Auth {
 
     pub async fn create_token(
         &self,
-        caller: &Subject,
+        caller: &Caller,
         owner: &TokenOwnerRef,
         request: TokenRequest,
     ) -> Result<NewToken> {
@@ -758,14 +787,21 @@ impl Auth {
             .map(|s| s.parse())
             .collect::<Result<BTreeSet<Scope>>>()?;
         let scopes: Vec<Scope> = scopes.into_iter().collect();
-        self.insert_token(
-            owner,
-            &owner_name,
-            &request.name,
-            request.expires_in_days,
-            &scopes,
-        )
-        .await
+        let token = self
+            .insert_token(
+                owner,
+                &owner_name,
+                &request.name,
+                request.expires_in_days,
+                &scopes,
+            )
+            .await?;
+        self.changed(
+            caller,
+            "token.create",
+            &format!("{} for {owner_name}", token.view.id),
+        );
+        Ok(token)
     }
 
     async fn insert_token(
@@ -811,7 +847,7 @@ impl Auth {
 
     pub async fn list_tokens(
         &self,
-        caller: &Subject,
+        caller: &Caller,
         owner: &TokenOwnerRef,
         after: &str,
         limit: Option<u32>,
@@ -851,16 +887,17 @@ impl Auth {
         }
     }
 
-    pub async fn revoke_token(&self, caller: &Subject, id: &str) -> Result<()> {
+    pub async fn revoke_token(&self, caller: &Caller, id: &str) -> Result<()> {
         let (record, _) = self.managed_token(caller, id).await?;
         self.store().revoke_token(&record.id).await?;
+        self.changed(caller, "token.revoke", &record.id);
         Ok(())
     }
 
     /// A new secret for the token; the old one keeps working for `grace_secs` (default 0).
     pub async fn rotate_token(
         &self,
-        caller: &Subject,
+        caller: &Caller,
         id: &str,
         grace_secs: u64,
     ) -> Result<NewToken> {
@@ -890,6 +927,7 @@ impl Auth {
             .token(&record.id)
             .await?
             .ok_or(AuthError::NotFound("token"))?;
+        self.changed(caller, "token.rotate", &record.id);
         Ok(NewToken {
             view: token_view(updated, &owner_name)?,
             token: generated.token,
@@ -898,14 +936,10 @@ impl Auth {
 
     /// Changes the caller's own password. When the account has one, the current password
     /// must be given: a stolen token alone cannot turn into a password that never expires.
-    pub async fn change_own_password(
-        &self,
-        caller: &Subject,
-        change: PasswordChange,
-    ) -> Result<()> {
+    pub async fn change_own_password(&self, caller: &Caller, change: PasswordChange) -> Result<()> {
         self.authorize(caller, Action::ManageOwnAccount, Resource::System)
             .await?;
-        let Subject::Account(account) = caller else {
+        let Subject::Account(account) = &caller.subject else {
             return Err(AuthError::Denied);
         };
         let user = self
@@ -940,12 +974,13 @@ impl Auth {
             ..UserUpdate::default()
         };
         self.store().update_user(&user.name, &update).await?;
+        self.changed(caller, "password.change", &user.name);
         Ok(())
     }
 
     /// The caller's own identity, for `whoami`.
-    pub async fn whoami(&self, caller: &Subject) -> Result<Whoami> {
-        match caller {
+    pub async fn whoami(&self, caller: &Caller) -> Result<Whoami> {
+        match &caller.subject {
             Subject::Account(account) => Ok(Whoami {
                 name: account.name.clone(),
                 kind: match account.id {
@@ -969,13 +1004,31 @@ impl Auth {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Whoami {
     pub name: String,
     pub kind: String,
     pub admin: bool,
     pub token: Option<String>,
     pub scopes: Option<Vec<String>>,
+}
+
+impl Auth {
+    /// Every change a management operation made, with the request that asked for it: who
+    /// (and with which token), from where, under which request id. The audit log's records
+    /// will carry the same fields.
+    fn changed(&self, caller: &Caller, action: &'static str, target: &str) {
+        let context = &caller.context;
+        tracing::info!(
+            action,
+            target,
+            actor = %context.actor,
+            token_id = context.token_id.as_deref().unwrap_or("-"),
+            client = %context.client_address,
+            request_id = %context.request_id,
+            "management change"
+        );
+    }
 }
 
 fn is_self(caller: &Subject, name: &str) -> bool {

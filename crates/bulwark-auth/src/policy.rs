@@ -39,7 +39,19 @@ pub enum Action {
 }
 
 /// A member's role in a project. Each role's rights are listed in [`Role::allows`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Owner,
@@ -411,45 +423,45 @@ pub fn decide(subject: &Subject, action: Action, target: &Target<'_>) -> Decisio
     }
 }
 
-/// The projects in which a caller might be allowed to pull, besides public ones: a superset
-/// that lets a listing be narrowed in the store before [`decide`] judges each entry, so the
-/// work a listing does follows what the caller can see, not the size of the registry.
+/// The projects in which a caller might be allowed an action, besides public ones: a
+/// superset that lets a listing be narrowed in the store before [`decide`] judges each entry,
+/// so the work a listing does follows what the caller can see, not the size of the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PullCandidates {
-    /// Any project (an administrator, a system robot with pull).
+pub enum Candidates {
+    /// Any project (an administrator, a system robot with the right).
     Any,
     /// These projects, and public ones.
     Only(BTreeSet<String>),
 }
 
-/// See [`PullCandidates`]. A registry token's bearer is judged by its account, which the
-/// caller loads first (as `Auth::pullable` does).
-pub fn pull_candidates(subject: &Subject) -> PullCandidates {
+/// See [`Candidates`]. A registry token's bearer is judged by its account, which the caller
+/// loads first (as `Auth::candidates` does).
+pub fn candidates(subject: &Subject, action: Action) -> Candidates {
     match subject {
-        Subject::Anonymous | Subject::RegistryToken { .. } => PullCandidates::Only(BTreeSet::new()),
+        Subject::Anonymous | Subject::RegistryToken { .. } => Candidates::Only(BTreeSet::new()),
         Subject::Account(account) => match &account.kind {
-            AccountKind::User { is_admin: true, .. } => PullCandidates::Any,
-            AccountKind::User { memberships, .. } => PullCandidates::Only(
+            AccountKind::User { is_admin: true, .. } => Candidates::Any,
+            AccountKind::User { memberships, .. } => Candidates::Only(
                 memberships
                     .iter()
-                    .filter(|(_, role)| role.allows(Action::Pull))
+                    .filter(|(_, role)| role.allows(action))
                     .map(|(project, _)| project.clone())
                     .collect(),
             ),
             AccountKind::Robot { permissions, .. } => {
-                let pulling = permissions
-                    .iter()
-                    .filter(|p| p.actions.iter().any(|a| a.covers(Action::Pull)));
+                let granting = permissions.iter().filter(|p| {
+                    action == Action::ViewProject || p.actions.iter().any(|a| a.covers(action))
+                });
                 let mut projects = BTreeSet::new();
-                for permission in pulling {
+                for permission in granting {
                     match &permission.project {
-                        None => return PullCandidates::Any,
+                        None => return Candidates::Any,
                         Some(project) => {
                             projects.insert(project.clone());
                         }
                     }
                 }
-                PullCandidates::Only(projects)
+                Candidates::Only(projects)
             }
         },
     }
@@ -656,6 +668,61 @@ mod tests {
             decide(&subject, Action::ManageProject, &repo("p", false)),
             Decision::Deny
         );
+    }
+
+    /// Whatever the caller, a private project it may act on is among its candidates for that
+    /// action: a listing narrowed to them loses nothing the decision would show.
+    #[test]
+    fn candidates_cover_every_allowed_project() {
+        let robot = |project: Option<&str>, actions: &[ScopedAction]| {
+            Subject::Account(Account {
+                id: AccountId::Robot(7),
+                name: "robot".into(),
+                kind: AccountKind::Robot {
+                    project: project.map(str::to_owned),
+                    permissions: vec![RobotPermission {
+                        project: project.map(str::to_owned),
+                        actions: actions.iter().copied().collect(),
+                    }],
+                },
+                scopes: None,
+                token_id: None,
+            })
+        };
+        let mut subjects = vec![
+            Subject::Anonymous,
+            Subject::Account(user(true, &[])),
+            robot(Some("p"), &[ScopedAction::Pull]),
+            robot(Some("p"), &[ScopedAction::Push, ScopedAction::Admin]),
+            robot(None, &[ScopedAction::Pull]),
+        ];
+        for role in Role::ALL {
+            subjects.push(Subject::Account(user(false, &[("p", role)])));
+        }
+        let actions = [
+            Action::Pull,
+            Action::Push,
+            Action::Delete,
+            Action::Audit,
+            Action::ManageProject,
+            Action::ViewProject,
+        ];
+        for subject in &subjects {
+            for action in actions {
+                let found = candidates(subject, action);
+                for project in ["p", "q"] {
+                    let allowed = decide(subject, action, &repo(project, false)) == Decision::Allow;
+                    let listed = match &found {
+                        Candidates::Any => true,
+                        Candidates::Only(projects) => projects.contains(project),
+                    };
+                    assert!(
+                        !allowed || listed,
+                        "{subject:?} may {action:?} in {project} yet it is not a candidate"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

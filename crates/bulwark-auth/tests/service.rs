@@ -6,15 +6,24 @@ use std::time::Duration;
 use bulwark_auth::manage::{
     NewProject, NewRobot, NewUser, PasswordChange, TokenOwnerRef, TokenRequest, UserChanges,
 };
-use bulwark_auth::{Action, Auth, AuthConfig, AuthError, Credentials, Resource, Role, Subject};
+use bulwark_auth::{
+    Action, Auth, AuthConfig, AuthError, Caller, Credentials, Resource, Role, Subject,
+};
 use bulwark_metadata::{MetadataStore, TokenOwner, TokenRecord, now_millis};
 use bulwark_test_support::{Backend, TestDatabase};
 
 const CLIENT: &str = "127.0.0.1";
 
-async fn login(auth: &Auth, username: &str, secret: &str) -> Result<Subject, AuthError> {
-    auth.authenticate(Credentials::Basic { username, secret }, CLIENT)
-        .await
+/// Signs in, as the request context of the management operations that follow.
+async fn login(auth: &Auth, username: &str, secret: &str) -> Result<Caller, AuthError> {
+    let subject = auth
+        .authenticate(Credentials::Basic { username, secret }, CLIENT)
+        .await?;
+    Ok(Caller::new(
+        subject,
+        CLIENT.to_owned(),
+        format!("test-{username}"),
+    ))
 }
 
 async fn suite(backend: Backend) {

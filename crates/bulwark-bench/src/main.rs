@@ -189,7 +189,7 @@ fn start_server(data_dir: PathBuf) -> anyhow::Result<(String, String)> {
         };
         runtime.block_on(async move {
             let started = async {
-                let blobs = BlobStore::open_local(&data_dir.join("blobs"))?;
+                let blobs = BlobStore::open_local(&data_dir.join("blobs"), true)?;
                 let metadata = MetadataStore::open_sqlite_in(&data_dir).await?;
                 let auth = Auth::new(metadata.clone(), AuthConfig::default()).await?;
                 let (_, token) = auth.init_admin("bench", None).await?;
@@ -202,6 +202,8 @@ fn start_server(data_dir: PathBuf) -> anyhow::Result<(String, String)> {
                         "127.0.0.1",
                     )
                     .await?;
+                let admin =
+                    bulwark_auth::Caller::new(admin, "127.0.0.1".into(), "bench-setup".into());
                 auth.create_project(
                     &admin,
                     NewProject {

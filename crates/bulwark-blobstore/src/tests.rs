@@ -45,7 +45,7 @@ where
 
 /// The local session file's length, or `None` for object stores.
 fn local_session_len(store: &BlobStore, session: &str) -> Option<u64> {
-    let root = store.local_root.as_ref()?;
+    let root = store.backend.local_root()?;
     let path = root.join("uploads").join(session).join(SESSION_FILE);
     Some(std::fs::metadata(path).map_or(0, |meta| meta.len()))
 }
@@ -178,7 +178,7 @@ async fn in_memory_store() {
 #[tokio::test]
 async fn local_store() {
     let dir = tempfile::tempdir().unwrap();
-    suite(BlobStore::open_local(dir.path()).unwrap()).await;
+    suite(BlobStore::open_local(dir.path(), true).unwrap()).await;
 }
 
 /// All of a local session's chunks go into one file: a second request cannot take the
@@ -186,7 +186,7 @@ async fn local_store() {
 #[tokio::test]
 async fn a_local_session_has_one_writer_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
-    let store = BlobStore::open_local(dir.path()).unwrap();
+    let store = BlobStore::open_local(dir.path(), true).unwrap();
     let held = store.lock_session(SESSION).await.unwrap();
     assert!(matches!(
         store.lock_session(SESSION).await,
@@ -199,7 +199,7 @@ async fn a_local_session_has_one_writer_at_a_time() {
 #[tokio::test]
 async fn local_discard_removes_half_written_parts() {
     let dir = tempfile::tempdir().unwrap();
-    let store = BlobStore::open_local(dir.path()).unwrap();
+    let store = BlobStore::open_local(dir.path(), true).unwrap();
     // What a killed process leaves: a staging file object_store never lists.
     let session_dir = dir.path().join("uploads").join(SESSION);
     std::fs::create_dir_all(&session_dir).unwrap();
@@ -318,18 +318,13 @@ async fn large_bodies_in_memory() {
 #[tokio::test]
 async fn large_bodies_local_direct() {
     let dir = tempfile::tempdir().unwrap();
-    large_bodies(BlobStore::open_local(dir.path()).unwrap()).await;
+    large_bodies(BlobStore::open_local(dir.path(), true).unwrap()).await;
 }
 
 #[tokio::test]
 async fn large_bodies_local_buffered() {
     let dir = tempfile::tempdir().unwrap();
-    large_bodies(
-        BlobStore::open_local(dir.path())
-            .unwrap()
-            .with_direct_io(false),
-    )
-    .await;
+    large_bodies(BlobStore::open_local(dir.path(), false).unwrap()).await;
 }
 
 /// A body that fails half-way leaves nothing of itself, after a chunk or at the start;
@@ -378,7 +373,7 @@ async fn failed_bodies(store: BlobStore) {
 #[tokio::test]
 async fn failed_bodies_local() {
     let dir = tempfile::tempdir().unwrap();
-    failed_bodies(BlobStore::open_local(dir.path()).unwrap()).await;
+    failed_bodies(BlobStore::open_local(dir.path(), true).unwrap()).await;
 }
 
 #[tokio::test]
@@ -391,7 +386,7 @@ async fn failed_bodies_in_memory() {
 #[tokio::test]
 async fn tiny_and_large_chunks_interleaved() {
     let dir = tempfile::tempdir().unwrap();
-    let store = BlobStore::open_local(dir.path()).unwrap();
+    let store = BlobStore::open_local(dir.path(), true).unwrap();
     let mut state = 12_345u64;
     let mut chunks = Vec::new();
     let mut whole = Vec::new();
@@ -470,9 +465,7 @@ fn every_store() -> Vec<(&'static str, BlobStore, Option<tempfile::TempDir>)> {
     let mut stores = vec![("memory", BlobStore::in_memory(), None)];
     for direct in [true, false] {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open_local(dir.path())
-            .unwrap()
-            .with_direct_io(direct);
+        let store = BlobStore::open_local(dir.path(), direct).unwrap();
         stores.push((
             if direct {
                 "local direct"
@@ -523,9 +516,7 @@ async fn a_retried_commit_leaves_the_committed_blob_as_pushed() {
 async fn a_short_staged_file_is_an_error_not_zeros() {
     for direct in [true, false] {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open_local(dir.path())
-            .unwrap()
-            .with_direct_io(direct);
+        let store = BlobStore::open_local(dir.path(), direct).unwrap();
         let lock = store.lock_session(SESSION).await.unwrap();
         let mut staged = StagedUpload::empty();
         append(
@@ -573,7 +564,7 @@ async fn a_short_staged_file_is_an_error_not_zeros() {
 #[tokio::test]
 async fn a_commit_never_replaces_a_stored_blob() {
     let dir = tempfile::tempdir().unwrap();
-    let store = BlobStore::open_local(dir.path()).unwrap();
+    let store = BlobStore::open_local(dir.path(), true).unwrap();
     let content = random_bytes(6000, 11);
     let digest = Digest::sha256_of(&content);
     let first = store.lock_session(SESSION).await.unwrap();
@@ -604,7 +595,7 @@ async fn a_commit_never_replaces_a_stored_blob() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_chunk_keeps_the_lock_until_its_writes_end() {
     let dir = tempfile::tempdir().unwrap();
-    let store = BlobStore::open_local(dir.path()).unwrap();
+    let store = BlobStore::open_local(dir.path(), true).unwrap();
     let scenario = fail::FailScenario::setup();
     fail::cfg("blobstore::part::write", "pause").unwrap();
     let (reached, reached_rx) = tokio::sync::oneshot::channel::<()>();

@@ -9,6 +9,7 @@
 //! Leases give a background job (a sweep, a scan worker) to one node at a time: a node
 //! renews its lease while it lives, and another takes the job over once the lease expires.
 
+use bulwark_oci::RequestContext;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
@@ -53,6 +54,18 @@ pub struct Event {
     pub tag: Option<String>,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// The request that made the change; `None` only for events recorded before changes
+    /// carried one.
+    pub context: Option<EventContext>,
+}
+
+/// Who made a change, and under which request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventContext {
+    pub actor: String,
+    pub token_id: Option<String>,
+    pub client_address: String,
+    pub request_id: String,
 }
 
 /// The advisory lock that orders event ids by commit on PostgreSQL (an arbitrary constant,
@@ -67,6 +80,7 @@ pub(crate) async fn record(
     repository: &str,
     digest: &str,
     tag: Option<&str>,
+    context: &RequestContext,
 ) -> Result<()> {
     if backend == Backend::Postgres {
         // Held until the commit: ids are then taken in commit order, so a consumer that has
@@ -78,13 +92,18 @@ pub(crate) async fn record(
             .await?;
     }
     sqlx::query(
-        "INSERT INTO events (kind, repository, digest, tag, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO events (kind, repository, digest, tag, created_at, actor, token_id, \
+         client_address, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(kind.as_str())
     .bind(repository)
     .bind(digest)
     .bind(tag)
-    .bind(now_millis())
+    .bind(context.at_millis)
+    .bind(context.actor.as_str())
+    .bind(context.token_id.as_deref())
+    .bind(context.client_address.as_str())
+    .bind(context.request_id.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -100,6 +119,21 @@ fn event_from_row(row: &AnyRow) -> Result<Event> {
         digest: row.try_get("digest")?,
         tag: row.try_get("tag")?,
         created_at: row.try_get("created_at")?,
+        context: row
+            .try_get::<Option<String>, _>("actor")?
+            .map(|actor| -> Result<EventContext> {
+                Ok(EventContext {
+                    actor,
+                    token_id: row.try_get("token_id")?,
+                    client_address: row
+                        .try_get::<Option<String>, _>("client_address")?
+                        .unwrap_or_default(),
+                    request_id: row
+                        .try_get::<Option<String>, _>("request_id")?
+                        .unwrap_or_default(),
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -107,7 +141,8 @@ impl MetadataStore {
     /// Up to `limit` events after `after`, oldest first.
     pub async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<Event>> {
         let rows = sqlx::query(
-            "SELECT id, kind, repository, digest, tag, created_at FROM events \
+            "SELECT id, kind, repository, digest, tag, created_at, actor, token_id, client_address, \
+             request_id FROM events \
              WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(after)

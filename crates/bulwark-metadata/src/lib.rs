@@ -31,7 +31,7 @@ pub use advisories::{
     AdvisoryEcosystemStatus, AdvisoryImport, AdvisoryImportCounts, AdvisoryImportLog,
     AdvisoryRecord, AdvisoryStatus,
 };
-pub use events::{Event, EventKind};
+pub use events::{Event, EventContext, EventKind};
 pub use registry::{
     BlobUnlink, ManifestDelete, ManifestRecord, ManifestSummary, MissingContent, NewManifest,
     PutManifestError, UploadPart, UploadRecord,

@@ -1,6 +1,6 @@
 //! Queries for the registry's own tables.
 
-use bulwark_oci::{Digest, ReferenceKind, RepositoryName, Tag};
+use bulwark_oci::{Digest, ReferenceKind, RepositoryName, RequestContext, Tag};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
@@ -467,8 +467,9 @@ impl MetadataStore {
         repository: &RepositoryName,
         manifest: &NewManifest,
         tags: &[Tag],
+        context: &RequestContext,
     ) -> Result<(), PutManifestError> {
-        let now = now_millis();
+        let now = context.at_millis;
         let mut tx = self.pool.begin().await?;
         let repository_id =
             ensure_and_lock_repository(&mut tx, self.backend, repository, now).await?;
@@ -556,6 +557,7 @@ impl MetadataStore {
                 repository_name,
                 &digest,
                 None,
+                context,
             )
             .await?;
         }
@@ -567,6 +569,7 @@ impl MetadataStore {
                 repository_name,
                 &digest,
                 Some(tag.as_str()),
+                context,
             )
             .await?;
         }
@@ -629,10 +632,11 @@ impl MetadataStore {
         &self,
         repository: &RepositoryName,
         digest: &Digest,
+        context: &RequestContext,
     ) -> Result<ManifestDelete> {
         let mut tx = self.pool.begin().await?;
         let Some(repository_id) =
-            lock_repository(&mut tx, repository.as_str(), now_millis()).await?
+            lock_repository(&mut tx, repository.as_str(), context.at_millis).await?
         else {
             return Ok(ManifestDelete::NotFound);
         };
@@ -668,6 +672,7 @@ impl MetadataStore {
                 repository.as_str(),
                 &digest,
                 None,
+                context,
             )
             .await?;
         }
@@ -680,10 +685,15 @@ impl MetadataStore {
     }
 
     /// Removes a tag; the manifest stays. False if there was no such tag.
-    pub async fn delete_tag(&self, repository: &RepositoryName, tag: &Tag) -> Result<bool> {
+    pub async fn delete_tag(
+        &self,
+        repository: &RepositoryName,
+        tag: &Tag,
+        context: &RequestContext,
+    ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let Some(repository_id) =
-            lock_repository(&mut tx, repository.as_str(), now_millis()).await?
+            lock_repository(&mut tx, repository.as_str(), context.at_millis).await?
         else {
             return Ok(false);
         };
@@ -705,6 +715,7 @@ impl MetadataStore {
             repository.as_str(),
             &digest,
             Some(tag.as_str()),
+            context,
         )
         .await?;
         tx.commit().await?;

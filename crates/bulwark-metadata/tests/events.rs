@@ -4,8 +4,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bulwark_metadata::{EventKind, MetadataStore, NewManifest};
-use bulwark_oci::{Digest, RepositoryName, Tag};
+use bulwark_oci::{Digest, RepositoryName, RequestContext, Tag};
 use bulwark_test_support::{Backend, TestDatabase};
+
+fn ctx() -> RequestContext {
+    RequestContext {
+        actor: "alice".into(),
+        token_id: Some("tok1".into()),
+        client_address: "192.0.2.7".into(),
+        request_id: "req-1".into(),
+        at_millis: 1_700_000_000_000,
+    }
+}
 
 fn manifest(content: &str) -> NewManifest {
     NewManifest {
@@ -30,16 +40,27 @@ async fn suite(backend: Backend) {
     assert!(store.events_after(0, 100).await.unwrap().is_empty());
 
     store
-        .put_manifest(&repo, &one, &[tag("v1"), tag("latest")])
+        .put_manifest(&repo, &one, &[tag("v1"), tag("latest")], &ctx())
         .await
         .unwrap();
-    store.put_manifest(&repo, &two, &[]).await.unwrap();
-    assert!(store.delete_tag(&repo, &tag("latest")).await.unwrap());
+    store.put_manifest(&repo, &two, &[], &ctx()).await.unwrap();
     assert!(
-        !store.delete_tag(&repo, &tag("latest")).await.unwrap(),
+        store
+            .delete_tag(&repo, &tag("latest"), &ctx())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_tag(&repo, &tag("latest"), &ctx())
+            .await
+            .unwrap(),
         "no event for nothing"
     );
-    store.delete_manifest(&repo, &two.digest).await.unwrap();
+    store
+        .delete_manifest(&repo, &two.digest, &ctx())
+        .await
+        .unwrap();
 
     let events = store.events_after(0, 100).await.unwrap();
     let seen: Vec<(EventKind, String, Option<String>)> = events
@@ -59,6 +80,17 @@ async fn suite(backend: Backend) {
     );
     assert!(events.windows(2).all(|w| w[0].id < w[1].id));
     assert!(events.iter().all(|e| e.repository == "proj/app"));
+    // Each event names the request that made the change, and its time.
+    for event in &events {
+        let context = event.context.as_ref().expect("recorded with its request");
+        assert_eq!(
+            (context.actor.as_str(), context.token_id.as_deref()),
+            ("alice", Some("tok1"))
+        );
+        assert_eq!(context.client_address, "192.0.2.7");
+        assert_eq!(context.request_id, "req-1");
+        assert_eq!(event.created_at, 1_700_000_000_000);
+    }
     let after_first = store.events_after(events[0].id, 2).await.unwrap();
     assert_eq!(after_first, events[1..3]);
 

@@ -5,8 +5,18 @@ use bulwark_metadata::{
     AccessStoreError, BlobUnlink, ManifestDelete, MetadataError, MetadataStore, MissingContent,
     NewManifest, PutManifestError, UploadPart,
 };
-use bulwark_oci::{Digest, ReferenceKind, RepositoryName, Tag};
+use bulwark_oci::{Digest, ReferenceKind, RepositoryName, RequestContext, Tag};
 use bulwark_test_support::{Backend, TestDatabase};
+
+fn ctx() -> RequestContext {
+    RequestContext {
+        actor: "alice".into(),
+        token_id: Some("tok1".into()),
+        client_address: "192.0.2.7".into(),
+        request_id: "req-1".into(),
+        at_millis: 1_700_000_000_000,
+    }
+}
 
 fn name(s: &str) -> RepositoryName {
     s.parse().unwrap()
@@ -46,7 +56,7 @@ async fn suite(backend: Backend) {
     ));
     assert!(matches!(
         store
-            .put_manifest(&orphan, &manifest("{}", vec![], None), &[])
+            .put_manifest(&orphan, &manifest("{}", vec![], None), &[], &ctx())
             .await,
         Err(PutManifestError::Metadata(MetadataError::ProjectMissing(_)))
     ));
@@ -113,12 +123,12 @@ async fn suite(backend: Backend) {
         None,
     );
     assert!(matches!(
-        store.put_manifest(&repo, &missing, &[]).await,
+        store.put_manifest(&repo, &missing, &[], &ctx()).await,
         Err(PutManifestError::Missing(MissingContent::Absent { .. }))
     ));
     let wrong_size = manifest("m0", vec![(ReferenceKind::Blob, layer.clone(), 6)], None);
     assert!(matches!(
-        store.put_manifest(&repo, &wrong_size, &[]).await,
+        store.put_manifest(&repo, &wrong_size, &[], &ctx()).await,
         Err(PutManifestError::Missing(
             MissingContent::SizeMismatch { .. }
         ))
@@ -132,11 +142,11 @@ async fn suite(backend: Backend) {
         None,
     );
     store
-        .put_manifest(&repo, &image, &[tag("v1")])
+        .put_manifest(&repo, &image, &[tag("v1")], &ctx())
         .await
         .unwrap();
     store
-        .put_manifest(&repo, &image, &[tag("latest")])
+        .put_manifest(&repo, &image, &[tag("latest")], &ctx())
         .await
         .unwrap();
     let tagged = store
@@ -160,7 +170,10 @@ async fn suite(backend: Backend) {
 
     // Tags and catalog page in byte order.
     for t in ["B", "a", "c", "A"] {
-        store.put_manifest(&repo, &image, &[tag(t)]).await.unwrap();
+        store
+            .put_manifest(&repo, &image, &[tag(t)], &ctx())
+            .await
+            .unwrap();
     }
     assert_eq!(
         store.tags(&repo, None, 100).await.unwrap(),
@@ -215,7 +228,7 @@ async fn suite(backend: Backend) {
         vec![(ReferenceKind::Blob, config.clone(), 6)],
         Some(image.digest.clone()),
     );
-    store.put_manifest(&repo, &sbom, &[]).await.unwrap();
+    store.put_manifest(&repo, &sbom, &[], &ctx()).await.unwrap();
     let referrers = store
         .referrers(&repo, &image.digest, None, None, 100)
         .await
@@ -244,9 +257,15 @@ async fn suite(backend: Backend) {
         vec![(ReferenceKind::Manifest, image.digest.clone(), 5)],
         None,
     );
-    store.put_manifest(&repo, &index, &[]).await.unwrap();
+    store
+        .put_manifest(&repo, &index, &[], &ctx())
+        .await
+        .unwrap();
     assert!(matches!(
-        store.delete_manifest(&repo, &image.digest).await.unwrap(),
+        store
+            .delete_manifest(&repo, &image.digest, &ctx())
+            .await
+            .unwrap(),
         ManifestDelete::ReferencedBy(_)
     ));
     assert!(matches!(
@@ -254,13 +273,19 @@ async fn suite(backend: Backend) {
         BlobUnlink::ReferencedBy(_)
     ));
     assert_eq!(
-        store.delete_manifest(&repo, &index.digest).await.unwrap(),
+        store
+            .delete_manifest(&repo, &index.digest, &ctx())
+            .await
+            .unwrap(),
         ManifestDelete::Deleted
     );
-    assert!(store.delete_tag(&repo, &tag("A")).await.unwrap());
-    assert!(!store.delete_tag(&repo, &tag("A")).await.unwrap());
+    assert!(store.delete_tag(&repo, &tag("A"), &ctx()).await.unwrap());
+    assert!(!store.delete_tag(&repo, &tag("A"), &ctx()).await.unwrap());
     assert_eq!(
-        store.delete_manifest(&repo, &image.digest).await.unwrap(),
+        store
+            .delete_manifest(&repo, &image.digest, &ctx())
+            .await
+            .unwrap(),
         ManifestDelete::Deleted
     );
     assert!(
@@ -272,18 +297,24 @@ async fn suite(backend: Backend) {
     );
     assert!(store.tags(&repo, None, 100).await.unwrap().is_empty());
     assert_eq!(
-        store.delete_manifest(&repo, &image.digest).await.unwrap(),
-        ManifestDelete::NotFound
-    );
-    assert_eq!(
         store
-            .delete_manifest(&sbom_repo_absent(), &image.digest)
+            .delete_manifest(&repo, &image.digest, &ctx())
             .await
             .unwrap(),
         ManifestDelete::NotFound
     );
     assert_eq!(
-        store.delete_manifest(&repo, &sbom.digest).await.unwrap(),
+        store
+            .delete_manifest(&sbom_repo_absent(), &image.digest, &ctx())
+            .await
+            .unwrap(),
+        ManifestDelete::NotFound
+    );
+    assert_eq!(
+        store
+            .delete_manifest(&repo, &sbom.digest, &ctx())
+            .await
+            .unwrap(),
         ManifestDelete::Deleted
     );
     assert_eq!(

@@ -104,6 +104,36 @@ impl RegistryRoute {
         }
     }
 
+    /// The path template of this route, as the front end's route table and the endpoint
+    /// list name it.
+    pub fn template(&self) -> &'static str {
+        match self {
+            RegistryRoute::Base => "/v2/",
+            RegistryRoute::Catalog => "/v2/_catalog",
+            RegistryRoute::Tags { .. } => "/v2/{name}/tags/list",
+            RegistryRoute::Manifest { .. } => "/v2/{name}/manifests/{reference}",
+            RegistryRoute::Blob { .. } => "/v2/{name}/blobs/{digest}",
+            RegistryRoute::UploadStart { .. } => "/v2/{name}/blobs/uploads/",
+            RegistryRoute::Upload { .. } => "/v2/{name}/blobs/uploads/{session}",
+            RegistryRoute::Referrers { .. } => "/v2/{name}/referrers/{digest}",
+        }
+    }
+
+    /// The route's last path parameter: the manifest reference, the blob or subject digest,
+    /// or the upload session (unparsed, so each operation answers a bad one with its own
+    /// error code); empty for routes without one.
+    pub fn parameter(&self) -> &str {
+        match self {
+            RegistryRoute::Base
+            | RegistryRoute::Catalog
+            | RegistryRoute::Tags { .. }
+            | RegistryRoute::UploadStart { .. } => "",
+            RegistryRoute::Manifest { reference, .. } => reference,
+            RegistryRoute::Blob { digest, .. } | RegistryRoute::Referrers { digest, .. } => digest,
+            RegistryRoute::Upload { session, .. } => session,
+        }
+    }
+
     /// The repository the request is about, if any.
     pub fn repository(&self) -> Option<&RepositoryName> {
         match self {
@@ -190,6 +220,45 @@ mod tests {
         ];
         for (path, expected) in cases {
             assert_eq!(RegistryRoute::parse(path), Ok(expected), "{path}");
+        }
+    }
+
+    /// A template filled with sample values parses to a route with that template, carrying
+    /// the sample as its parameter: the route table can key on templates.
+    #[test]
+    fn every_template_names_its_route() {
+        let samples = [
+            ("/v2/", "/v2/", ""),
+            ("/v2/_catalog", "/v2/_catalog", ""),
+            ("/v2/p/r/tags/list", "/v2/{name}/tags/list", ""),
+            (
+                "/v2/p/r/manifests/v1",
+                "/v2/{name}/manifests/{reference}",
+                "v1",
+            ),
+            (
+                "/v2/p/r/blobs/sha256:x",
+                "/v2/{name}/blobs/{digest}",
+                "sha256:x",
+            ),
+            ("/v2/p/r/blobs/uploads/", "/v2/{name}/blobs/uploads/", ""),
+            (
+                "/v2/p/r/blobs/uploads/s1",
+                "/v2/{name}/blobs/uploads/{session}",
+                "s1",
+            ),
+            (
+                "/v2/p/r/referrers/sha256:x",
+                "/v2/{name}/referrers/{digest}",
+                "sha256:x",
+            ),
+        ];
+        for (path, template, parameter) in samples {
+            let route = RegistryRoute::parse(path).unwrap();
+            assert_eq!(route.template(), template, "{path}");
+            assert_eq!(route.parameter(), parameter, "{path}");
+            let with_name = template.contains("{name}");
+            assert_eq!(route.repository().is_some(), with_name, "{path}");
         }
     }
 

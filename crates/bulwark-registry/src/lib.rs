@@ -21,7 +21,8 @@ use bulwark_metadata::{
     NewManifest, PutManifestError, UploadPart, UploadRecord,
 };
 use bulwark_oci::{
-    Digest, DigestAlgorithm, DigestHasher, ParsedManifest, Reference, RepositoryName, Tag,
+    Digest, DigestAlgorithm, DigestHasher, ParsedManifest, Reference, RepositoryName,
+    RequestContext, Tag,
 };
 use bytes::Bytes;
 use futures::Stream;
@@ -609,6 +610,7 @@ impl Registry {
     /// of `also_tag` at it (a `PUT` by digest with `?tag=`).
     pub async fn put_manifest(
         &self,
+        context: &RequestContext,
         repository: &RepositoryName,
         reference: &Reference,
         also_tag: &[Tag],
@@ -682,7 +684,7 @@ impl Registry {
         };
         match self
             .metadata
-            .put_manifest(repository, &manifest, &tags)
+            .put_manifest(repository, &manifest, &tags, context)
             .await
         {
             Ok(()) => Ok(PutManifestOutcome {
@@ -721,13 +723,18 @@ impl Registry {
     /// Deletes a tag (the manifest stays) or a manifest by digest (its tags go with it).
     pub async fn delete_manifest(
         &self,
+        context: &RequestContext,
         repository: &RepositoryName,
         reference: &Reference,
     ) -> Result<()> {
         match reference {
-            Reference::Tag(tag) => self.delete_tag(repository, tag).await,
+            Reference::Tag(tag) => self.delete_tag(context, repository, tag).await,
             Reference::Digest(digest) => {
-                match self.metadata.delete_manifest(repository, digest).await? {
+                match self
+                    .metadata
+                    .delete_manifest(repository, digest, context)
+                    .await?
+                {
                     ManifestDelete::Deleted => Ok(()),
                     ManifestDelete::NotFound => Err(RegistryError::ManifestUnknown),
                     ManifestDelete::ReferencedBy(parents) => {
@@ -741,8 +748,13 @@ impl Registry {
         }
     }
 
-    async fn delete_tag(&self, repository: &RepositoryName, tag: &Tag) -> Result<()> {
-        if self.metadata.delete_tag(repository, tag).await? {
+    async fn delete_tag(
+        &self,
+        context: &RequestContext,
+        repository: &RepositoryName,
+        tag: &Tag,
+    ) -> Result<()> {
+        if self.metadata.delete_tag(repository, tag, context).await? {
             Ok(())
         } else {
             Err(RegistryError::ManifestUnknown)

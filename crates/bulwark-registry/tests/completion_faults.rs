@@ -125,9 +125,7 @@ fn local(direct_io: bool) -> impl Fn() -> BlobStore {
             n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
                 .to_string(),
         );
-        BlobStore::open_local(&root)
-            .unwrap()
-            .with_direct_io(direct_io)
+        BlobStore::open_local(&root, direct_io).unwrap()
     }
 }
 

@@ -41,10 +41,12 @@ async fn large_referrers_come_in_pages_bounded_by_size() {
         }
         Bytes::from(serde_json::to_vec(&value).unwrap())
     };
+    let context = bulwark_oci::RequestContext::internal("test", 0);
     let subject_bytes = manifest(None);
     let subject = Digest::sha256_of(&subject_bytes);
     registry
         .put_manifest(
+            &context,
             &repo,
             &Reference::Tag("v1".parse().unwrap()),
             &[],
@@ -66,7 +68,14 @@ async fn large_referrers_come_in_pages_bounded_by_size() {
         let bytes = Bytes::from(serde_json::to_vec(&value).unwrap());
         let digest = Digest::sha256_of(&bytes);
         registry
-            .put_manifest(&repo, &Reference::Digest(digest.clone()), &[], None, bytes)
+            .put_manifest(
+                &context,
+                &repo,
+                &Reference::Digest(digest.clone()),
+                &[],
+                None,
+                bytes,
+            )
             .await
             .unwrap();
         pushed.push(digest.to_string());

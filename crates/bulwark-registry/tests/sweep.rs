@@ -16,7 +16,7 @@ async fn a_session_receiving_a_chunk_is_not_swept() {
     let metadata = MetadataStore::connect(db.url(), 4).await.unwrap();
     metadata.create_project("proj", false).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let blobs = BlobStore::open_local(dir.path()).unwrap();
+    let blobs = BlobStore::open_local(dir.path(), true).unwrap();
     // Every session counts as idle at once.
     let limits = RegistryLimits {
         upload_ttl: Duration::ZERO,

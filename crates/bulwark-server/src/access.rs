@@ -3,8 +3,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
@@ -87,19 +87,27 @@ pub fn credentials_from(headers: &HeaderMap) -> Result<Option<(String, String)>,
     }
 }
 
-/// Resolves the caller of a request.
+/// The request id [`crate::router`] gave the request (or the one the client sent).
+pub fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(crate::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Resolves the caller of a request from `client`.
 pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
-    extensions: &axum::http::Extensions,
+    client: &str,
 ) -> Result<Subject, AuthError> {
-    let client = client_address(&state.trusted_proxies, headers, extensions);
     match credentials_from(headers)? {
         None => Ok(Subject::Anonymous),
         Some((user, secret)) if user.is_empty() => {
             state
                 .auth
-                .authenticate(Credentials::Bearer(&secret), &client)
+                .authenticate(Credentials::Bearer(&secret), client)
                 .await
         }
         Some((user, secret)) => {
@@ -110,15 +118,15 @@ pub async fn authenticate(
                         username: &user,
                         secret: &secret,
                     },
-                    &client,
+                    client,
                 )
                 .await
         }
     }
 }
 
-/// The authenticated caller of a management API request.
-pub struct Caller(pub Subject);
+/// The authenticated caller of a management API request, with the request's context.
+pub struct Caller(pub bulwark_auth::Caller);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ManagementError;
@@ -127,8 +135,13 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let subject = authenticate(state, &parts.headers, &parts.extensions).await?;
-        Ok(Caller(subject))
+        let client = client_address(&state.trusted_proxies, &parts.headers, &parts.extensions);
+        let subject = authenticate(state, &parts.headers, &client).await?;
+        Ok(Caller(bulwark_auth::Caller::new(
+            subject,
+            client,
+            request_id(&parts.headers),
+        )))
     }
 }
 
@@ -181,25 +194,29 @@ const TOKEN_FORM_LIMIT: usize = 64 * 1024;
 
 /// `GET /auth/token` (Docker token protocol) and `POST /auth/token` (its OAuth2 form).
 pub async fn token_endpoint(
-    State(state): State<AppState>,
-    method: Method,
-    Query(query): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-    extensions: axum::http::Extensions,
-    body: Bytes,
+    state: &AppState,
+    method: &Method,
+    raw_query: Option<&str>,
+    headers: &HeaderMap,
+    client: &str,
+    body: Body,
 ) -> Response {
     let result = async {
-        let mut params = query;
-        if method == Method::POST {
+        let mut params: Vec<(String, String)> = serde_urlencoded::from_str(raw_query.unwrap_or(""))
+            .map_err(|_| ManagementError::bad_request("malformed query string"))?;
+        if *method == Method::POST {
             let is_form = headers
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-            if !is_form || body.len() > TOKEN_FORM_LIMIT {
+            if !is_form {
                 return Err(ManagementError::bad_request(
                     "POST a application/x-www-form-urlencoded form",
                 ));
             }
+            let body = axum::body::to_bytes(body, TOKEN_FORM_LIMIT)
+                .await
+                .map_err(|_| ManagementError::bad_request("the form is too large"))?;
             let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
                 .map_err(|_| ManagementError::bad_request("malformed form"))?;
             params.extend(form);
@@ -233,7 +250,7 @@ pub async fn token_endpoint(
                             username,
                             secret: password,
                         },
-                        &client_address(&state.trusted_proxies, &headers, &extensions),
+                        client,
                     )
                     .await?
             }
@@ -242,7 +259,7 @@ pub async fn token_endpoint(
                     "unsupported grant_type {other:?}: use password, or GET with Basic credentials"
                 )));
             }
-            None => authenticate(&state, &headers, &extensions).await?,
+            None => authenticate(state, headers, client).await?,
         };
         let scopes: Vec<&str> = params
             .iter()

@@ -95,7 +95,7 @@ impl From<RegistryError> for ApiError {
 
 /// Server-side failures are logged in full and answered without detail: the client cannot
 /// act on them and they may describe the deployment.
-fn internal(error: &dyn std::fmt::Display) -> ApiError {
+pub(crate) fn internal(error: &dyn std::fmt::Display) -> ApiError {
     tracing::error!(%error, "request failed on the server side");
     ApiError::code(ErrorCode::Internal)
 }
@@ -293,11 +293,29 @@ impl From<AuthError> for ManagementError {
     }
 }
 
+/// The body of every management API error.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
+pub struct ManagementErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct ErrorDetail {
+    /// A stable, machine-readable code (`not_found`, `denied`, `invalid`…).
+    pub code: String,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
 impl IntoResponse for ManagementError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "error": { "code": self.code, "message": self.message }
-        });
+        let body = ManagementErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+            },
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().extend(self.headers);
         response

@@ -9,8 +9,7 @@ mod management_api;
 mod registry_api;
 mod serve;
 
-pub use management_api::ENDPOINTS as MANAGEMENT_ENDPOINTS;
-pub use registry_api::ENDPOINTS as REGISTRY_ENDPOINTS;
+pub use registry_api::Needs as RegistryNeeds;
 pub use serve::{ConnectionLimits, serve};
 
 use std::time::Duration;
@@ -35,6 +34,16 @@ pub struct AppState {
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
+/// Every endpoint of every front end, as (method, path template), from their route tables:
+/// the list the authorization matrix walks.
+pub fn endpoints() -> Vec<(&'static str, &'static str)> {
+    registry_api::TABLE
+        .iter()
+        .map(|row| (row.method.as_str(), row.template))
+        .chain(management_api::endpoints())
+        .collect()
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole HTTP surface, with its cross-cutting layers; `request_timeout` bounds every
@@ -56,10 +65,6 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     });
     registry_api::routes()
         .merge(management_api::routes())
-        .route(
-            "/auth/token",
-            axum::routing::get(access::token_endpoint).post(access::token_endpoint),
-        )
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             request_timeout,

@@ -1,5 +1,7 @@
-//! The OCI Distribution API (`/v2/…`): one dispatcher over [`RegistryRoute`], one function per
-//! operation.
+//! The registry front end: the OCI Distribution API (`/v2/…`) and its token endpoint, in one
+//! route table ([`TABLE`]). Each request is parsed into a [`RegistryRoute`], found in the
+//! table by (method, template), authorized for what its row needs, and handed to the row's
+//! handler with the caller's request context.
 
 use std::collections::HashMap;
 
@@ -12,10 +14,11 @@ use axum::http::header::{
 use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use bulwark_auth::{Action, AuthError, PullCandidates, Resource, Subject};
+use bulwark_auth::{Action, AuthError, Caller, Candidates, Resource, Subject};
 use bulwark_oci::{Digest, ErrorCode, Reference, RegistryRoute, RepositoryName, Tag};
 use bulwark_registry::RegistryError;
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::AppState;
@@ -36,11 +39,279 @@ const MAX_CATALOG_BATCHES: usize = 10;
 /// Longest pause allowed between two pieces of a request body.
 const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
+/// The token endpoint of the Docker token protocol, served beside `/v2/`.
+const TOKEN_PATH: &str = "/auth/token";
+
+/// What a request needs from its caller before its handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Nothing checked before the handler: the token endpoint reads the credentials of its
+    /// own form and grants only what they allow.
+    OwnCredentials,
+    /// Any authenticated caller (`GET /v2/`, the client's probe for how to authenticate).
+    SignedIn,
+    /// Signed in; the listing is filtered repository by repository.
+    Catalog,
+    /// The action on the route's repository.
+    Repository(Action),
+}
+
+type Handler = fn(Call) -> BoxFuture<'static, ApiResult>;
+
+/// One row of the route table: the single source of the dispatch, the `Allow` header of a
+/// 405, the endpoint list and the authorization that runs before the handler.
+pub struct Row {
+    pub method: Method,
+    pub template: &'static str,
+    pub needs: Needs,
+    handler: Handler,
+}
+
+/// Makes an `async fn(Call) -> ApiResult` a table entry.
+macro_rules! handler {
+    ($operation:expr) => {{
+        fn boxed(call: Call) -> BoxFuture<'static, ApiResult> {
+            Box::pin($operation(call))
+        }
+        boxed as Handler
+    }};
+}
+
+macro_rules! row {
+    ($method:ident $template:literal, $needs:expr, $operation:expr) => {
+        Row {
+            method: Method::$method,
+            template: $template,
+            needs: $needs,
+            handler: handler!($operation),
+        }
+    };
+}
+
+const PULL: Needs = Needs::Repository(Action::Pull);
+const PUSH: Needs = Needs::Repository(Action::Push);
+const DELETE: Needs = Needs::Repository(Action::Delete);
+
+/// Every endpoint of the registry front end (the OCI distribution API and its token
+/// endpoint). Methods are checked before credentials: a 405 reveals nothing about content.
+pub static TABLE: [Row; 19] = [
+    row!(GET "/v2/", Needs::SignedIn, base),
+    row!(HEAD "/v2/", Needs::SignedIn, base),
+    row!(GET "/v2/_catalog", Needs::Catalog, catalog),
+    row!(GET "/v2/{name}/tags/list", PULL, tags),
+    row!(GET "/v2/{name}/manifests/{reference}", PULL, get_manifest),
+    row!(HEAD "/v2/{name}/manifests/{reference}", PULL, get_manifest),
+    row!(PUT "/v2/{name}/manifests/{reference}", PUSH, put_manifest),
+    row!(DELETE "/v2/{name}/manifests/{reference}", DELETE, delete_manifest),
+    row!(GET "/v2/{name}/blobs/{digest}", PULL, get_blob),
+    row!(HEAD "/v2/{name}/blobs/{digest}", PULL, head_blob),
+    row!(DELETE "/v2/{name}/blobs/{digest}", DELETE, delete_blob),
+    row!(POST "/v2/{name}/blobs/uploads/", PUSH, start_upload),
+    row!(GET "/v2/{name}/blobs/uploads/{session}", PUSH, upload_status),
+    row!(PATCH "/v2/{name}/blobs/uploads/{session}", PUSH, append),
+    row!(PUT "/v2/{name}/blobs/uploads/{session}", PUSH, complete),
+    row!(DELETE "/v2/{name}/blobs/uploads/{session}", PUSH, cancel_upload),
+    row!(GET "/v2/{name}/referrers/{digest}", PULL, referrers),
+    row!(GET "/auth/token", Needs::OwnCredentials, token),
+    row!(POST "/auth/token", Needs::OwnCredentials, token),
+];
+
+/// Where the table is mounted: every path under `/v2` is parsed into a [`RegistryRoute`]
+/// and looked up in [`TABLE`] by its template.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v2", any(dispatch))
         .route("/v2/", any(dispatch))
         .route("/v2/{*rest}", any(dispatch))
+        .route(TOKEN_PATH, any(dispatch))
+}
+
+/// One request, as its handler receives it: the caller (authorized for the row already, with
+/// the request's context), the parsed route and what else the request carries.
+pub struct Call {
+    state: AppState,
+    caller: Caller,
+    /// `None` for the token endpoint.
+    route: Option<RegistryRoute>,
+    method: Method,
+    query: HashMap<String, String>,
+    /// The query as sent, for parameters that may repeat (`tag`, `scope`).
+    raw_query: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+}
+
+impl Call {
+    /// The route's repository; every row whose template has `{name}` has one.
+    fn repository(&self) -> Result<RepositoryName, ApiError> {
+        self.route
+            .as_ref()
+            .and_then(RegistryRoute::repository)
+            .cloned()
+            .ok_or_else(|| crate::error::internal(&"a repository route without a repository"))
+    }
+
+    /// The route's last parameter (reference, digest or session), unparsed.
+    fn parameter(&self) -> &str {
+        self.route.as_ref().map_or("", RegistryRoute::parameter)
+    }
+
+    fn state(&self) -> &AppState {
+        &self.state
+    }
+}
+
+async fn dispatch(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: Body,
+) -> Response {
+    let result = async {
+        let route = match uri.path() {
+            TOKEN_PATH => None,
+            path => Some(RegistryRoute::parse(path)?),
+        };
+        let template = route.as_ref().map_or(TOKEN_PATH, RegistryRoute::template);
+        let row = TABLE
+            .iter()
+            .find(|row| row.template == template && row.method == method)
+            .ok_or_else(|| method_not_allowed(template))?;
+        let client = crate::access::client_address(&state.trusted_proxies, &headers, &extensions);
+        let request_id = crate::access::request_id(&headers);
+        let caller = match row.needs {
+            Needs::OwnCredentials => Caller::new(Subject::Anonymous, client, request_id),
+            needs => {
+                let subject =
+                    authorized(&state, &headers, &client, needs, route.as_ref(), &query).await?;
+                Caller::new(subject, client, request_id)
+            }
+        };
+        let call = Call {
+            state,
+            caller,
+            route,
+            method,
+            query,
+            raw_query: uri.query().map(str::to_owned),
+            headers,
+            body,
+        };
+        (row.handler)(call).await
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A 405 whose `Allow` lists the methods the table has for `template`.
+fn method_not_allowed(template: &str) -> ApiError {
+    let allow: Vec<&str> = TABLE
+        .iter()
+        .filter(|row| row.template == template)
+        .map(|row| row.method.as_str())
+        .collect();
+    ApiError::code(ErrorCode::MethodNotAllowed)
+        .with_header(axum::http::header::ALLOW, allow.join(", "))
+}
+
+/// The scope a 401 challenge names: what the client should ask a token for to make this
+/// request. A cross-repository mount also needs pull on its source, or a token-using client
+/// would never get a real mount (its token could not read the source).
+fn challenge_scope(
+    needs: Needs,
+    route: Option<&RegistryRoute>,
+    query: &HashMap<String, String>,
+) -> Option<String> {
+    let name = match needs {
+        Needs::OwnCredentials | Needs::SignedIn => return None,
+        Needs::Catalog => return Some("registry:catalog:*".to_owned()),
+        Needs::Repository(_) => route.and_then(RegistryRoute::repository)?,
+    };
+    let mut scope = match needs {
+        Needs::OwnCredentials | Needs::SignedIn | Needs::Catalog => return None,
+        Needs::Repository(action) => format!(
+            "repository:{name}:{}",
+            match action {
+                Action::Push => "pull,push",
+                Action::Delete => "delete",
+                _ => "pull",
+            }
+        ),
+    };
+    if let Some(RegistryRoute::UploadStart { .. }) = route
+        && query.contains_key("mount")
+        && let Some(Ok(from)) = query.get("from").map(|from| from.parse::<RepositoryName>())
+        && &from != name
+    {
+        scope.push_str(&format!(" repository:{from}:pull"));
+    }
+    Some(scope)
+}
+
+/// Authenticates the caller and asks the one decision point for what the row needs.
+async fn authorized(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &str,
+    needs: Needs,
+    route: Option<&RegistryRoute>,
+    query: &HashMap<String, String>,
+) -> Result<Subject, ApiError> {
+    let scope = challenge_scope(needs, route, query);
+    let challenge = |error: Option<&str>| {
+        crate::access::bearer_challenge(state, headers, scope.as_deref(), error)
+    };
+    let subject = match crate::access::authenticate(state, headers, client).await {
+        Ok(subject) => subject,
+        Err(error) => return Err(registry_auth_error(error, challenge)),
+    };
+    let decision = match (needs, route.and_then(RegistryRoute::repository)) {
+        (Needs::OwnCredentials, _) => Ok(()),
+        (Needs::SignedIn, _) if subject.is_authenticated() => Ok(()),
+        (Needs::SignedIn, _) => Err(AuthError::Unauthenticated),
+        (Needs::Catalog, _) => {
+            state
+                .auth
+                .authorize(&subject, Action::Catalog, Resource::System)
+                .await
+        }
+        (Needs::Repository(action), Some(name)) => {
+            state
+                .auth
+                .authorize(&subject, action, Resource::Repository(name.as_str()))
+                .await
+        }
+        (Needs::Repository(_), None) => Err(AuthError::Internal(
+            "a repository action on a route without a repository".into(),
+        )),
+    };
+    if let Err(error) = decision {
+        return Err(registry_auth_error(error, challenge));
+    }
+    Ok(subject)
+}
+
+/// A request body as a byte stream that fails when the client goes quiet for
+/// [`BODY_IDLE_TIMEOUT`]: an upload that stalls must not hold its session and connection
+/// forever.
+fn body_stream(body: Body) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
+    let data = TryStreamExt::map_err(body.into_data_stream(), std::io::Error::other);
+    futures::stream::unfold(Box::pin(data), |mut data| async move {
+        match tokio::time::timeout(BODY_IDLE_TIMEOUT, data.next()).await {
+            Ok(Some(item)) => Some((item, data)),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no request body data for too long",
+                )),
+                data,
+            )),
+        }
+    })
 }
 
 /// A response builder that never fails on our own, always-valid header values.
@@ -82,297 +353,118 @@ impl Reply {
     }
 }
 
-async fn dispatch(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    extensions: Extensions,
-    body: Body,
-) -> Response {
-    let result = async {
-        let route = RegistryRoute::parse(uri.path())?;
-        let needed = permission(&route, &method)?;
-        let scope = challenge_scope(needed, &route, &query);
-        let subject = authorized(&state, &headers, &extensions, needed, scope).await?;
-        let asked = Asked {
-            method: &method,
-            query: &query,
-            raw_query: uri.query(),
-            headers: &headers,
-        };
-        handle(&state, &subject, route, asked, body).await
-    }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+/// `GET`/`POST /auth/token`: answers in the token protocol's own JSON, errors included.
+async fn token(call: Call) -> ApiResult {
+    Ok(crate::access::token_endpoint(
+        &call.state,
+        &call.method,
+        call.raw_query.as_deref(),
+        &call.headers,
+        &call.caller.context.client_address,
+        call.body,
+    )
+    .await)
 }
 
-/// What a registry request needs from its caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Needed<'a> {
-    /// `GET /v2/`: any authenticated caller (the client's probe for how to authenticate).
-    SignedIn,
-    /// The catalog: signed in; the listing is filtered per repository.
-    Catalog,
-    Repository(Action, &'a RepositoryName),
+async fn base(_: Call) -> ApiResult {
+    Ok(Reply::new(StatusCode::OK).json(&serde_json::json!({})))
 }
 
-/// The access each registry endpoint needs, and the methods each route accepts. Methods are
-/// checked before credentials: a 405 reveals nothing about content.
-pub(crate) fn permission<'a>(
-    route: &'a RegistryRoute,
-    method: &Method,
-) -> Result<Needed<'a>, ApiError> {
-    let is = |methods: &[Method]| methods.contains(method);
-    match route {
-        RegistryRoute::Base if is(&[Method::GET, Method::HEAD]) => Ok(Needed::SignedIn),
-        RegistryRoute::Base => Err(method_not_allowed("GET, HEAD")),
-        RegistryRoute::Catalog if is(&[Method::GET]) => Ok(Needed::Catalog),
-        RegistryRoute::Catalog => Err(method_not_allowed("GET")),
-        RegistryRoute::Tags { name } | RegistryRoute::Referrers { name, .. }
-            if is(&[Method::GET]) =>
-        {
-            Ok(Needed::Repository(Action::Pull, name))
-        }
-        RegistryRoute::Tags { .. } | RegistryRoute::Referrers { .. } => {
-            Err(method_not_allowed("GET"))
-        }
-        RegistryRoute::Manifest { name, .. } => match *method {
-            Method::GET | Method::HEAD => Ok(Needed::Repository(Action::Pull, name)),
-            Method::PUT => Ok(Needed::Repository(Action::Push, name)),
-            Method::DELETE => Ok(Needed::Repository(Action::Delete, name)),
-            _ => Err(method_not_allowed("GET, HEAD, PUT, DELETE")),
-        },
-        RegistryRoute::Blob { name, .. } => match *method {
-            Method::GET | Method::HEAD => Ok(Needed::Repository(Action::Pull, name)),
-            Method::DELETE => Ok(Needed::Repository(Action::Delete, name)),
-            _ => Err(method_not_allowed("GET, HEAD, DELETE")),
-        },
-        RegistryRoute::UploadStart { name } if is(&[Method::POST]) => {
-            Ok(Needed::Repository(Action::Push, name))
-        }
-        RegistryRoute::UploadStart { .. } => Err(method_not_allowed("POST")),
-        RegistryRoute::Upload { name, .. }
-            if is(&[Method::GET, Method::PATCH, Method::PUT, Method::DELETE]) =>
-        {
-            Ok(Needed::Repository(Action::Push, name))
-        }
-        RegistryRoute::Upload { .. } => Err(method_not_allowed("GET, PATCH, PUT, DELETE")),
-    }
-}
-
-/// Authenticates the caller and asks the one decision point for what the request needs.
-/// The scope a 401 challenge names: what the client should ask a token for to make this
-/// request. A cross-repository mount also needs pull on its source, or a token-using client
-/// would never get a real mount (its token could not read the source).
-fn challenge_scope(
-    needed: Needed<'_>,
-    route: &RegistryRoute,
-    query: &HashMap<String, String>,
-) -> Option<String> {
-    let mut scope = match needed {
-        Needed::SignedIn => return None,
-        Needed::Catalog => return Some("registry:catalog:*".to_owned()),
-        Needed::Repository(action, name) => format!(
-            "repository:{name}:{}",
-            match action {
-                Action::Push => "pull,push",
-                Action::Delete => "delete",
-                _ => "pull",
-            }
-        ),
-    };
-    if let RegistryRoute::UploadStart { name } = route
-        && query.contains_key("mount")
-        && let Some(Ok(from)) = query.get("from").map(|from| from.parse::<RepositoryName>())
-        && &from != name
-    {
-        scope.push_str(&format!(" repository:{from}:pull"));
-    }
-    Some(scope)
-}
-
-async fn authorized(
-    state: &AppState,
-    headers: &HeaderMap,
-    extensions: &Extensions,
-    needed: Needed<'_>,
-    scope: Option<String>,
-) -> Result<Subject, ApiError> {
-    let challenge = |error: Option<&str>| {
-        crate::access::bearer_challenge(state, headers, scope.as_deref(), error)
-    };
-    let subject = match crate::access::authenticate(state, headers, extensions).await {
-        Ok(subject) => subject,
-        Err(error) => return Err(registry_auth_error(error, challenge)),
-    };
-    let decision = match needed {
-        Needed::SignedIn if subject.is_authenticated() => Ok(()),
-        Needed::SignedIn => Err(AuthError::Unauthenticated),
-        Needed::Catalog => {
-            state
-                .auth
-                .authorize(&subject, Action::Catalog, Resource::System)
-                .await
-        }
-        Needed::Repository(action, name) => {
-            state
-                .auth
-                .authorize(&subject, action, Resource::Repository(name.as_str()))
-                .await
-        }
-    };
-    if let Err(error) = decision {
-        return Err(registry_auth_error(error, challenge));
-    }
-    Ok(subject)
-}
-
-/// A request body as a byte stream that fails when the client goes quiet for
-/// [`BODY_IDLE_TIMEOUT`]: an upload that stalls must not hold its session and connection
-/// forever.
-fn body_stream(body: Body) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
-    let data = TryStreamExt::map_err(body.into_data_stream(), std::io::Error::other);
-    futures::stream::unfold(Box::pin(data), |mut data| async move {
-        match tokio::time::timeout(BODY_IDLE_TIMEOUT, data.next()).await {
-            Ok(Some(item)) => Some((item, data)),
-            Ok(None) => None,
-            Err(_) => Some((
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "no request body data for too long",
-                )),
-                data,
-            )),
-        }
+async fn get_manifest(call: Call) -> ApiResult {
+    let name = call.repository()?;
+    let reference = parse_lookup_reference(call.parameter())?;
+    let manifest = call.state().registry.manifest(&name, &reference).await?;
+    let reply = Reply::new(StatusCode::OK)
+        .header(CONTENT_TYPE, &manifest.media_type)
+        .header(CONTENT_LENGTH, manifest.content.len().to_string())
+        .header(DOCKER_CONTENT_DIGEST, manifest.digest.to_string())
+        .header(ETAG, format!("\"{}\"", manifest.digest));
+    Ok(if call.method == Method::HEAD {
+        reply.body(Body::empty())
+    } else {
+        reply.body(Body::from(manifest.content))
     })
 }
 
-fn method_not_allowed(allow: &str) -> ApiError {
-    ApiError::code(ErrorCode::MethodNotAllowed)
-        .with_header(axum::http::header::ALLOW, allow.to_owned())
+async fn delete_manifest(call: Call) -> ApiResult {
+    let name = call.repository()?;
+    let reference = parse_lookup_reference(call.parameter())?;
+    call.state()
+        .registry
+        .delete_manifest(&call.caller.context, &name, &reference)
+        .await?;
+    Ok(Reply::new(StatusCode::ACCEPTED).empty())
 }
 
-/// What a request asks, besides its route and body.
-struct Asked<'a> {
-    method: &'a Method,
-    query: &'a HashMap<String, String>,
-    /// The query as sent, for parameters that may repeat (`tag`).
-    raw_query: Option<&'a str>,
-    headers: &'a HeaderMap,
+async fn head_blob(call: Call) -> ApiResult {
+    let name = call.repository()?;
+    let digest: Digest = call.parameter().parse()?;
+    let size = call.state().registry.blob_size(&name, &digest).await?;
+    Ok(blob_reply(StatusCode::OK, &digest)
+        .header(CONTENT_LENGTH, size.to_string())
+        .body(Body::empty()))
 }
 
-async fn handle(
-    state: &AppState,
-    subject: &Subject,
-    route: RegistryRoute,
-    asked: Asked<'_>,
-    body: Body,
-) -> ApiResult {
-    let Asked {
-        method,
-        query,
-        raw_query,
-        headers,
-    } = asked;
-    let registry = &state.registry;
-    match route {
-        RegistryRoute::Base => match *method {
-            Method::GET | Method::HEAD => {
-                Ok(Reply::new(StatusCode::OK).json(&serde_json::json!({})))
-            }
-            _ => Err(method_not_allowed("GET, HEAD")),
-        },
-        RegistryRoute::Catalog => match *method {
-            Method::GET => catalog(state, subject, query).await,
-            _ => Err(method_not_allowed("GET")),
-        },
-        RegistryRoute::Tags { name } => match *method {
-            Method::GET => tags(state, &name, query).await,
-            _ => Err(method_not_allowed("GET")),
-        },
-        RegistryRoute::Manifest { name, reference } => match *method {
-            Method::GET | Method::HEAD => {
-                let reference = parse_lookup_reference(&reference)?;
-                get_manifest(state, &name, &reference, *method == Method::HEAD).await
-            }
-            Method::PUT => {
-                let reference: Reference = reference.parse()?;
-                let also_tag = tag_parameters(raw_query)?;
-                put_manifest(state, &name, &reference, &also_tag, headers, body).await
-            }
-            Method::DELETE => {
-                let reference = parse_lookup_reference(&reference)?;
-                registry.delete_manifest(&name, &reference).await?;
-                Ok(Reply::new(StatusCode::ACCEPTED).empty())
-            }
-            _ => Err(method_not_allowed("GET, HEAD, PUT, DELETE")),
-        },
-        RegistryRoute::Blob { name, digest } => {
-            let digest: Digest = digest.parse()?;
-            match *method {
-                Method::GET => get_blob(state, &name, &digest, headers).await,
-                Method::HEAD => {
-                    let size = registry.blob_size(&name, &digest).await?;
-                    Ok(blob_reply(StatusCode::OK, &digest)
-                        .header(CONTENT_LENGTH, size.to_string())
-                        .body(Body::empty()))
-                }
-                Method::DELETE => {
-                    registry.delete_blob(&name, &digest).await?;
-                    Ok(Reply::new(StatusCode::ACCEPTED).empty())
-                }
-                _ => Err(method_not_allowed("GET, HEAD, DELETE")),
-            }
-        }
-        RegistryRoute::UploadStart { name } => match *method {
-            Method::POST => start_upload(state, subject, &name, query, headers, body).await,
-            _ => Err(method_not_allowed("POST")),
-        },
-        RegistryRoute::Upload { name, session } => match *method {
-            Method::GET => {
-                let status = registry.upload_status(&name, &session).await?;
-                Ok(upload_reply(
-                    StatusCode::NO_CONTENT,
-                    &name,
-                    &status.session,
-                    status.offset,
-                )
-                .empty())
-            }
-            Method::PATCH => {
-                let (start, length) = chunk_bounds(headers)?;
-                let status = registry
-                    .append(&name, &session, start, length, body_stream(body))
-                    .await?;
-                Ok(
-                    upload_reply(StatusCode::ACCEPTED, &name, &status.session, status.offset)
-                        .empty(),
-                )
-            }
-            Method::PUT => {
-                let digest = required_digest(query)?;
-                let (start, length) = chunk_bounds(headers)?;
-                registry
-                    .complete(&name, &session, &digest, start, length, body_stream(body))
-                    .await?;
-                Ok(blob_created(&name, &digest))
-            }
-            Method::DELETE => {
-                registry.cancel_upload(&name, &session).await?;
-                Ok(Reply::new(StatusCode::NO_CONTENT).empty())
-            }
-            _ => Err(method_not_allowed("GET, PATCH, PUT, DELETE")),
-        },
-        RegistryRoute::Referrers { name, digest } => match *method {
-            Method::GET => {
-                let digest: Digest = digest.parse()?;
-                referrers(state, &name, &digest, query).await
-            }
-            _ => Err(method_not_allowed("GET")),
-        },
-    }
+async fn delete_blob(call: Call) -> ApiResult {
+    let name = call.repository()?;
+    let digest: Digest = call.parameter().parse()?;
+    call.state().registry.delete_blob(&name, &digest).await?;
+    Ok(Reply::new(StatusCode::ACCEPTED).empty())
+}
+
+async fn upload_status(call: Call) -> ApiResult {
+    let name = call.repository()?;
+    let status = call
+        .state()
+        .registry
+        .upload_status(&name, call.parameter())
+        .await?;
+    Ok(upload_reply(
+        StatusCode::NO_CONTENT,
+        &name,
+        &status.session,
+        status.offset,
+    )
+    .empty())
+}
+
+async fn append(call: Call) -> ApiResult {
+    let name = call.repository()?;
+    let session = call.parameter().to_owned();
+    let (start, length) = chunk_bounds(&call.headers)?;
+    let registry = call.state.registry.clone();
+    let status = registry
+        .append(&name, &session, start, length, body_stream(call.body))
+        .await?;
+    Ok(upload_reply(StatusCode::ACCEPTED, &name, &status.session, status.offset).empty())
+}
+
+async fn complete(call: Call) -> ApiResult {
+    let name = call.repository()?;
+    let session = call.parameter().to_owned();
+    let digest = required_digest(&call.query)?;
+    let (start, length) = chunk_bounds(&call.headers)?;
+    let registry = call.state.registry.clone();
+    registry
+        .complete(
+            &name,
+            &session,
+            &digest,
+            start,
+            length,
+            body_stream(call.body),
+        )
+        .await?;
+    Ok(blob_created(&name, &digest))
+}
+
+async fn cancel_upload(call: Call) -> ApiResult {
+    let name = call.repository()?;
+    call.state()
+        .registry
+        .cancel_upload(&name, call.parameter())
+        .await?;
+    Ok(Reply::new(StatusCode::NO_CONTENT).empty())
 }
 
 /// For reads and deletes an unparseable tag cannot name anything: it is unknown, not invalid.
@@ -436,12 +528,10 @@ fn blob_created(name: &RepositoryName, digest: &Digest) -> Response {
         .empty()
 }
 
-async fn get_blob(
-    state: &AppState,
-    name: &RepositoryName,
-    digest: &Digest,
-    headers: &HeaderMap,
-) -> ApiResult {
+async fn get_blob(call: Call) -> ApiResult {
+    let name = call.repository()?;
+    let digest: Digest = call.parameter().parse()?;
+    let (name, digest, headers, state) = (&name, &digest, &call.headers, &call.state);
     let content = state
         .registry
         .read_blob(name, digest, blob_range(headers))
@@ -459,14 +549,17 @@ async fn get_blob(
     Ok(reply.body(Body::from_stream(content.stream)))
 }
 
-async fn start_upload(
-    state: &AppState,
-    subject: &Subject,
-    name: &RepositoryName,
-    query: &HashMap<String, String>,
-    headers: &HeaderMap,
-    body: Body,
-) -> ApiResult {
+async fn start_upload(call: Call) -> ApiResult {
+    let name = call.repository()?;
+    let Call {
+        state,
+        caller,
+        query,
+        headers,
+        body,
+        ..
+    } = call;
+    let (name, subject, query, headers) = (&name, &caller.subject, &query, &headers);
     let registry = &state.registry;
     if let Some(mount) = query.get("mount") {
         // A mount that cannot be served (bad digest, unknown source, a source the caller may
@@ -520,25 +613,6 @@ async fn start_upload(
     Ok(upload_reply(StatusCode::ACCEPTED, name, &status.session, 0).empty())
 }
 
-async fn get_manifest(
-    state: &AppState,
-    name: &RepositoryName,
-    reference: &Reference,
-    head_only: bool,
-) -> ApiResult {
-    let manifest = state.registry.manifest(name, reference).await?;
-    let reply = Reply::new(StatusCode::OK)
-        .header(CONTENT_TYPE, &manifest.media_type)
-        .header(CONTENT_LENGTH, manifest.content.len().to_string())
-        .header(DOCKER_CONTENT_DIGEST, manifest.digest.to_string())
-        .header(ETAG, format!("\"{}\"", manifest.digest));
-    Ok(if head_only {
-        reply.body(Body::empty())
-    } else {
-        reply.body(Body::from(manifest.content))
-    })
-}
-
 /// The `tag` parameters of a manifest `PUT` (`?tag=a&tag=b`), each a valid tag. A map of the
 /// query keeps one value per key, so they are read from the raw query.
 fn tag_parameters(raw_query: Option<&str>) -> Result<Vec<Tag>, ApiError> {
@@ -555,14 +629,18 @@ fn tag_parameters(raw_query: Option<&str>) -> Result<Vec<Tag>, ApiError> {
         .collect()
 }
 
-async fn put_manifest(
-    state: &AppState,
-    name: &RepositoryName,
-    reference: &Reference,
-    also_tag: &[Tag],
-    headers: &HeaderMap,
-    body: Body,
-) -> ApiResult {
+async fn put_manifest(call: Call) -> ApiResult {
+    let name = call.repository()?;
+    let reference: Reference = call.parameter().parse()?;
+    let also_tag = tag_parameters(call.raw_query.as_deref())?;
+    let Call {
+        state,
+        caller,
+        headers,
+        body,
+        ..
+    } = call;
+    let (name, reference, also_tag, headers) = (&name, &reference, &also_tag, &headers);
     let limit = state.registry.limits().max_manifest_size;
     let too_large = || {
         ApiError::new(
@@ -592,7 +670,14 @@ async fn put_manifest(
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let outcome = state
         .registry
-        .put_manifest(name, reference, also_tag, content_type, content)
+        .put_manifest(
+            &caller.context,
+            name,
+            reference,
+            also_tag,
+            content_type,
+            content,
+        )
         .await?;
     let mut reply = Reply::new(StatusCode::CREATED)
         .header(LOCATION, format!("/v2/{name}/manifests/{}", outcome.digest))
@@ -642,11 +727,8 @@ fn url_encode(value: &str) -> String {
 /// it continues from the last name shown. So the catalog never reveals a name, or that
 /// anything follows, that the caller may not see. The price is reading past the names the
 /// caller cannot see, as a registry that lists its storage for the catalog does.
-async fn catalog(
-    state: &AppState,
-    subject: &Subject,
-    query: &HashMap<String, String>,
-) -> ApiResult {
+async fn catalog(call: Call) -> ApiResult {
+    let (state, subject, query) = (&call.state, &call.caller.subject, &call.query);
     let (n, last) = page_query(query)?;
     let page_size = state.registry.limits().max_page_size;
     let wanted = n.unwrap_or(page_size).min(page_size) as usize;
@@ -654,12 +736,12 @@ async fn catalog(
     // projects (and public ones), and the decision point judges each name it returns.
     let candidates = state
         .auth
-        .pull_candidates(subject)
+        .candidates(subject, Action::Pull)
         .await
         .map_err(|e| registry_auth_error(e, |_| String::new()))?;
     let projects = match candidates {
-        PullCandidates::Any => None,
-        PullCandidates::Only(mut projects) => {
+        Candidates::Any => None,
+        Candidates::Only(mut projects) => {
             projects.extend(state.registry.public_projects().await?);
             Some(projects)
         }
@@ -705,11 +787,9 @@ async fn catalog(
     Ok(reply.json(&serde_json::json!({ "repositories": visible })))
 }
 
-async fn tags(
-    state: &AppState,
-    name: &RepositoryName,
-    query: &HashMap<String, String>,
-) -> ApiResult {
+async fn tags(call: Call) -> ApiResult {
+    let name = call.repository()?;
+    let (state, name, query) = (&call.state, &name, &call.query);
     let (n, last) = page_query(query)?;
     let (tags, more) = state.registry.tags(name, n, last).await?;
     let mut reply = Reply::new(StatusCode::OK);
@@ -721,12 +801,10 @@ async fn tags(
     Ok(reply.json(&serde_json::json!({ "name": name.as_str(), "tags": tags })))
 }
 
-async fn referrers(
-    state: &AppState,
-    name: &RepositoryName,
-    subject: &Digest,
-    query: &HashMap<String, String>,
-) -> ApiResult {
+async fn referrers(call: Call) -> ApiResult {
+    let name = call.repository()?;
+    let subject: Digest = call.parameter().parse()?;
+    let (state, name, subject, query) = (&call.state, &name, &subject, &call.query);
     let artifact_type = query
         .get("artifactType")
         .map(String::as_str)
@@ -791,67 +869,39 @@ async fn referrers(
         .body(Body::from(bytes)))
 }
 
-/// Every registry endpoint, as (method, path template). [`permission`] accepts exactly these
-/// (a unit test holds the two together) and the authorization matrix test walks this list.
-pub const ENDPOINTS: &[(&str, &str)] = &[
-    ("GET", "/v2/"),
-    ("HEAD", "/v2/"),
-    ("GET", "/v2/_catalog"),
-    ("GET", "/v2/{name}/tags/list"),
-    ("GET", "/v2/{name}/manifests/{reference}"),
-    ("HEAD", "/v2/{name}/manifests/{reference}"),
-    ("PUT", "/v2/{name}/manifests/{reference}"),
-    ("DELETE", "/v2/{name}/manifests/{reference}"),
-    ("GET", "/v2/{name}/blobs/{digest}"),
-    ("HEAD", "/v2/{name}/blobs/{digest}"),
-    ("DELETE", "/v2/{name}/blobs/{digest}"),
-    ("POST", "/v2/{name}/blobs/uploads/"),
-    ("GET", "/v2/{name}/blobs/uploads/{session}"),
-    ("PATCH", "/v2/{name}/blobs/uploads/{session}"),
-    ("PUT", "/v2/{name}/blobs/uploads/{session}"),
-    ("DELETE", "/v2/{name}/blobs/uploads/{session}"),
-    ("GET", "/v2/{name}/referrers/{digest}"),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Each (method, template) has one row, and a sample path of every template parses to a
+    /// route with that template: every row is reachable, and none shadows another.
     #[test]
-    fn permission_accepts_exactly_the_listed_endpoints() {
+    fn every_row_is_reachable_and_unique() {
         let digest = format!("sha256:{}", "a".repeat(64));
-        let templates = [
-            ("/v2/", "/v2/".to_owned()),
-            ("/v2/_catalog", "/v2/_catalog".to_owned()),
-            ("/v2/{name}/tags/list", "/v2/p/r/tags/list".to_owned()),
-            (
-                "/v2/{name}/manifests/{reference}",
-                "/v2/p/r/manifests/latest".to_owned(),
-            ),
-            (
-                "/v2/{name}/blobs/{digest}",
-                format!("/v2/p/r/blobs/{digest}"),
-            ),
-            (
-                "/v2/{name}/blobs/uploads/",
-                "/v2/p/r/blobs/uploads/".to_owned(),
-            ),
-            (
-                "/v2/{name}/blobs/uploads/{session}",
-                "/v2/p/r/blobs/uploads/abc".to_owned(),
-            ),
-            (
-                "/v2/{name}/referrers/{digest}",
-                format!("/v2/p/r/referrers/{digest}"),
-            ),
-        ];
-        for (template, path) in templates {
-            let route = RegistryRoute::parse(&path).unwrap();
-            for method in ["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"] {
-                let listed = ENDPOINTS.contains(&(method, template));
-                let accepted = permission(&route, &method.parse().unwrap()).is_ok();
-                assert_eq!(listed, accepted, "{method} {template}");
+        let mut seen = std::collections::HashSet::new();
+        for row in &TABLE {
+            assert!(
+                seen.insert((row.method.clone(), row.template)),
+                "{} {}",
+                row.method,
+                row.template
+            );
+            if row.template == TOKEN_PATH {
+                continue;
             }
+            let path = row
+                .template
+                .replace("{name}", "p/r")
+                .replace("{reference}", "latest")
+                .replace("{digest}", &digest)
+                .replace("{session}", "abc");
+            let route = RegistryRoute::parse(&path).unwrap();
+            assert_eq!(route.template(), row.template, "{path}");
+            assert_eq!(
+                route.repository().is_some(),
+                matches!(row.needs, Needs::Repository(_)),
+                "{path}: a repository action needs a repository and only it does"
+            );
         }
     }
 }

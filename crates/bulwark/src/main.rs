@@ -134,9 +134,8 @@ pub(crate) fn auth_config(config: &Config) -> anyhow::Result<AuthConfig> {
 }
 
 async fn open_registry(config: &Config, metadata: MetadataStore) -> anyhow::Result<Registry> {
-    let blobs = BlobStore::open_local(&config.data_dir.join("blobs"))
-        .with_context(|| format!("opening blob storage in {}", config.data_dir.display()))?
-        .with_direct_io(config.direct_io);
+    let blobs = BlobStore::open_local(&config.data_dir.join("blobs"), config.direct_io)
+        .with_context(|| format!("opening blob storage in {}", config.data_dir.display()))?;
     let limits = RegistryLimits {
         max_blob_size: config.max_blob_size,
         max_upload_chunks: config.max_upload_chunks,

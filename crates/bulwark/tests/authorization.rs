@@ -104,6 +104,9 @@ fn expected(endpoint: (&str, &str), who: Caller, public: bool) -> Expect {
         | (_, "/v2/{name}/blobs/uploads/{session}") => allow_if(push),
         ("DELETE", "/v2/{name}/manifests/{reference}")
         | ("DELETE", "/v2/{name}/blobs/{digest}") => allow_if(delete),
+        // A registry token for whatever the credentials allow; anonymous callers get one too.
+        (_, "/auth/token") => Expect::Allow,
+        ("GET", "/api/v1/openapi.json") => Expect::Allow,
         ("GET", "/api/v1/me") => allow_if(signed_in),
         ("PUT", "/api/v1/me/password") => allow_if(user_account),
         (_, "/api/v1/users") | (_, "/api/v1/users/{user}") => allow_if(system),
@@ -398,6 +401,14 @@ async fn request_for(
             format!("/v2/proj/app/referrers/{}", fixture.manifest_digest),
             None,
         ),
+        "/auth/token" => (
+            "/auth/token".to_owned(),
+            Some((
+                "application/x-www-form-urlencoded".to_owned(),
+                b"scope=repository:proj/app:pull".to_vec(),
+            )),
+        ),
+        "/api/v1/openapi.json" => ("/api/v1/openapi.json".to_owned(), None),
         "/api/v1/me" => ("/api/v1/me".to_owned(), None),
         // The same password every time, so the second round's current password is right.
         "/api/v1/me/password" => (
@@ -501,11 +512,7 @@ fn outcome(status: StatusCode) -> Expect {
 async fn matrix(backend: Backend) {
     let fixture = fixture(backend).await;
     let server = &fixture.server;
-    let endpoints: Vec<(&str, &str)> = bulwark_server::REGISTRY_ENDPOINTS
-        .iter()
-        .chain(bulwark_server::MANAGEMENT_ENDPOINTS)
-        .copied()
-        .collect();
+    let endpoints = bulwark_server::endpoints();
     let mut failures = Vec::new();
     let mut cell = 0;
     for public in [false, true] {
