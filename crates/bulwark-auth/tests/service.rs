@@ -26,6 +26,21 @@ async fn login(auth: &Auth, username: &str, secret: &str) -> Result<Caller, Auth
     ))
 }
 
+/// Every project `caller` can see, page by page (three at a time).
+async fn all_projects(auth: &Auth, caller: &Caller) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (page, next) = auth.list_projects(caller, &after, Some(3)).await.unwrap();
+        assert!(page.len() <= 3);
+        seen.extend(page.into_iter().map(|p| p.name));
+        match next {
+            Some(next) => after = next,
+            None => return seen,
+        }
+    }
+}
+
 async fn suite(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let store = MetadataStore::connect(db.url(), 4).await.unwrap();
@@ -149,6 +164,34 @@ async fn suite(backend: Backend) {
     assert_eq!(
         auth.list_projects(&reader, "", None).await.unwrap().0.len(),
         1
+    );
+    // Among many projects it cannot see, a member pages through exactly its own and the
+    // public ones (read by name, not by scanning the others), and an administrator through
+    // all of them, each once.
+    for n in 0..40 {
+        auth.create_project(
+            &admin,
+            NewProject {
+                name: format!("hidden-{n:02}"),
+                public: n % 10 == 0,
+                owner: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let reader_sees = all_projects(&auth, &reader).await;
+    let mut public: Vec<String> = (0..40)
+        .filter(|n| n % 10 == 0)
+        .map(|n| format!("hidden-{n:02}"))
+        .collect();
+    public.push("team".into());
+    assert_eq!(reader_sees, public);
+    let admin_sees = all_projects(&auth, &admin).await;
+    assert_eq!(admin_sees.len(), 41);
+    assert!(
+        admin_sees.windows(2).all(|w| w[0] < w[1]),
+        "each once, in order"
     );
 
     // Public projects: anonymous pull, nothing more.

@@ -1007,7 +1007,44 @@ async fn put_by_digest_with_tags(backend: Backend) {
     assert!(plain.headers().get("oci-tag").is_none());
 }
 
+/// Each change a request makes is recorded in the outbox with that request: who (and with
+/// which token), from where, and the request id the response carried.
+async fn changes_carry_their_request(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let image = push_image(&server, "proj/audited", "audited").await;
+    let pushed = put_manifest(&server, "proj/audited", "v1", OCI_MANIFEST, &image).await;
+    assert_eq!(pushed.status(), StatusCode::CREATED);
+    let push_request = header(&pushed, "x-request-id");
+    let deleted = server
+        .client()
+        .delete(server.url("/v2/proj/audited/manifests/v1"))
+        .header("x-request-id", "client-chosen-id")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+    let metadata = server.metadata().await;
+    let events = metadata.events_after(0, 100).await.unwrap();
+    let mine: Vec<_> = events
+        .iter()
+        .filter(|e| e.repository == "proj/audited")
+        .collect();
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    let token_id = server
+        .admin_token
+        .strip_prefix("bwk_")
+        .map(|rest| &rest[..12]);
+    for (event, request_id) in mine.iter().zip([push_request.as_str(), "client-chosen-id"]) {
+        let context = event.context.as_ref().expect("recorded with its request");
+        assert_eq!(context.actor, "admin");
+        assert_eq!(context.token_id.as_deref(), token_id);
+        assert_eq!(context.client_address, "127.0.0.1");
+        assert_eq!(context.request_id, request_id);
+    }
+}
+
 on_both_backends!(
+    changes_carry_their_request,
     put_by_digest_with_tags,
     base_and_errors,
     blob_uploads,
