@@ -343,7 +343,7 @@ fn print_reports(reports: &[ImportReport], json: bool) -> anyhow::Result<()> {
 }
 
 /// `3d 4h` style, to the two largest units.
-fn age(seconds: u64) -> String {
+pub(crate) fn age(seconds: u64) -> String {
     let units = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
     let parts: Vec<String> = units
         .iter()

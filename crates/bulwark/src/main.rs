@@ -6,6 +6,7 @@ mod admin_cmd;
 mod client;
 mod config;
 mod db_cmd;
+mod scan_cmd;
 mod version_cmd;
 
 use std::path::PathBuf;
@@ -90,6 +91,9 @@ enum Command {
     /// Manage access tokens (yours, or a robot's with --robot).
     #[command(subcommand)]
     Token(access_cmd::TokenCommand),
+    /// Scan an image layout, a root filesystem or a lock file for known vulnerabilities,
+    /// with no server (exit status 3 when --fail-on is met)
+    Scan(scan_cmd::ScanArgs),
 }
 
 fn init_logging(format: LogFormat) {
@@ -235,7 +239,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run(Cli::parse()).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             // `{:#}` prints the whole context chain on one line, without a backtrace.
             eprintln!("error: {error:#}");
@@ -244,7 +248,14 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    if let Command::Scan(args) = cli.command {
+        return scan_cmd::run(cli.config.as_deref(), args).await;
+    }
+    command(cli).await.map(|()| std::process::ExitCode::SUCCESS)
+}
+
+async fn command(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve {
             listen,
@@ -281,5 +292,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", toml::to_string(&shown)?);
             Ok(())
         }
+        Command::Scan(_) => anyhow::bail!("scan runs on its own"),
     }
 }

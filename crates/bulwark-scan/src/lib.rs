@@ -1,0 +1,262 @@
+//! The scan engine, one for the server and the standalone `bulwark scan`: each layer is
+//! read once into a [`LayerInventory`] (what its wanted files hold, what it deletes), the
+//! layers of an image are combined through their final filesystem view into an
+//! [`Inventory`], and an inventory is matched against the vulnerability database
+//! ([`matching`]) without reading any layer again.
+
+pub mod layout;
+pub mod matching;
+
+pub use bulwark_oci::Digest;
+
+use std::io::Read;
+use std::path::Path;
+
+use bulwark_inventory::{Component, OsRelease};
+use bulwark_layer::{FinalView, LayerChanges, LayerError, Limits, Visitor, Warning};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Layout(String),
+    #[error(transparent)]
+    VulnDb(#[from] bulwark_vulndb::VulnDbError),
+}
+
+/// What one layer holds and does, read once; keyed by the layer's digest wherever it is
+/// kept, so a base layer shared by many images is read once.
+#[derive(Debug, Clone, Default)]
+pub struct LayerInventory {
+    pub changes: LayerChanges,
+    pub components: Vec<Component>,
+    /// Every `os-release` the layer has, by path.
+    pub os_releases: Vec<(String, OsRelease)>,
+    /// Entries skipped, and wanted files that could not be read, with why.
+    pub warnings: Vec<Warning>,
+}
+
+/// Hands wanted files to the extractors as the layer streams past.
+struct Extracting<'a>(&'a mut LayerInventory);
+
+impl Visitor for Extracting<'_> {
+    fn wants(&mut self, path: &str) -> bool {
+        bulwark_inventory::wants(path)
+    }
+
+    fn file(&mut self, path: &str, content: &[u8]) {
+        let extracted = bulwark_inventory::extract(path, content);
+        self.0.components.extend(extracted.components);
+        if let Some(os) = extracted.os_release {
+            self.0.os_releases.push((path.to_owned(), os));
+        }
+        if let Some(problem) = extracted.problem {
+            self.0.warnings.push(Warning {
+                entry: path.to_owned(),
+                reason: problem,
+            });
+        }
+    }
+}
+
+/// Reads one layer blob (tar, gzip or zstd) into its inventory.
+pub fn inventory_layer(blob: impl Read, limits: &Limits) -> Result<LayerInventory, ScanError> {
+    let mut inventory = LayerInventory::default();
+    let summary = bulwark_layer::read_layer(blob, limits, &mut Extracting(&mut inventory))?;
+    inventory.changes = summary.changes;
+    inventory.warnings.extend(summary.warnings);
+    Ok(inventory)
+}
+
+/// A component in the final filesystem, and the layer that added it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Located {
+    #[serde(flatten)]
+    pub component: ComponentView,
+    /// Index of the layer, bottom first; `None` outside images.
+    pub layer: Option<usize>,
+}
+
+/// A component as reports show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComponentView {
+    pub name: String,
+    pub version: String,
+    pub purl: Option<String>,
+    pub path: String,
+    #[serde(skip)]
+    pub component: Component,
+}
+
+/// What a filesystem (an image's final one, a root directory, a lock file) holds.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub os: Option<OsRelease>,
+    pub components: Vec<Located>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Inventory {
+    fn from_parts(
+        os: Option<OsRelease>,
+        found: impl IntoIterator<Item = (Option<usize>, Component)>,
+        warnings: Vec<Warning>,
+    ) -> Self {
+        let mut components: Vec<Located> = found
+            .into_iter()
+            .map(|(layer, component)| Located {
+                component: ComponentView {
+                    name: component.name.clone(),
+                    version: component.version.clone(),
+                    purl: component.purl(os.as_ref()).map(|p| p.to_string()),
+                    path: component.path.clone(),
+                    component,
+                },
+                layer,
+            })
+            .collect();
+        components.sort_by(|a, b| {
+            (&a.component.name, &a.component.version, &a.component.path).cmp(&(
+                &b.component.name,
+                &b.component.version,
+                &b.component.path,
+            ))
+        });
+        components.dedup_by(|a, b| a.component.component == b.component.component);
+        Inventory {
+            os,
+            components,
+            warnings,
+        }
+    }
+
+    /// The image's final filesystem from its layers (bottom first): what a later layer
+    /// replaced, whited out or hid under an opaque folder is gone.
+    pub fn of_image(layers: &[&LayerInventory]) -> Self {
+        let changes: Vec<&LayerChanges> = layers.iter().map(|l| &l.changes).collect();
+        let view = FinalView::new(&changes);
+        // `etc/os-release` wins over `usr/lib/os-release`, as the spec of os-release says.
+        let mut os = None;
+        for preferred in ["usr/lib/os-release", "etc/os-release"] {
+            for (index, layer) in layers.iter().enumerate() {
+                for (path, release) in &layer.os_releases {
+                    if path == preferred && view.survives(index, path) {
+                        os = Some(release.clone());
+                    }
+                }
+            }
+        }
+        let found = layers.iter().enumerate().flat_map(|(index, layer)| {
+            layer
+                .components
+                .iter()
+                .filter(move |c| view.survives(index, &c.path))
+                .map(move |c| (Some(index), c.clone()))
+        });
+        let warnings = layers.iter().flat_map(|l| l.warnings.clone()).collect();
+        Inventory::from_parts(os, found.collect::<Vec<_>>(), warnings)
+    }
+
+    /// A directory holding a root filesystem, or any project folder; links are never
+    /// followed, and files larger than the cap are skipped with a warning.
+    pub fn of_directory(root: &Path, limits: &Limits) -> Result<Self, ScanError> {
+        let mut layer = LayerInventory::default();
+        let mut visitor = Extracting(&mut layer);
+        let mut pending = vec![root.to_path_buf()];
+        let mut seen: u64 = 0;
+        while let Some(dir) = pending.pop() {
+            let entries = std::fs::read_dir(&dir).map_err(|source| ScanError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+            for entry in entries.flatten() {
+                seen += 1;
+                if seen > limits.max_entries {
+                    return Err(LayerError::TooManyEntries {
+                        limit: limits.max_entries,
+                    }
+                    .into());
+                }
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                let path = entry.path();
+                let Some(relative) = path
+                    .strip_prefix(root)
+                    .ok()
+                    .and_then(|p| p.to_str())
+                    .map(str::to_owned)
+                else {
+                    visitor.0.warnings.push(Warning {
+                        entry: path.display().to_string(),
+                        reason: "the name is not UTF-8".into(),
+                    });
+                    continue;
+                };
+                if kind.is_dir() {
+                    pending.push(path);
+                } else if kind.is_file() && visitor.wants(&relative) {
+                    let size = entry.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+                    if size > limits.max_file_bytes {
+                        visitor.0.warnings.push(Warning {
+                            entry: relative,
+                            reason: format!("{size} bytes, more than the read of one file"),
+                        });
+                        continue;
+                    }
+                    match std::fs::read(&path) {
+                        Ok(content) => visitor.file(&relative, &content),
+                        Err(error) => visitor.0.warnings.push(Warning {
+                            entry: relative,
+                            reason: error.to_string(),
+                        }),
+                    }
+                }
+            }
+        }
+        let os = ["etc/os-release", "usr/lib/os-release"]
+            .iter()
+            .find_map(|p| layer.os_releases.iter().find(|(path, _)| path == p))
+            .map(|(_, os)| os.clone());
+        let warnings = std::mem::take(&mut layer.warnings);
+        Ok(Inventory::from_parts(
+            os,
+            layer.components.into_iter().map(|c| (None, c)),
+            warnings,
+        ))
+    }
+
+    /// One lock file or package metadata file, named as its format names it.
+    pub fn of_file(path: &Path) -> Result<Self, ScanError> {
+        let content = std::fs::read(path).map_err(|source| ScanError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let extracted = bulwark_inventory::extract(&name, &content);
+        let warnings = extracted
+            .problem
+            .map(|reason| Warning {
+                entry: name.clone(),
+                reason,
+            })
+            .into_iter()
+            .collect();
+        Ok(Inventory::from_parts(
+            None,
+            extracted.components.into_iter().map(|c| (None, c)),
+            warnings,
+        ))
+    }
+}
