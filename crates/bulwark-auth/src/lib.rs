@@ -756,6 +756,17 @@ impl Auth {
     /// The repositories among `names` that `subject` may pull, in order. A registry token's
     /// bearer is judged by its account's current rights.
     pub async fn pullable(&self, subject: &Subject, names: Vec<String>) -> Result<Vec<String>> {
+        self.allowed_repositories(subject, Action::Pull, names)
+            .await
+    }
+
+    /// The repositories among `names` on which `subject` may take `action`, in order.
+    pub async fn allowed_repositories(
+        &self,
+        subject: &Subject,
+        action: Action,
+        names: Vec<String>,
+    ) -> Result<Vec<String>> {
         let subject = self.listing_subject(subject).await?;
         let mut public: HashMap<String, bool> = HashMap::new();
         let mut visible = Vec::new();
@@ -779,7 +790,7 @@ impl Auth {
                 repository: Some(&name),
                 public: is_public,
             };
-            if self.judge(&subject, Action::Pull, &target) == Decision::Allow {
+            if self.judge(&subject, action, &target) == Decision::Allow {
                 visible.push(name);
             }
         }

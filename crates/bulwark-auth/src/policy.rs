@@ -24,6 +24,9 @@ pub enum Action {
     Delete,
     /// Read the audit log and scan reports.
     Audit,
+    /// Read an artifact's scan report, or find it in an impact query: whoever may pull it,
+    /// and the project's auditors.
+    ReadScans,
     /// Change a project's settings, members and robots.
     ManageProject,
     /// Create projects.
@@ -86,12 +89,15 @@ impl Role {
             return true;
         }
         match self {
-            Role::Owner => matches!(action, Pull | Push | Delete | Audit | ManageProject),
-            Role::Maintainer => matches!(action, Pull | Push | Delete),
-            Role::Developer => matches!(action, Pull | Push),
-            Role::Reader => matches!(action, Pull),
+            Role::Owner => matches!(
+                action,
+                Pull | Push | Delete | Audit | ManageProject | ReadScans
+            ),
+            Role::Maintainer => matches!(action, Pull | Push | Delete | ReadScans),
+            Role::Developer => matches!(action, Pull | Push | ReadScans),
+            Role::Reader => matches!(action, Pull | ReadScans),
             // Auditors see the audit log and scan reports and nothing else: not even images.
-            Role::Auditor => matches!(action, Audit),
+            Role::Auditor => matches!(action, Audit | ReadScans),
         }
     }
 }
@@ -146,6 +152,7 @@ impl ScopedAction {
                 | (ScopedAction::Push, Action::Push)
                 | (ScopedAction::Delete, Action::Delete)
                 | (ScopedAction::Audit, Action::Audit)
+                | (ScopedAction::Pull | ScopedAction::Audit, Action::ReadScans)
                 | (ScopedAction::Admin, Action::ManageProject)
         )
     }
@@ -497,11 +504,12 @@ fn account_allows(account: &Account, action: Action, target: &Target<'_>) -> boo
     }
 }
 
-/// What a public project gives everyone, signed in or not: pulls, and seeing the project.
+/// What a public project gives everyone, signed in or not: pulls (and the scan reports
+/// of what may be pulled), and seeing the project.
 fn public_allows(action: Action, target: &Target<'_>) -> bool {
     target.public
         && match action {
-            Action::Pull => target.repository.is_some(),
+            Action::Pull | Action::ReadScans => target.repository.is_some(),
             Action::ViewProject => true,
             _ => false,
         }
@@ -616,6 +624,39 @@ mod tests {
                 Decision::Deny
             );
         }
+    }
+
+    #[test]
+    fn scan_reports_follow_pulls_and_audit() {
+        for role in Role::ALL {
+            let subject = Subject::Account(user(false, &[("p", role)]));
+            assert_eq!(
+                decide(&subject, Action::ReadScans, &repo("p", false)),
+                Decision::Allow,
+                "{role} reads the reports of its project"
+            );
+            assert_eq!(
+                decide(&subject, Action::ReadScans, &repo("q", false)),
+                Decision::Deny,
+                "{role} reads no other private project's"
+            );
+        }
+        assert_eq!(
+            decide(&Subject::Anonymous, Action::ReadScans, &repo("p", true)),
+            Decision::Allow,
+            "what anyone may pull, anyone may read the report of"
+        );
+        let mut scoped = user(false, &[("p", Role::Owner)]);
+        scoped.scopes = Some(vec!["p/app:push".parse().unwrap()]);
+        assert_eq!(
+            decide(
+                &Subject::Account(scoped),
+                Action::ReadScans,
+                &repo("p", false)
+            ),
+            Decision::Deny,
+            "a push-only token reads no reports"
+        );
     }
 
     #[test]

@@ -212,14 +212,22 @@ fn start_server(data_dir: PathBuf) -> anyhow::Result<(String, String)> {
                     },
                 )
                 .await?;
+                // The bench measures the registry's paths; nothing feeds this scanner.
+                let scanner = bulwark_scan::service::Scanner::new(
+                    metadata.clone(),
+                    blobs.clone(),
+                    bulwark_vulndb::VulnDb::new(metadata.clone()),
+                    bulwark_scan::service::ScanSettings::default(),
+                    "bench",
+                );
                 let registry = Registry::new(blobs, metadata, RegistryLimits::default());
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
                 let address = listener.local_addr()?;
-                anyhow::Ok((registry, auth, token.token, listener, address))
+                anyhow::Ok((registry, auth, scanner, token.token, listener, address))
             }
             .await;
             match started {
-                Ok((registry, auth, token, listener, address)) => {
+                Ok((registry, auth, scanner, token, listener, address)) => {
                     address_tx
                         .send(Ok((format!("http://{address}"), token)))
                         .ok();
@@ -228,6 +236,7 @@ fn start_server(data_dir: PathBuf) -> anyhow::Result<(String, String)> {
                         bulwark_server::AppState {
                             registry,
                             auth,
+                            scanner,
                             public_url: None,
                             trusted_proxies: Vec::new(),
                         },

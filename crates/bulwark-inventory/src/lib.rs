@@ -5,32 +5,69 @@
 //! extractor can be fuzzed on its own. Distribution packages get their ecosystem from the
 //! final filesystem's `os-release` ([`OsRelease`]), which may sit in another layer, so it
 //! is applied when the inventory is finished ([`Component::osv_package`]).
+//!
+//! The formats read:
+//!
+//! - distributions: dpkg's `var/lib/dpkg/status` and `status.d/*` (Debian, Ubuntu,
+//!   distroless), apk's `lib/apk/db/installed` (Alpine);
+//! - Python: `*.dist-info/METADATA`, `*.egg-info/PKG-INFO`, single-file `*.egg-info`;
+//! - JavaScript: `node_modules/**/package.json`, `package-lock.json` (v1 to v3),
+//!   `yarn.lock` (classic v1 and berry v2+), `pnpm-lock.yaml` (lockfile versions 5, 6, 9);
+//! - Rust: `Cargo.lock`;
+//! - PHP: `composer.lock` and `vendor/composer/installed.json` (Composer 1 and 2);
+//! - Ruby: `Gemfile.lock` (and `gems.locked`), installed `specifications/*.gemspec`;
+//! - .NET: `*.deps.json` and `packages.lock.json`;
+//! - Java: `META-INF/maven/**/pom.properties`, and `.jar`, `.war`, `.ear`, `.jpi`, `.hpi`
+//!   archives (their `pom.properties`, else their manifest, and the archives they nest).
 
 mod apk;
 mod cargo_lock;
+mod composer;
 mod dpkg;
+mod java;
 mod npm;
+mod nuget;
 mod os_release;
+mod pnpm_lock;
 mod python;
+mod ruby;
+mod yarn_lock;
+
+use std::collections::BTreeSet;
 
 use bulwark_advisory::Purl;
 
 pub use os_release::OsRelease;
 
 /// The package formats extractors read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Debian and Ubuntu packages, from dpkg's database.
     Dpkg,
     /// Alpine packages, from apk's database.
     Apk,
     Python,
+    /// Node packages: `package.json`, `package-lock.json`, `yarn.lock`, `pnpm-lock.yaml`.
     Npm,
     Cargo,
+    /// PHP packages (Packagist), named `vendor/package`.
+    Composer,
+    /// Ruby gems.
+    Gem,
+    /// .NET packages.
+    NuGet,
+    /// Java artifacts, named `groupId:artifactId` (only `artifactId` when the archive says
+    /// no group: see [`Component::osv_package`]).
+    Maven,
 }
 
 /// One package found in one file.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Component {
     pub kind: Kind,
     pub name: String,
@@ -42,6 +79,23 @@ pub struct Component {
     pub path: String,
 }
 
+impl Kind {
+    /// The name reports and stored inventories use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Dpkg => "dpkg",
+            Kind::Apk => "apk",
+            Kind::Python => "python",
+            Kind::Npm => "npm",
+            Kind::Cargo => "cargo",
+            Kind::Composer => "composer",
+            Kind::Gem => "gem",
+            Kind::NuGet => "nuget",
+            Kind::Maven => "maven",
+        }
+    }
+}
+
 /// Whether any extractor reads the file at `path` (relative, `/`-separated).
 pub fn wants(path: &str) -> bool {
     os_release::wants(path)
@@ -50,6 +104,12 @@ pub fn wants(path: &str) -> bool {
         || python::wants(path)
         || npm::wants(path)
         || cargo_lock::wants(path)
+        || yarn_lock::wants(path)
+        || pnpm_lock::wants(path)
+        || composer::wants(path)
+        || ruby::wants(path)
+        || nuget::wants(path)
+        || java::wants(path)
 }
 
 /// What one file yields: its components, or the `os-release` it is.
@@ -79,6 +139,19 @@ pub fn extract(path: &str, content: &[u8]) -> Extracted {
         npm::extract(path, content, &mut out.components)
     } else if cargo_lock::wants(path) {
         cargo_lock::extract(path, &text, &mut out.components)
+    } else if yarn_lock::wants(path) {
+        yarn_lock::extract(path, &text, &mut out.components)
+    } else if pnpm_lock::wants(path) {
+        pnpm_lock::extract(path, &text, &mut out.components)
+    } else if composer::wants(path) {
+        composer::extract(path, content, &mut out.components)
+    } else if ruby::wants(path) {
+        ruby::extract(path, &text, &mut out.components)
+    } else if nuget::wants(path) {
+        nuget::extract(path, content, &mut out.components)
+    } else if java::wants(path) {
+        // Archives are binary: the extractor gets the bytes, not `text`.
+        java::extract(path, content, &mut out.components)
     } else {
         Ok(())
     };
@@ -112,11 +185,24 @@ impl Component {
             Kind::Python => ("PyPI".to_owned(), self.name.clone()),
             Kind::Npm => ("npm".to_owned(), self.name.clone()),
             Kind::Cargo => ("crates.io".to_owned(), self.name.clone()),
+            Kind::Composer => ("Packagist".to_owned(), self.name.clone()),
+            Kind::Gem => ("RubyGems".to_owned(), self.name.clone()),
+            Kind::NuGet => ("NuGet".to_owned(), self.name.clone()),
+            Kind::Maven => {
+                // Maven advisories name `groupId:artifactId`. An archive known only by its
+                // manifest has no group, and a bare artifact name could be any group's:
+                // matching it would be a guess.
+                if !self.name.contains(':') {
+                    return None;
+                }
+                ("Maven".to_owned(), self.name.clone())
+            }
         };
         // A distribution advisory names the source package's version, which the binary
         // package carries unless dpkg says otherwise.
         let version = match (self.kind, &self.source) {
             (Kind::Dpkg, Some((_, version))) if !version.is_empty() => version.clone(),
+            (Kind::Composer, _) => composer::advisory_version(&self.version).to_owned(),
             _ => self.version.clone(),
         };
         Some((ecosystem, name, version))
@@ -161,8 +247,100 @@ impl Component {
             Kind::Cargo => Purl::new("cargo", &self.name)
                 .ok()?
                 .with_version(&self.version),
+            // `pkg:composer/vendor/package`, the version as Composer reports it.
+            Kind::Composer => {
+                let purl = match self.name.split_once('/') {
+                    Some((vendor, name)) => {
+                        Purl::new("composer", name).ok()?.with_namespace(vendor)
+                    }
+                    None => Purl::new("composer", &self.name).ok()?,
+                };
+                purl.with_version(&self.version)
+            }
+            Kind::Gem => Purl::new("gem", &self.name)
+                .ok()?
+                .with_version(&self.version),
+            Kind::NuGet => Purl::new("nuget", &self.name)
+                .ok()?
+                .with_version(&self.version),
+            // `pkg:maven/group/artifact`; without a group there is no Maven coordinate
+            // (a purl without one would read as another package's), so no purl either.
+            Kind::Maven => {
+                let (group, artifact) = self.name.split_once(':')?;
+                Purl::new("maven", artifact)
+                    .ok()?
+                    .with_namespace(group)
+                    .with_version(&self.version)
+            }
         };
         Some(purl)
+    }
+}
+
+/// Gathers one file's components of one kind, each (name, version) once: lock files list
+/// a package once per peer set, platform or framework.
+struct Collector<'a> {
+    kind: Kind,
+    path: &'a str,
+    seen: BTreeSet<(String, String)>,
+    out: &'a mut Vec<Component>,
+}
+
+impl<'a> Collector<'a> {
+    fn new(kind: Kind, path: &'a str, out: &'a mut Vec<Component>) -> Self {
+        Collector {
+            kind,
+            path,
+            seen: BTreeSet::new(),
+            out,
+        }
+    }
+
+    /// Adds a component; empty names and versions are ignored.
+    fn push(&mut self, name: &str, version: &str) {
+        if name.is_empty() || version.is_empty() {
+            return;
+        }
+        if self.seen.insert((name.to_owned(), version.to_owned())) {
+            self.out.push(Component {
+                kind: self.kind,
+                name: name.to_owned(),
+                version: version.to_owned(),
+                source: None,
+                path: self.path.to_owned(),
+            });
+        }
+    }
+}
+
+/// The text between a pair of matching quotes (`"…"` or `'…'`) around `text`, or `text`.
+fn unquote(text: &str) -> &str {
+    for quote in ['"', '\''] {
+        if let Some(inner) = text
+            .strip_prefix(quote)
+            .and_then(|rest| rest.strip_suffix(quote))
+        {
+            return inner;
+        }
+    }
+    text
+}
+
+/// `name@range` split after its name: at the first `@` that is not the first character
+/// (npm scopes start with one: `@babel/core@^7.0.0`), so that a range holding an `@` of
+/// its own (`alias@npm:real@^1.0.0`, `x@git+ssh://git@host/x`) stays whole;
+/// `(descriptor, "")` without one.
+fn split_name(descriptor: &str) -> (&str, &str) {
+    let at = descriptor
+        .get(1..)
+        .and_then(|rest| rest.find('@'))
+        .map(|at| at + 1);
+    match at {
+        Some(at) => (
+            descriptor.get(..at).unwrap_or(descriptor),
+            descriptor.get(at + 1..).unwrap_or_default(),
+        ),
+        None => (descriptor, ""),
     }
 }
 

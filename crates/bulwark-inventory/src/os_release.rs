@@ -2,7 +2,7 @@
 //! is, so distribution packages are matched against that release's advisories.
 
 /// The fields of os-release that identify a release.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OsRelease {
     /// `ID`, lower case (`debian`, `ubuntu`, `alpine`).
     pub id: String,

@@ -78,7 +78,7 @@ impl Compression {
 }
 
 /// Something the reader skipped, and why; the scan goes on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Warning {
     /// The entry's name as the archive spells it (lossily decoded).
     pub entry: String,

@@ -3,7 +3,7 @@
 //! (or a folder above it) out, or made a folder above it opaque.
 
 /// What one layer does to the layers below it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LayerChanges {
     /// Paths the layer deletes (`.wh.<name>` entries), with everything under them.
     pub whiteouts: Vec<String>,

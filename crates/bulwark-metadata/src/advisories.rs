@@ -106,7 +106,7 @@ pub struct AdvisoryStatus {
 
 /// Rows per multi-row `INSERT` and ids per `IN (…)` list: far below both back ends' limits
 /// on bound parameters (SQLite 32,766, PostgreSQL 65,535).
-const CHUNK: usize = 500;
+pub(crate) const CHUNK: usize = 500;
 
 fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
@@ -125,7 +125,12 @@ fn placeholders(first: usize, count: usize) -> String {
 }
 
 /// `INSERT INTO {table_and_columns} VALUES ($1, …), (…)` for `rows` rows of `columns`.
-fn insert_values(table_and_columns: &str, columns: usize, rows: usize, suffix: &str) -> String {
+pub(crate) fn insert_values(
+    table_and_columns: &str,
+    columns: usize,
+    rows: usize,
+    suffix: &str,
+) -> String {
     let tuples = (0..rows)
         .map(|row| format!("({})", placeholders(row * columns + 1, columns)))
         .collect::<Vec<_>>()
@@ -556,6 +561,18 @@ impl AdvisoryImport {
         let applied = to_u64(counts.try_get(0)?);
         let withdrawn = to_u64(counts.try_get(1)?);
         let replaced = to_u64(counts.try_get(2)?);
+        // The packages the replaced copies named and those the new ones name: what a
+        // re-match of stored inventories must look at again, and nothing else.
+        sqlx::query(
+            "INSERT INTO advisory_changes (import_id, ecosystem, name) \
+             SELECT DISTINCT $1, ecosystem, name FROM advisory_packages \
+             WHERE advisory_id IN (SELECT id FROM staged_advisories) \
+             UNION SELECT $1, ecosystem, name FROM staged_packages WHERE true \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(import_id)
+        .execute(&mut *tx)
+        .await?;
         for table in ["advisory_packages", "advisory_aliases"] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE advisory_id IN (SELECT id FROM staged_advisories)"

@@ -16,6 +16,7 @@ mod access;
 mod advisories;
 mod events;
 mod registry;
+mod scans;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -35,6 +36,10 @@ pub use events::{Event, EventContext, EventKind};
 pub use registry::{
     BlobUnlink, ManifestDelete, ManifestRecord, ManifestSummary, MissingContent, NewManifest,
     PutManifestError, UploadPart, UploadRecord,
+};
+pub use scans::{
+    ArtifactComponent, ArtifactFinding, ImpactedArtifact, MatchChanges, PackageFinding,
+    PackageVersion, ScanClaim, ScanRecord, ScanStatus,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -213,6 +213,11 @@ impl Registry {
         }
     }
 
+    /// The blob store, for services that read stored content (the scanner).
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
     pub fn limits(&self) -> &RegistryLimits {
         &self.limits
     }

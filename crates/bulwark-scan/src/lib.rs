@@ -6,6 +6,7 @@
 
 pub mod layout;
 pub mod matching;
+pub mod service;
 
 pub use bulwark_oci::Digest;
 
@@ -14,7 +15,7 @@ use std::path::Path;
 
 use bulwark_inventory::{Component, OsRelease};
 use bulwark_layer::{FinalView, LayerChanges, LayerError, Limits, Visitor, Warning};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -33,7 +34,7 @@ pub enum ScanError {
 
 /// What one layer holds and does, read once; keyed by the layer's digest wherever it is
 /// kept, so a base layer shared by many images is read once.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LayerInventory {
     pub changes: LayerChanges,
     pub components: Vec<Component>,

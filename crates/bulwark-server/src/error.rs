@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use bulwark_auth::AuthError;
 use bulwark_oci::{DigestError, ErrorCode, NameError, RouteError};
 use bulwark_registry::RegistryError;
+use bulwark_scan::service::ServiceError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -289,6 +290,38 @@ impl From<AuthError> for ManagementError {
                     "internal error",
                 )
             }
+        }
+    }
+}
+
+impl ManagementError {
+    /// A failure on the server's side: logged in full, described to the client not at all.
+    fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "request failed on the server side");
+        ManagementError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    }
+}
+
+impl From<RegistryError> for ManagementError {
+    fn from(error: RegistryError) -> Self {
+        match error {
+            RegistryError::ManifestUnknown => {
+                ManagementError::new(StatusCode::NOT_FOUND, "not_found", "artifact not found")
+            }
+            other => ManagementError::internal(&other),
+        }
+    }
+}
+
+impl From<ServiceError> for ManagementError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Invalid(message) => ManagementError::bad_request(message),
+            other => ManagementError::internal(&other),
         }
     }
 }

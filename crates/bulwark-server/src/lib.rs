@@ -27,6 +27,7 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub registry: Registry,
     pub auth: Auth,
+    pub scanner: bulwark_scan::service::Scanner,
     /// The URL clients reach this registry at (scheme, host, port), used in token realms;
     /// `None` = the `Host` the client addressed, over http.
     pub public_url: Option<String>,

@@ -12,7 +12,9 @@ use bulwark_auth::manage::{
     MemberView, NewProject, NewRobot, NewUser, PasswordChange, ProjectView, RobotView,
     TokenOwnerRef, TokenRequest, TokenView, UserChanges, UserView, Whoami,
 };
-use bulwark_auth::{NewToken, Role};
+use bulwark_auth::{Action, AuthError, NewToken, Resource, Role};
+use bulwark_oci::{Digest, Reference, RepositoryName};
+use bulwark_scan::service::{ImpactQuery, ImpactReport, ScanReport};
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
@@ -42,6 +44,8 @@ enum Answer {
     Ok(SchemaOf),
     /// `201` with this JSON document.
     Created(SchemaOf),
+    /// `202` with this JSON document: the work is queued.
+    Accepted(SchemaOf),
     /// `204`, no body.
     NoContent,
 }
@@ -67,6 +71,25 @@ struct Listing<T> {
     items: Vec<T>,
     next: Option<String>,
 }
+
+/// A scan asked for.
+#[derive(Serialize, JsonSchema)]
+struct ScanRequested {
+    digest: String,
+    /// False when a scan of it was already waiting or running.
+    queued: bool,
+}
+
+/// The artifacts an impact query found.
+#[derive(Serialize, JsonSchema)]
+struct Impact {
+    items: Vec<ImpactReport>,
+    /// Whether more were found than listed (at most 1,000).
+    truncated: bool,
+}
+
+/// At most this many artifacts in one impact answer.
+const MAX_IMPACT: u32 = 1_000;
 
 /// A robot just created, with its first token (whose secret is shown only now).
 #[derive(Serialize, JsonSchema)]
@@ -95,6 +118,8 @@ const ANYONE_SIGNED_IN: &str = "any signed-in caller";
 const ADMIN: &str = "system administrators";
 const SELF_OR_ADMIN: &str = "the user itself (with a full credential) or an administrator";
 const PROJECT_OWNER: &str = "the project's owners and administrators";
+const SCAN_READERS: &str =
+    "whoever may pull the artifact, the project's auditors, administrators; others see 404";
 
 fn table() -> Vec<Endpoint> {
     vec![
@@ -165,6 +190,21 @@ fn table() -> Vec<Endpoint> {
         endpoint!(POST "/api/v1/tokens/{id}/rotate", "Give a token a new secret; the old one may keep working for a grace period",
             "its owner, who manages its robot, administrators; others see 404",
             paged: false, request: Some(schema::<Rotation>), answer: Answer::Ok(schema::<NewToken>), post(rotate_token)),
+        endpoint!(GET "/api/v1/repositories/{repository}/artifacts/{reference}/scan",
+            "An artifact's scan: status, components and findings, with the age of the advisory data (repository URL-encoded: team%2Fapp; reference a tag or digest)",
+            SCAN_READERS, paged: false, request: None, answer: Answer::Ok(schema::<ScanReport>), get(scan_report)),
+        endpoint!(POST "/api/v1/repositories/{repository}/artifacts/{reference}/scan",
+            "Scan an artifact again (queued; its layers already read are not read again)",
+            "whoever may push to the repository, administrators", paged: false, request: None,
+            answer: Answer::Accepted(schema::<ScanRequested>), post(request_scan)),
+        endpoint!(GET "/api/v1/vulnerabilities/{id}/impact",
+            "The stored artifacts holding a package version that vulnerability `id` (any of its ids) affects",
+            "any signed-in caller; only artifacts whose reports the caller may read are listed",
+            paged: false, request: None, answer: Answer::Ok(schema::<Impact>), get(vulnerability_impact)),
+        endpoint!(GET "/api/v1/packages/{purl}/impact",
+            "The stored artifacts holding a package (a URL-encoded package URL, with a version or without)",
+            "any signed-in caller; only artifacts whose reports the caller may read are listed",
+            paged: false, request: None, answer: Answer::Ok(schema::<Impact>), get(package_impact)),
     ]
 }
 
@@ -226,6 +266,7 @@ pub fn openapi_document() -> serde_json::Value {
         let success = match endpoint.answer {
             Answer::Ok(of) => ("200", Some(of(&mut generator))),
             Answer::Created(of) => ("201", Some(of(&mut generator))),
+            Answer::Accepted(of) => ("202", Some(of(&mut generator))),
             Answer::NoContent => ("204", None),
         };
         let mut responses = serde_json::Map::new();
@@ -741,6 +782,124 @@ async fn rotate_token(
         .auth
         .rotate_token(&caller, &id, rotation.grace_seconds)
         .await?)
+}
+
+// ---- scans ----
+
+fn no_such_artifact() -> ManagementError {
+    ManagementError::new(StatusCode::NOT_FOUND, "not_found", "artifact not found")
+}
+
+/// The digest of the artifact `reference` names in `repository`, once the caller is allowed
+/// `action` on it. A caller who may not even read its reports is told it does not exist,
+/// exactly as for an artifact that does not.
+async fn artifact(
+    state: &AppState,
+    caller: &bulwark_auth::Caller,
+    repository: &str,
+    reference: &str,
+    action: Action,
+) -> Result<Digest, ManagementError> {
+    let name: RepositoryName = repository.parse().map_err(|_| no_such_artifact())?;
+    let resource = Resource::Repository(name.as_str());
+    match state.auth.authorize(caller, action, resource).await {
+        Ok(()) => {}
+        Err(AuthError::Denied | AuthError::InsufficientScope) => {
+            let reads = action != Action::ReadScans
+                && state
+                    .auth
+                    .authorize(caller, Action::ReadScans, resource)
+                    .await
+                    .is_ok();
+            return Err(if reads {
+                AuthError::Denied.into()
+            } else {
+                no_such_artifact()
+            });
+        }
+        Err(other) => return Err(other.into()),
+    }
+    let reference: Reference = reference.parse().map_err(|_| no_such_artifact())?;
+    match state.registry.manifest(&name, &reference).await {
+        Ok(manifest) => Ok(manifest.digest),
+        Err(bulwark_registry::RegistryError::ManifestUnknown) => Err(no_such_artifact()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn scan_report(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((repository, reference)): Path<(String, String)>,
+) -> ApiResult {
+    let digest = artifact(&state, &caller, &repository, &reference, Action::ReadScans).await?;
+    ok(state.scanner.report(&digest).await?)
+}
+
+async fn request_scan(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((repository, reference)): Path<(String, String)>,
+) -> ApiResult {
+    let digest = artifact(&state, &caller, &repository, &reference, Action::Push).await?;
+    let queued = state.scanner.request(&digest).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(ScanRequested {
+            digest: digest.to_string(),
+            queued,
+        }),
+    )
+        .into_response())
+}
+
+/// Answers an impact query with what the caller may read: narrowed in the store to the
+/// projects where it might (its candidates and the public ones), then judged one
+/// repository at a time.
+async fn impact(state: &AppState, caller: &bulwark_auth::Caller, query: ImpactQuery) -> ApiResult {
+    if !caller.is_authenticated() {
+        return Err(AuthError::Unauthenticated.into());
+    }
+    let projects = match state.auth.candidates(caller, Action::ReadScans).await? {
+        bulwark_auth::policy::Candidates::Any => None,
+        bulwark_auth::policy::Candidates::Only(mut projects) => {
+            projects.extend(state.registry.public_projects().await?);
+            Some(projects.into_iter().collect::<Vec<_>>())
+        }
+    };
+    let mut found = state
+        .scanner
+        .impact(&query, projects.as_deref(), MAX_IMPACT + 1)
+        .await?;
+    let truncated = found.len() > MAX_IMPACT as usize;
+    found.truncate(MAX_IMPACT as usize);
+    let mut repositories: Vec<String> = found.iter().map(|a| a.repository.clone()).collect();
+    repositories.dedup();
+    let readable = state
+        .auth
+        .allowed_repositories(caller, Action::ReadScans, repositories)
+        .await?;
+    found.retain(|a| readable.contains(&a.repository));
+    ok(Impact {
+        items: found,
+        truncated,
+    })
+}
+
+async fn vulnerability_impact(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    impact(&state, &caller, ImpactQuery::Vulnerability(id)).await
+}
+
+async fn package_impact(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(purl): Path<String>,
+) -> ApiResult {
+    impact(&state, &caller, ImpactQuery::Purl(purl)).await
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub struct QueryReport {
 
 /// One vulnerability affecting the version: the matching records that are aliases of each
 /// other.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct VulnerabilityMatch {
     /// A name for it: its CVE id when one is known, else its first record's id.
     pub id: String,
@@ -53,7 +53,7 @@ pub struct VulnerabilityMatch {
 }
 
 /// The finding's normalised severity and where it came from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SeverityReport {
     /// `low`, `medium`, `high`, `critical` (`none` for a CVSS score of 0); absent when no
     /// record gives a usable rating.
@@ -110,6 +110,52 @@ impl VulnDb {
             vulnerabilities,
             undetermined,
         })
+    }
+
+    /// [`VulnDb::query`] for many versions of one package, reading and parsing its records
+    /// once: the way a scan or a re-match asks, one package at a time. `ecosystem` and
+    /// `name` as advisories list them (an ecosystem key, a normalised name).
+    pub async fn query_versions(
+        &self,
+        ecosystem: &str,
+        name: &str,
+        versions: &[String],
+    ) -> Result<Vec<QueryReport>, VulnDbError> {
+        let key = PackageKey::new(ecosystem, name);
+        let ecosystem_key = key.ecosystem.to_string();
+        let mut index = AdvisoryIndex::new();
+        for json in self
+            .store
+            .advisories_for_package(&ecosystem_key, &key.name)
+            .await?
+        {
+            let record =
+                parse_json(json.as_bytes()).map_err(|error| VulnDbError::CorruptStoredRecord {
+                    id: error.id.clone().unwrap_or_default(),
+                    message: error.to_string(),
+                })?;
+            index.insert(record);
+        }
+        let mut reports = Vec::with_capacity(versions.len());
+        for version in versions {
+            let result = index.query(ecosystem, name, version);
+            let links = if result.findings.is_empty() && result.undetermined.is_empty() {
+                Vec::new()
+            } else {
+                self.store
+                    .advisory_alias_links(&linked_ids(&result))
+                    .await?
+            };
+            let (vulnerabilities, undetermined) = group(&result, &links, &key);
+            reports.push(QueryReport {
+                ecosystem: ecosystem_key.clone(),
+                name: key.name.clone(),
+                version: version.clone(),
+                vulnerabilities,
+                undetermined,
+            });
+        }
+        Ok(reports)
     }
 
     /// [`VulnDb::query`] for a package URL with a version (`pkg:pypi/django@2.2.0`).

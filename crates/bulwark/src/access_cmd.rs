@@ -19,7 +19,7 @@ use crate::client::{
 pub struct OutputArgs {
     /// Print JSON instead of a table
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Args)]

@@ -6,6 +6,7 @@ mod admin_cmd;
 mod client;
 mod config;
 mod db_cmd;
+mod report_cmd;
 mod scan_cmd;
 mod version_cmd;
 
@@ -18,7 +19,9 @@ use bulwark_blobstore::BlobStore;
 use bulwark_metadata::MetadataStore;
 use bulwark_registry::supervisor::{Placement, Supervisor};
 use bulwark_registry::{Registry, RegistryLimits};
+use bulwark_scan::service::{ScanSettings, Scanner};
 use bulwark_server::AppState;
+use bulwark_vulndb::VulnDb;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, FlagOverrides, LogFormat};
@@ -94,6 +97,12 @@ enum Command {
     /// Scan an image layout, a root filesystem or a lock file for known vulnerabilities,
     /// with no server (exit status 3 when --fail-on is met)
     Scan(scan_cmd::ScanArgs),
+    /// Show a stored artifact's scan: status, components and findings
+    Report(report_cmd::ReportArgs),
+    /// Scan a stored artifact again
+    Rescan(report_cmd::RescanArgs),
+    /// List the stored artifacts a vulnerability (or a package) affects
+    Impact(report_cmd::ImpactArgs),
 }
 
 fn init_logging(format: LogFormat) {
@@ -180,7 +189,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("loading the token signing keys")?;
     let metadata_for_jobs = metadata.clone();
-    let registry = open_registry(&config, metadata).await?;
+    let registry = open_registry(&config, metadata.clone()).await?;
     // Reclaim what a previous process left behind before taking traffic.
     registry
         .sweep_uploads()
@@ -188,6 +197,39 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("sweeping stale uploads")?;
     let sweep_every = Duration::from_secs((config.upload_ttl_secs / 4).clamp(1, 300));
     let mut background = Supervisor::new(metadata_for_jobs);
+    let scanner = Scanner::new(
+        metadata.clone(),
+        registry.blobs().clone(),
+        VulnDb::new(metadata),
+        ScanSettings::default(),
+        background.node(),
+    );
+    {
+        // Pushes reach the queue within this interval, and queued scans start within it.
+        let every = Duration::from_millis(250);
+        let feeder = scanner.clone();
+        background.every("scan-feed", every, Placement::OneNode, move || {
+            let scanner = feeder.clone();
+            async move { scanner.feed().await.map(|_| ()) }
+        });
+        let worker = scanner.clone();
+        background.every("scan-work", every, Placement::EveryNode, move || {
+            let scanner = worker.clone();
+            async move { scanner.work(16).await.map(|_| ()) }
+        });
+        // Advisory data imported by `bulwark db` (from the CLI or another node) is applied
+        // to the stored inventories within this interval.
+        let matcher = scanner.clone();
+        background.every(
+            "advisory-rematch",
+            Duration::from_secs(5),
+            Placement::OneNode,
+            move || {
+                let scanner = matcher.clone();
+                async move { scanner.rematch().await.map(|_| ()) }
+            },
+        );
+    }
     {
         let registry = registry.clone();
         background.every("upload-sweep", sweep_every, Placement::OneNode, move || {
@@ -224,6 +266,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         AppState {
             registry,
             auth,
+            scanner,
             public_url,
             trusted_proxies: config.trusted_proxies.clone(),
         },
@@ -282,6 +325,9 @@ async fn command(cli: Cli) -> anyhow::Result<()> {
         Command::Member(command) => access_cmd::member(command).await,
         Command::Robot(command) => access_cmd::robot(command).await,
         Command::Token(command) => access_cmd::token(command).await,
+        Command::Report(args) => report_cmd::report(args).await,
+        Command::Rescan(args) => report_cmd::rescan(args).await,
+        Command::Impact(args) => report_cmd::impact(args).await,
         Command::Config => {
             let config = Config::load(cli.config.as_deref(), &FlagOverrides::default())?;
             // The database URL may embed a password.

@@ -126,6 +126,23 @@ fn expected(endpoint: (&str, &str), who: Caller, public: bool) -> Expect {
         (_, "/api/v1/tokens/{id}") | (_, "/api/v1/tokens/{id}/rotate") => {
             hide_unless(system || who == Developer)
         }
+        // Reports follow pulls, and auditors read them; whoever can read neither is told
+        // the artifact does not exist.
+        ("GET", "/api/v1/repositories/{repository}/artifacts/{reference}/scan") => {
+            hide_unless(pull || who == Auditor)
+        }
+        ("POST", "/api/v1/repositories/{repository}/artifacts/{reference}/scan") => {
+            if push {
+                Expect::Allow
+            } else if pull || who == Auditor {
+                allow_if(false)
+            } else {
+                hide_unless(false)
+            }
+        }
+        // Anyone signed in may ask; the answer lists only what the caller may read.
+        ("GET", "/api/v1/vulnerabilities/{id}/impact")
+        | ("GET", "/api/v1/packages/{purl}/impact") => allow_if(signed_in),
         other => panic!("no expectation for {other:?}: add the new endpoint to this table"),
     }
 }
@@ -491,6 +508,18 @@ async fn request_for(
             let path = endpoint.1.replace("{id}", id);
             (path, json_body(json!({})))
         }
+        "/api/v1/repositories/{repository}/artifacts/{reference}/scan" => (
+            "/api/v1/repositories/proj%2Fapp/artifacts/v1/scan".to_owned(),
+            json_body(json!({})),
+        ),
+        "/api/v1/vulnerabilities/{id}/impact" => (
+            "/api/v1/vulnerabilities/CVE-2021-3177/impact".to_owned(),
+            None,
+        ),
+        "/api/v1/packages/{purl}/impact" => (
+            "/api/v1/packages/pkg%3Apypi%2Fdjango/impact".to_owned(),
+            None,
+        ),
         other => panic!("no request for {other}: add the new endpoint to this test"),
     };
     let body = match method {

@@ -375,6 +375,12 @@ pub async fn put_manifest(
 /// Writes an OCI image layout with one tagged single-layer image to `dir` and returns the
 /// manifest digest.
 pub fn write_oci_layout(dir: &Path, tag: &str, payload: &[u8]) -> Digest {
+    write_oci_image(dir, tag, &[tar_of(&[("payload.bin", payload)])])
+}
+
+/// Writes an OCI image layout with one tagged image of these layers (tar archives, bottom
+/// first, gzipped here) to `dir` and returns the manifest digest.
+pub fn write_oci_image(dir: &Path, tag: &str, layers: &[Vec<u8>]) -> Digest {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let put = |bytes: &[u8]| {
@@ -382,17 +388,23 @@ pub fn write_oci_layout(dir: &Path, tag: &str, payload: &[u8]) -> Digest {
         std::fs::write(blobs.join(digest.encoded()), bytes).unwrap();
         digest
     };
-    // Gzipped, as registries expect: skopeo compresses uncompressed layers on push, which
-    // would change the manifest and defeat the byte-exact round trip.
-    let tar = tar_with_file("payload.bin", payload);
-    let diff_id = sha256(&tar);
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut encoder, &tar).unwrap();
-    let layer = encoder.finish().unwrap();
-    let layer_digest = put(&layer);
+    let mut diff_ids = Vec::new();
+    let mut descriptors = Vec::new();
+    for tar in layers {
+        diff_ids.push(sha256(tar).to_string());
+        // Gzipped, as registries expect: skopeo compresses uncompressed layers on push, which
+        // would change the manifest and defeat the byte-exact round trip.
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut encoder, tar).unwrap();
+        let layer = encoder.finish().unwrap();
+        let digest = put(&layer);
+        descriptors.push(serde_json::json!(
+            {"mediaType": OCI_LAYER, "digest": digest.to_string(), "size": layer.len()}
+        ));
+    }
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [diff_id.to_string()]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "config": {}
     }))
     .unwrap();
@@ -401,7 +413,7 @@ pub fn write_oci_layout(dir: &Path, tag: &str, payload: &[u8]) -> Digest {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "config": {"mediaType": OCI_CONFIG, "digest": config_digest.to_string(), "size": config.len()},
-        "layers": [{"mediaType": OCI_LAYER, "digest": layer_digest.to_string(), "size": layer.len()}],
+        "layers": descriptors,
     }))
     .unwrap();
     let manifest_digest = put(&manifest);
@@ -415,14 +427,17 @@ pub fn write_oci_layout(dir: &Path, tag: &str, payload: &[u8]) -> Digest {
     manifest_digest
 }
 
-/// A tar archive holding one regular file.
-fn tar_with_file(name: &str, content: &[u8]) -> Vec<u8> {
+/// A tar archive of regular files (path, content); an empty content under a `.wh.` name
+/// is a whiteout, as image layers write them.
+pub fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_ustar();
-    header.set_size(content.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    builder.append_data(&mut header, name, content).unwrap();
+    for (name, content) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, name, *content).unwrap();
+    }
     builder.into_inner().unwrap()
 }
 

@@ -1,0 +1,782 @@
+//! The registry's scan service: a durable queue fed by the outbox (each manifest stored is
+//! scanned, if its project says so), workers that take scans from it, layer inventories
+//! read once and kept by digest, findings per package version, re-matching when advisory
+//! data changes (reading no blob), reports and the impact query.
+//!
+//! Every node may run workers: a scan is claimed in the metadata store with a lease, so it
+//! runs on one node, and a dead node's scan is taken again when its lease runs out. A
+//! failed attempt is retried with backoff; a permanent failure (a malformed or oversized
+//! layer) marks the scan failed with the reason, and nothing stored is touched.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bulwark_advisory::PackageKey;
+use bulwark_blobstore::BlobStore;
+use bulwark_layer::Limits;
+use bulwark_metadata::{
+    ArtifactComponent, EventKind, MetadataStore, PackageFinding, PackageVersion, ScanStatus,
+    now_millis,
+};
+use bulwark_oci::{Digest, ManifestKind, ParsedManifest};
+use bulwark_vulndb::{VulnDb, VulnerabilityMatch};
+use futures::TryStreamExt;
+use serde::Serialize;
+
+use crate::matching::severity_rank;
+use crate::{Inventory, LayerInventory, inventory_layer};
+
+/// The outbox consumer that queues scans.
+const FEED: &str = "scanner";
+/// The scan-state counter: the last advisory import whose changes were re-matched.
+const REMATCHED_IMPORT: &str = "rematched_import";
+/// Platform manifests an index may have scanned as part of it.
+const MAX_PLATFORMS: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Metadata(#[from] bulwark_metadata::MetadataError),
+    #[error(transparent)]
+    Blobs(#[from] bulwark_blobstore::BlobStoreError),
+    #[error(transparent)]
+    VulnDb(#[from] bulwark_vulndb::VulnDbError),
+    /// A query that cannot be answered as asked (a malformed package URL).
+    #[error("{0}")]
+    Invalid(String),
+    /// The artifact cannot be scanned as it is; retrying will not help.
+    #[error("{0}")]
+    Unscannable(String),
+    #[error("a stored layer inventory is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the scan task stopped: {0}")]
+    Task(String),
+}
+
+impl ServiceError {
+    /// Whether another attempt may succeed (the store was unreachable, say).
+    fn is_transient(&self) -> bool {
+        !matches!(
+            self,
+            ServiceError::Unscannable(_) | ServiceError::Invalid(_)
+        )
+    }
+}
+
+/// How scans run.
+#[derive(Debug, Clone)]
+pub struct ScanSettings {
+    pub limits: Limits,
+    /// How long a claimed scan is a node's before another may take it; renewed while the
+    /// scan runs.
+    pub lease: Duration,
+    /// Attempts before a scan that keeps failing is marked failed.
+    pub max_attempts: i64,
+    /// The wait before the first retry; doubled at each further one.
+    pub retry_after: Duration,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        ScanSettings {
+            limits: Limits::default(),
+            lease: Duration::from_secs(120),
+            max_attempts: 5,
+            retry_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The scan service; cheap to clone.
+#[derive(Clone)]
+pub struct Scanner {
+    metadata: MetadataStore,
+    blobs: BlobStore,
+    vulndb: VulnDb,
+    settings: Arc<ScanSettings>,
+    /// This node, as the holder of claims.
+    node: Arc<str>,
+}
+
+impl std::fmt::Debug for Scanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scanner").field("node", &self.node).finish()
+    }
+}
+
+/// What an artifact holds, ready to be stored.
+#[derive(Debug, Default)]
+struct Scanned {
+    os: Option<String>,
+    components: Vec<ArtifactComponent>,
+    warnings: Vec<String>,
+}
+
+/// What one pass of the workers did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkDone {
+    pub scanned: u32,
+    pub failed: u32,
+}
+
+/// What a re-match changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Rematch {
+    /// Package versions matched again.
+    pub packages: u64,
+    pub added: u64,
+    pub resolved: u64,
+}
+
+/// An artifact's scan as reports show it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ScanReport {
+    pub digest: String,
+    /// `pending`, `running`, `done`, `failed`; `not_scanned` when no scan was ever asked.
+    pub status: String,
+    /// Why the scan failed (or why its last attempt did, while it is retried).
+    pub reason: Option<String>,
+    pub attempts: i64,
+    /// RFC 3339 times.
+    pub queued_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// The distribution of the final filesystem.
+    pub os: Option<String>,
+    /// Seconds since the advisory data these findings were matched against was imported;
+    /// absent when none was ever imported (nothing can match).
+    pub advisories_age_seconds: Option<u64>,
+    pub components: Vec<ComponentReport>,
+    /// Vulnerabilities and known-malicious packages, malicious first, then worst first.
+    pub findings: Vec<FindingReport>,
+    /// Findings that went away when the advisory data changed, newest first.
+    pub resolved: Vec<ResolvedReport>,
+    /// What the read skipped, and why.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ComponentReport {
+    /// The package format (`dpkg`, `python`, `npm`, …).
+    pub kind: String,
+    pub name: String,
+    pub version: String,
+    pub purl: Option<String>,
+    /// The file it was found in.
+    pub path: String,
+    /// The layer that added it.
+    pub layer: Option<String>,
+    /// For an index: the platform manifest it came from.
+    pub platform: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct FindingReport {
+    /// `vulnerability`, or `malicious` for a known-malicious package (OSV `MAL-*`).
+    pub kind: String,
+    pub id: String,
+    pub aliases: Vec<String>,
+    /// `critical`, `high`, `medium`, `low`, `none`; absent when no record rates it.
+    pub severity: Option<String>,
+    pub score: Option<f64>,
+    /// The vector or field the severity came from, and its record.
+    pub severity_source: Option<String>,
+    pub summary: Option<String>,
+    pub ecosystem: String,
+    /// The package the advisory names (a distribution's source package).
+    pub package: String,
+    /// The version compared (a distribution's source version).
+    pub installed: String,
+    /// Versions that fix it; empty when no fix is known.
+    pub fixed: Vec<String>,
+    pub component: ComponentReport,
+    /// RFC 3339: when this artifact was first known to have it.
+    pub first_seen: String,
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ResolvedReport {
+    pub id: String,
+    pub ecosystem: String,
+    pub package: String,
+    pub installed: String,
+    /// RFC 3339.
+    pub resolved_at: String,
+}
+
+/// An artifact an impact query found.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ImpactReport {
+    pub repository: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+    pub ecosystem: String,
+    pub package: String,
+    pub version: String,
+    /// The vulnerability, for a query by id.
+    pub vulnerability: Option<String>,
+}
+
+/// What an impact query asks for.
+#[derive(Debug, Clone)]
+pub enum ImpactQuery {
+    /// Any id of a vulnerability (CVE, GHSA, OSV id, alias).
+    Vulnerability(String),
+    /// A package (with a version, or any version) as a package URL.
+    Purl(String),
+}
+
+fn rfc3339(millis: i64) -> String {
+    jiff::Timestamp::from_millisecond(millis)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| millis.to_string())
+}
+
+/// Whether a descriptor's media type is a filesystem layer (tar, compressed or not).
+fn is_layer(media_type: &str) -> bool {
+    media_type.contains("tar") && !media_type.contains("json")
+}
+
+fn is_malicious(vulnerability: &VulnerabilityMatch) -> bool {
+    std::iter::once(&vulnerability.id)
+        .chain(&vulnerability.records)
+        .any(|id| id.starts_with("MAL-"))
+}
+
+impl Scanner {
+    pub fn new(
+        metadata: MetadataStore,
+        blobs: BlobStore,
+        vulndb: VulnDb,
+        settings: ScanSettings,
+        node: &str,
+    ) -> Self {
+        Scanner {
+            metadata,
+            blobs,
+            vulndb,
+            settings: Arc::new(settings),
+            node: node.into(),
+        }
+    }
+
+    /// Queues a scan of every manifest stored since the feed's last position (one per
+    /// digest, in projects that scan at push). Runs on one node at a time; a position moved
+    /// by another node means it took these events.
+    pub async fn feed(&self) -> Result<u32, ServiceError> {
+        let mut queued = 0;
+        loop {
+            let from = self.metadata.event_position(FEED).await?;
+            let events = self.metadata.events_after(from, 500).await?;
+            let Some(last) = events.last().map(|e| e.id) else {
+                return Ok(queued);
+            };
+            let mut digests = BTreeSet::new();
+            for event in events
+                .iter()
+                .filter(|e| e.kind == EventKind::ManifestPushed)
+            {
+                let project = event.repository.split('/').next().unwrap_or_default();
+                if digests.insert(event.digest.clone())
+                    && self.metadata.scan_on_push(project).await?
+                    && self
+                        .metadata
+                        .queue_scan(&event.digest, now_millis())
+                        .await?
+                {
+                    queued += 1;
+                }
+            }
+            if !self
+                .metadata
+                .advance_event_position(FEED, from, last)
+                .await?
+            {
+                return Ok(queued);
+            }
+        }
+    }
+
+    /// Queues a scan of `digest` now (on demand). False when one is already pending or
+    /// running.
+    pub async fn request(&self, digest: &Digest) -> Result<bool, ServiceError> {
+        Ok(self
+            .metadata
+            .queue_scan(&digest.to_string(), now_millis())
+            .await?)
+    }
+
+    /// Takes due scans from the queue and runs them, up to `budget` of them.
+    pub async fn work(&self, budget: u32) -> Result<WorkDone, ServiceError> {
+        let mut done = WorkDone::default();
+        let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
+        for _ in 0..budget {
+            let Some(claim) = self
+                .metadata
+                .claim_scan(&self.node, lease_ms, now_millis())
+                .await?
+            else {
+                break;
+            };
+            let started = std::time::Instant::now();
+            match self.run_claimed(&claim.digest, lease_ms).await {
+                Ok(()) => {
+                    done.scanned += 1;
+                    tracing::info!(
+                        digest = %claim.digest,
+                        millis = started.elapsed().as_millis() as u64,
+                        "scan done"
+                    );
+                }
+                Err(error) => {
+                    done.failed += 1;
+                    let reason = error.to_string();
+                    let retry_at = (error.is_transient()
+                        && claim.attempts < self.settings.max_attempts)
+                        .then(|| {
+                            let wait = self
+                                .settings
+                                .retry_after
+                                .saturating_mul(1 << claim.attempts.clamp(1, 16).saturating_sub(1));
+                            now_millis()
+                                .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
+                        });
+                    tracing::warn!(digest = %claim.digest, %reason, retry = retry_at.is_some(), "scan failed");
+                    self.metadata
+                        .fail_scan(&claim.digest, &self.node, &reason, retry_at, now_millis())
+                        .await?;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Runs one claimed scan, renewing the claim while it runs.
+    async fn run_claimed(&self, digest: &str, lease_ms: i64) -> Result<(), ServiceError> {
+        let renew = async {
+            let mut ticker = tokio::time::interval(self.settings.lease / 3);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                let until = now_millis().saturating_add(lease_ms);
+                match self.metadata.renew_scan(digest, &self.node, until).await {
+                    Ok(true) => {}
+                    // Lost: another node took it over (this one stalled); stop.
+                    Ok(false) => return,
+                    Err(error) => tracing::warn!(%error, "renewing a scan's claim failed"),
+                }
+            }
+        };
+        let scan = async {
+            let parsed: Digest = digest
+                .parse()
+                .map_err(|e| ServiceError::Unscannable(format!("digest {digest:?}: {e}")))?;
+            let scanned = self.scanned(&parsed, 0).await?;
+            self.match_new(&scanned.components).await?;
+            let finished = self
+                .metadata
+                .finish_scan(
+                    digest,
+                    &self.node,
+                    scanned.os.as_deref(),
+                    &serde_json::to_string(&scanned.warnings).unwrap_or_default(),
+                    &scanned.components,
+                    now_millis(),
+                )
+                .await?;
+            if !finished {
+                tracing::warn!(
+                    digest,
+                    "a scan's claim was lost before it finished; dropped"
+                );
+            }
+            Ok(())
+        };
+        tokio::select! {
+            result = scan => result,
+            () = renew => Err(ServiceError::Task("the claim was taken over".into())),
+        }
+    }
+
+    /// What manifest `digest` holds: an image's final filesystem, or an index's platforms'
+    /// together (each also queued to be scanned on its own).
+    fn scanned<'a>(
+        &'a self,
+        digest: &'a Digest,
+        depth: usize,
+    ) -> futures::future::BoxFuture<'a, Result<Scanned, ServiceError>> {
+        Box::pin(async move {
+            let record = self
+                .metadata
+                .manifest_anywhere(&digest.to_string())
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::Unscannable(format!("manifest {digest} is not stored"))
+                })?;
+            let manifest = ParsedManifest::parse(Some(&record.media_type), &record.content)
+                .map_err(|e| ServiceError::Unscannable(format!("manifest {digest}: {e}")))?;
+            if !manifest.kind.is_index() {
+                return self.scanned_image(&manifest).await;
+            }
+            if depth > 0 {
+                return Err(ServiceError::Unscannable(
+                    "an index inside an index is not scanned".into(),
+                ));
+            }
+            let mut union = Scanned::default();
+            for child in manifest.manifests.iter().take(MAX_PLATFORMS) {
+                if ManifestKind::from_media_type(&child.media_type).is_none_or(|k| k.is_index()) {
+                    continue;
+                }
+                // Attestations ride in indexes as `unknown/unknown`.
+                let unknown = child.platform.as_ref().is_some_and(|p| {
+                    p["os"].as_str() == Some("unknown")
+                        && p["architecture"].as_str() == Some("unknown")
+                });
+                if unknown {
+                    continue;
+                }
+                self.metadata
+                    .queue_scan(&child.digest.to_string(), now_millis())
+                    .await?;
+                let platform = self.scanned(&child.digest, depth + 1).await?;
+                union.os = union.os.or(platform.os);
+                union.warnings.extend(platform.warnings);
+                union
+                    .components
+                    .extend(platform.components.into_iter().map(|c| ArtifactComponent {
+                        platform: Some(child.digest.to_string()),
+                        ..c
+                    }));
+            }
+            Ok(union)
+        })
+    }
+
+    async fn scanned_image(&self, manifest: &ParsedManifest) -> Result<Scanned, ServiceError> {
+        let mut read = Vec::new();
+        let mut digests = Vec::new();
+        for layer in manifest.layers.iter().filter(|l| is_layer(&l.media_type)) {
+            read.push(self.layer(&layer.digest).await?);
+            digests.push(layer.digest.to_string());
+        }
+        let inventory = Inventory::of_image(&read.iter().collect::<Vec<_>>());
+        let components = inventory
+            .components
+            .iter()
+            .map(|located| {
+                let component = &located.component.component;
+                ArtifactComponent {
+                    kind: component.kind.as_str().to_owned(),
+                    name: component.name.clone(),
+                    version: component.version.clone(),
+                    purl: located.component.purl.clone(),
+                    path: component.path.clone(),
+                    layer_digest: located.layer.and_then(|i| digests.get(i).cloned()),
+                    platform: None,
+                    package: component.osv_package(inventory.os.as_ref()).map(
+                        |(ecosystem, name, version)| {
+                            let key = PackageKey::new(&ecosystem, &name);
+                            PackageVersion {
+                                ecosystem: key.ecosystem.to_string(),
+                                package: key.name,
+                                version,
+                            }
+                        },
+                    ),
+                }
+            })
+            .collect();
+        Ok(Scanned {
+            os: inventory.os.as_ref().map(os_name),
+            components,
+            warnings: inventory
+                .warnings
+                .iter()
+                .map(|w| format!("{}: {}", w.entry, w.reason))
+                .collect(),
+        })
+    }
+
+    /// One layer's inventory: the stored one, or read from the blob once and stored.
+    async fn layer(&self, digest: &Digest) -> Result<LayerInventory, ServiceError> {
+        let key = digest.to_string();
+        if let Some(stored) = self.metadata.layer_inventory(&key).await? {
+            return serde_json::from_str(&stored)
+                .map_err(|e| ServiceError::Corrupt(format!("layer {key}: {e}")));
+        }
+        let stream = self
+            .blobs
+            .read(digest, None)
+            .await?
+            .ok_or_else(|| ServiceError::Unscannable(format!("layer {key} is not stored")))?;
+        let reader = tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other));
+        let limits = self.settings.limits;
+        let inventory = tokio::task::spawn_blocking(move || {
+            let bridge = tokio_util::io::SyncIoBridge::new(reader);
+            inventory_layer(bridge, &limits)
+        })
+        .await
+        .map_err(|e| ServiceError::Task(e.to_string()))?
+        .map_err(|e| ServiceError::Unscannable(format!("layer {key}: {e}")))?;
+        let json = serde_json::to_string(&inventory)
+            .map_err(|e| ServiceError::Corrupt(format!("layer {key}: {e}")))?;
+        self.metadata
+            .put_layer_inventory(&key, &json, now_millis())
+            .await?;
+        Ok(inventory)
+    }
+
+    /// Matches the package versions among `components` that were never matched.
+    async fn match_new(&self, components: &[ArtifactComponent]) -> Result<(), ServiceError> {
+        let mut by_name: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+        for package in components.iter().filter_map(|c| c.package.as_ref()) {
+            by_name
+                .entry((package.ecosystem.clone(), package.package.clone()))
+                .or_default()
+                .insert(package.version.clone());
+        }
+        for ((ecosystem, name), versions) in by_name {
+            let matched = self.metadata.matched_versions(&ecosystem, &name).await?;
+            let new: Vec<String> = versions
+                .into_iter()
+                .filter(|v| !matched.contains(v))
+                .collect();
+            if !new.is_empty() {
+                self.match_versions(&ecosystem, &name, &new).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Matches `versions` of one package against the advisories as they are now and stores
+    /// the result.
+    async fn match_versions(
+        &self,
+        ecosystem: &str,
+        name: &str,
+        versions: &[String],
+    ) -> Result<Rematch, ServiceError> {
+        let reports = self
+            .vulndb
+            .query_versions(ecosystem, name, versions)
+            .await?;
+        let mut total = Rematch::default();
+        for report in reports {
+            let findings: Vec<PackageFinding> = report
+                .vulnerabilities
+                .iter()
+                .map(|v| PackageFinding {
+                    vulnerability: v.id.clone(),
+                    severity_rank: i64::from(severity_rank(v.severity.rating.as_deref())),
+                    malicious: is_malicious(v),
+                    ids: v.records.iter().chain(&v.aliases).cloned().collect(),
+                    detail: serde_json::to_string(v).unwrap_or_default(),
+                })
+                .collect();
+            let package = PackageVersion {
+                ecosystem: ecosystem.to_owned(),
+                package: name.to_owned(),
+                version: report.version.clone(),
+            };
+            let changes = self
+                .metadata
+                .record_package_findings(&package, &findings, now_millis())
+                .await?;
+            total.packages += 1;
+            total.added += changes.added;
+            total.resolved += changes.resolved;
+        }
+        Ok(total)
+    }
+
+    /// Re-matches the stored package versions the advisory imports since the last re-match
+    /// touched, reading no blob. Runs on one node at a time; safe to repeat.
+    pub async fn rematch(&self) -> Result<Rematch, ServiceError> {
+        let from = self.metadata.scan_state(REMATCHED_IMPORT).await?;
+        let (names, to) = self.metadata.advisory_changes_after(from).await?;
+        let mut total = Rematch::default();
+        for (ecosystem, name) in names {
+            let versions = self.metadata.matched_versions(&ecosystem, &name).await?;
+            if versions.is_empty() {
+                continue;
+            }
+            let done = self.match_versions(&ecosystem, &name, &versions).await?;
+            total.packages += done.packages;
+            total.added += done.added;
+            total.resolved += done.resolved;
+        }
+        if to != from {
+            self.metadata
+                .advance_scan_state(REMATCHED_IMPORT, from, to)
+                .await?;
+        }
+        if total.added + total.resolved > 0 {
+            tracing::info!(
+                packages = total.packages,
+                added = total.added,
+                resolved = total.resolved,
+                "advisory data changed: stored inventories re-matched"
+            );
+        }
+        Ok(total)
+    }
+
+    /// Re-matches every stored package version (after an engine change, say).
+    pub async fn rematch_all(&self) -> Result<Rematch, ServiceError> {
+        let mut total = Rematch::default();
+        for (ecosystem, name) in self.metadata.matched_package_names().await? {
+            let versions = self.metadata.matched_versions(&ecosystem, &name).await?;
+            let done = self.match_versions(&ecosystem, &name, &versions).await?;
+            total.packages += done.packages;
+            total.added += done.added;
+            total.resolved += done.resolved;
+        }
+        Ok(total)
+    }
+
+    /// The scan status, components and findings of the artifact `digest`.
+    pub async fn report(&self, digest: &Digest) -> Result<ScanReport, ServiceError> {
+        let key = digest.to_string();
+        let scan = self.metadata.scan(&key).await?;
+        let status = self.vulndb.status().await?;
+        let component = |c: &ArtifactComponent| ComponentReport {
+            kind: c.kind.clone(),
+            name: c.name.clone(),
+            version: c.version.clone(),
+            purl: c.purl.clone(),
+            path: c.path.clone(),
+            layer: c.layer_digest.clone(),
+            platform: c.platform.clone(),
+        };
+        let components = self.metadata.artifact_components(&key).await?;
+        let mut findings = Vec::new();
+        for finding in self.metadata.artifact_findings(&key).await? {
+            let detail: VulnerabilityMatch =
+                serde_json::from_str(&finding.detail).map_err(|e| {
+                    ServiceError::Corrupt(format!("finding {}: {e}", finding.vulnerability))
+                })?;
+            let package = finding.component.package.clone().unwrap_or(PackageVersion {
+                ecosystem: String::new(),
+                package: String::new(),
+                version: String::new(),
+            });
+            findings.push(FindingReport {
+                kind: if finding.malicious {
+                    "malicious".into()
+                } else {
+                    "vulnerability".into()
+                },
+                id: finding.vulnerability.clone(),
+                aliases: detail.aliases.clone(),
+                severity: detail.severity.rating.clone(),
+                score: detail.severity.score,
+                severity_source: match (&detail.severity.source, &detail.severity.record) {
+                    (Some(source), Some(record)) => Some(format!("{source} ({record})")),
+                    (Some(source), None) => Some(source.clone()),
+                    _ => None,
+                },
+                summary: detail.summary.clone(),
+                ecosystem: package.ecosystem,
+                package: package.package,
+                installed: package.version,
+                fixed: detail.fixed.clone(),
+                component: component(&finding.component),
+                first_seen: rfc3339(finding.first_seen),
+            });
+        }
+        let resolved = self
+            .metadata
+            .resolved_findings(&key, 100)
+            .await?
+            .into_iter()
+            .map(|(package, id, at)| ResolvedReport {
+                id,
+                ecosystem: package.ecosystem,
+                package: package.package,
+                installed: package.version,
+                resolved_at: rfc3339(at),
+            })
+            .collect();
+        Ok(ScanReport {
+            digest: key,
+            status: scan
+                .as_ref()
+                .map_or("not_scanned", |s| s.status.as_str())
+                .to_owned(),
+            reason: scan.as_ref().and_then(|s| s.reason.clone()),
+            attempts: scan.as_ref().map_or(0, |s| s.attempts),
+            queued_at: scan.as_ref().map(|s| rfc3339(s.queued_at)),
+            finished_at: scan
+                .as_ref()
+                .filter(|s| matches!(s.status, ScanStatus::Done | ScanStatus::Failed))
+                .and_then(|s| s.finished_at)
+                .map(rfc3339),
+            os: scan.as_ref().and_then(|s| s.os.clone()),
+            advisories_age_seconds: status.last_import.map(|i| i.age_seconds),
+            components: components.iter().map(component).collect(),
+            findings,
+            resolved,
+            warnings: scan
+                .and_then(|s| s.warnings)
+                .and_then(|w| serde_json::from_str(&w).ok())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Which stored artifacts hold what `query` names, in repositories of `projects` (`None`:
+    /// every one), at most `limit`: answered from the stored inventories, not by scanning.
+    pub async fn impact(
+        &self,
+        query: &ImpactQuery,
+        projects: Option<&[String]>,
+        limit: u32,
+    ) -> Result<Vec<ImpactReport>, ServiceError> {
+        let found = match query {
+            ImpactQuery::Vulnerability(id) => {
+                self.metadata
+                    .impact_of_vulnerability(id, projects, limit)
+                    .await?
+            }
+            ImpactQuery::Purl(purl) => {
+                let parsed = bulwark_advisory::Purl::parse(purl)
+                    .map_err(|e| ServiceError::Invalid(format!("package URL {purl:?}: {e}")))?;
+                let (ecosystem, name) = parsed.to_osv().ok_or_else(|| {
+                    ServiceError::Invalid(format!(
+                        "purl type {:?} names no advisory ecosystem",
+                        parsed.ty()
+                    ))
+                })?;
+                let key = PackageKey::new(&ecosystem, &name);
+                self.metadata
+                    .impact_of_package(
+                        &key.ecosystem.to_string(),
+                        &key.name,
+                        parsed.version(),
+                        projects,
+                        limit,
+                    )
+                    .await?
+            }
+        };
+        Ok(found
+            .into_iter()
+            .map(|a| ImpactReport {
+                repository: a.repository,
+                digest: a.digest,
+                tags: a.tags,
+                ecosystem: a.package.ecosystem,
+                package: a.package.package,
+                version: a.package.version,
+                vulnerability: a.vulnerability,
+            })
+            .collect())
+    }
+}
+
+fn os_name(os: &bulwark_inventory::OsRelease) -> String {
+    match &os.version_id {
+        Some(version) => format!("{} {version}", os.id),
+        None => os.id.clone(),
+    }
+}

@@ -1,0 +1,603 @@
+//! Scanning in the registry, end to end with a real client: an image pushed with skopeo is
+//! inventoried at push through the queue (its final filesystem: whiteouts, opaque folders
+//! and removed-but-not-purged dpkg entries leave nothing behind), matched against imported
+//! advisories, re-matched when `bulwark db import` changes them while the server runs —
+//! with the layer bytes gone from the disk, so nothing can have been read again — and found
+//! by the impact query; an index is the union of its platforms; an unreadable layer fails
+//! its scan with the reason and loses nothing stored. On SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use bulwark_test_support::Backend;
+use common::*;
+use serde_json::{Value, json};
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+const DPKG_STATUS: &str = "\
+Package: libssl3
+Status: install ok installed
+Architecture: amd64
+Source: openssl
+Version: 3.0.11-1~deb12u2
+
+Package: oldtool
+Status: deinstall ok config-files
+Version: 1.0-1
+";
+
+fn advisory(id: &str, ecosystem: &str, name: &str, fixed: &str, modified: &str) -> Value {
+    json!({
+        "schema_version": "1.6.0",
+        "id": id,
+        "modified": modified,
+        "summary": format!("{name} is vulnerable"),
+        "affected": [{
+            "package": { "ecosystem": ecosystem, "name": name },
+            "ranges": [{ "type": "ECOSYSTEM", "events": [{ "introduced": "0" }, { "fixed": fixed }] }],
+        }],
+        "database_specific": { "severity": "HIGH" },
+    })
+}
+
+/// Imports `records` with `bulwark db import` into the server's own database, as an
+/// operator does while it runs.
+fn import(server: &TestServer, records: &[Value]) {
+    let dir = tempfile::tempdir().unwrap();
+    for record in records {
+        let id = record["id"].as_str().unwrap();
+        std::fs::write(dir.path().join(format!("{id}.json")), record.to_string()).unwrap();
+    }
+    let output = server
+        .command()
+        .args(["db", "import"])
+        .arg(dir.path())
+        .arg("--data-dir")
+        .arg(&server.data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "db import: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn report_path(repository: &str, reference: &str) -> String {
+    format!(
+        "/api/v1/repositories/{}/artifacts/{reference}/scan",
+        repository.replace('/', "%2F")
+    )
+}
+
+/// Reads the artifact's report until `ready` holds (the queue works in the background),
+/// for at most a minute.
+async fn report_when(
+    server: &TestServer,
+    repository: &str,
+    reference: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
+    let path = report_path(repository, reference);
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        let response = server.client().get(server.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        last = response.json().await.unwrap();
+        if ready(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the report of {repository}:{reference} never got there: {last:#}");
+}
+
+fn names(report: &Value, list: &str, field: &str) -> Vec<String> {
+    let mut names: Vec<String> = report[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[field].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn remove_blob_files(dir: &Path, digests: &[String]) -> usize {
+    let mut removed = 0;
+    for entry in walkdir(dir) {
+        let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+        if digests.iter().any(|d| d.ends_with(&name)) {
+            std::fs::remove_file(&entry).unwrap();
+            removed += 1;
+        }
+    }
+    removed
+}
+
+fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+async fn pushed_image_is_scanned_and_rematched(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    import(
+        &server,
+        &[
+            advisory(
+                "DSA-BWK-1",
+                "Debian:12",
+                "openssl",
+                "3.0.13-1~deb12u1",
+                "2024-01-01T00:00:00Z",
+            ),
+            advisory(
+                "PYSEC-BWK-1",
+                "PyPI",
+                "requests",
+                "2.31.0",
+                "2024-01-01T00:00:00Z",
+            ),
+            // Both name packages the final filesystem no longer has.
+            advisory(
+                "GHSA-bwk-gone",
+                "npm",
+                "minimist",
+                "1.2.6",
+                "2024-01-01T00:00:00Z",
+            ),
+            advisory(
+                "PYSEC-BWK-HIDDEN",
+                "PyPI",
+                "urllib3",
+                "1.26.5",
+                "2024-01-01T00:00:00Z",
+            ),
+            advisory(
+                "DSA-BWK-OLD",
+                "Debian:12",
+                "oldtool",
+                "2.0-1",
+                "2024-01-01T00:00:00Z",
+            ),
+            json!({
+                "schema_version": "1.6.0",
+                "id": "MAL-2099-1",
+                "modified": "2024-01-01T00:00:00Z",
+                "summary": "malicious code in left-padder",
+                "affected": [{ "package": { "ecosystem": "npm", "name": "left-padder" }, "versions": ["1.0.0"] }],
+            }),
+        ],
+    );
+    let base = tar_of(&[
+        (
+            "etc/os-release",
+            b"ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian 12\"\n",
+        ),
+        ("var/lib/dpkg/status", DPKG_STATUS.as_bytes()),
+        (
+            "usr/lib/python3/dist-packages/requests-2.25.0.dist-info/METADATA",
+            b"Metadata-Version: 2.1\nName: requests\nVersion: 2.25.0\n\nHTTP for humans.\n",
+        ),
+        (
+            "app/node_modules/lodash/package.json",
+            br#"{"name": "lodash", "version": "4.17.20"}"#,
+        ),
+        (
+            "app/node_modules/left-padder/package.json",
+            br#"{"name": "left-padder", "version": "1.0.0"}"#,
+        ),
+        (
+            "app/removed/node_modules/minimist/package.json",
+            br#"{"name": "minimist", "version": "1.2.0"}"#,
+        ),
+        (
+            "opt/venv/lib/python3.11/site-packages/urllib3-1.26.0.dist-info/METADATA",
+            b"Name: urllib3\nVersion: 1.26.0\n",
+        ),
+    ]);
+    // The top layer deletes `app/removed` and hides everything below in `opt`.
+    let top = tar_of(&[
+        ("app/.wh.removed", b""),
+        ("opt/.wh..wh..opq", b""),
+        ("opt/README", b"nothing here\n"),
+    ]);
+    let work = tempfile::tempdir().unwrap();
+    let layout = work.path().join("image");
+    let digest = write_oci_image(&layout, "1.0", &[base, top]);
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &server.creds(),
+            &format!("oci:{}:1.0", layout.display()),
+            &format!("docker://{}/proj/app:1.0", server.address),
+        ],
+    );
+
+    // Scanned at push, through the queue.
+    let report = report_when(&server, "proj/app", "1.0", |r| r["status"] == "done").await;
+    assert_eq!(report["digest"], digest.to_string());
+    assert_eq!(report["os"], "debian 12");
+    assert!(report["advisories_age_seconds"].as_u64().is_some());
+    assert_eq!(
+        names(&report, "components", "name"),
+        ["left-padder", "libssl3", "lodash", "requests"],
+        "nothing the final filesystem lacks: {report:#}"
+    );
+    let libssl = report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "libssl3")
+        .unwrap();
+    assert_eq!(
+        libssl["purl"],
+        "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?distro=debian-12&upstream=openssl"
+    );
+    assert_eq!(libssl["path"], "var/lib/dpkg/status");
+    assert!(libssl["layer"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(
+        names(&report, "findings", "id"),
+        ["DSA-BWK-1", "MAL-2099-1", "PYSEC-BWK-1"]
+    );
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(
+        findings[0]["id"], "MAL-2099-1",
+        "malicious packages come first"
+    );
+    assert_eq!(findings[0]["kind"], "malicious");
+    let openssl = findings.iter().find(|f| f["id"] == "DSA-BWK-1").unwrap();
+    assert_eq!(openssl["kind"], "vulnerability");
+    assert_eq!(
+        openssl["package"], "openssl",
+        "distribution advisories name the source"
+    );
+    assert_eq!(openssl["installed"], "3.0.11-1~deb12u2");
+    assert_eq!(openssl["fixed"], json!(["3.0.13-1~deb12u1"]));
+    assert_eq!(openssl["severity"], "high");
+    assert_eq!(openssl["component"]["name"], "libssl3");
+
+    // The impact query finds it by any id, or by package.
+    let impact: Value = server
+        .client()
+        .get(server.url("/api/v1/vulnerabilities/PYSEC-BWK-1/impact"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(impact["items"][0]["repository"], "proj/app");
+    assert_eq!(impact["items"][0]["tags"], json!(["1.0"]));
+    assert_eq!(impact["items"][0]["digest"], digest.to_string());
+    let by_package: Value = server
+        .client()
+        .get(server.url("/api/v1/packages/pkg%3Anpm%2Flodash%404.17.20/impact"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_package["items"].as_array().unwrap().len(), 1);
+    assert_eq!(by_package["items"][0]["version"], "4.17.20");
+
+    // The layers' bytes leave the disk: whatever follows reads none.
+    let layers: Vec<String> = report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["layer"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(remove_blob_files(&server.data_dir, &layers) >= 1);
+
+    // New advisory data while the server runs: a new vulnerability of lodash, and the
+    // requests advisory corrected so that 2.25.0 is not affected.
+    import(
+        &server,
+        &[
+            advisory(
+                "CVE-2099-0001",
+                "npm",
+                "lodash",
+                "4.17.21",
+                "2024-02-01T00:00:00Z",
+            ),
+            advisory(
+                "PYSEC-BWK-1",
+                "PyPI",
+                "requests",
+                "2.25.0",
+                "2024-02-01T00:00:00Z",
+            ),
+        ],
+    );
+    let report = report_when(&server, "proj/app", "1.0", |r| {
+        r["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["id"] == "CVE-2099-0001"))
+    })
+    .await;
+    assert_eq!(
+        names(&report, "findings", "id"),
+        ["CVE-2099-0001", "DSA-BWK-1", "MAL-2099-1"],
+        "added and resolved without reading a layer"
+    );
+    assert_eq!(names(&report, "resolved", "id"), ["PYSEC-BWK-1"]);
+    assert_eq!(report["status"], "done");
+
+    // A rescan reads the stored layer inventories, not the (now missing) layers.
+    let asked = server
+        .client()
+        .post(server.url(&report_path("proj/app", "1.0")))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 202);
+    let before = report["finished_at"].clone();
+    let rescanned = report_when(&server, "proj/app", &digest.to_string(), |r| {
+        r["status"] == "done" && r["finished_at"] != before
+    })
+    .await;
+    assert_eq!(rescanned["components"], report["components"]);
+
+    // The CLI reads the same report with the stored login.
+    let mut login = server.command();
+    login
+        .args([
+            "login",
+            &server.base,
+            "--username",
+            "admin",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null());
+    let mut child = login.spawn().unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        format!("{}\n", server.admin_token).as_bytes(),
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    let output = server
+        .command()
+        .args(["report", "proj/app:1.0", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let cli: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(cli["digest"], digest.to_string());
+    assert_eq!(cli["findings"].as_array().unwrap().len(), 3);
+    let output = server
+        .command()
+        .args(["impact", "CVE-2099-0001", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let cli: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(cli["items"][0]["repository"], "proj/app");
+    let table = server
+        .command()
+        .args(["report", "proj/app:1.0"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.contains("MAL-2099-1 (malicious)"), "{table}");
+    assert!(table.contains("advisory data imported"), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pushed_image_is_scanned_and_rematched_sqlite() {
+    pushed_image_is_scanned_and_rematched(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pushed_image_is_scanned_and_rematched_postgres() {
+    pushed_image_is_scanned_and_rematched(Backend::Postgres).await;
+}
+
+/// Pushes an image of these layers (tar archives, gzipped here); returns its manifest.
+async fn push_layers(server: &TestServer, repo: &str, layers: &[Vec<u8>], tag: &str) -> Vec<u8> {
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let config_digest = push_blob(server, repo, config).await;
+    let mut descriptors = Vec::new();
+    for layer in layers {
+        let digest = push_blob(server, repo, layer).await;
+        descriptors.push(
+            json!({"mediaType": OCI_LAYER, "digest": digest.to_string(), "size": layer.len()}),
+        );
+    }
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_digest.to_string(), "size": config.len()},
+        "layers": descriptors,
+    }))
+    .unwrap();
+    let response = put_manifest(server, repo, tag, OCI_MANIFEST, &manifest).await;
+    assert_eq!(response.status(), 201);
+    manifest
+}
+
+async fn indexes_and_failures(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    import(
+        &server,
+        &[
+            advisory(
+                "ALPINE-BWK-1",
+                "Alpine:v3.19",
+                "musl",
+                "1.2.4-r3",
+                "2024-01-01T00:00:00Z",
+            ),
+            advisory(
+                "RUSTSEC-BWK-1",
+                "crates.io",
+                "smallvec",
+                "1.6.1",
+                "2024-01-01T00:00:00Z",
+            ),
+        ],
+    );
+    let alpine = gzip(&tar_of(&[
+        ("etc/os-release", b"ID=alpine\nVERSION_ID=3.19.1\n"),
+        (
+            "lib/apk/db/installed",
+            b"P:musl-utils\nV:1.2.4-r2\no:musl\n\nP:busybox\nV:1.36.1-r15\no:busybox\n",
+        ),
+    ]));
+    let rust = gzip(&tar_of(&[(
+        "srv/Cargo.lock",
+        b"version = 3\n\n[[package]]\nname = \"smallvec\"\nversion = \"1.6.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n",
+    )]));
+    let amd64 = push_layers(&server, "proj/multi", &[alpine], "amd64").await;
+    let arm64 = push_layers(&server, "proj/multi", &[rust], "arm64").await;
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": sha256(&amd64).to_string(), "size": amd64.len(),
+             "platform": {"os": "linux", "architecture": "amd64"}},
+            {"mediaType": OCI_MANIFEST, "digest": sha256(&arm64).to_string(), "size": arm64.len(),
+             "platform": {"os": "linux", "architecture": "arm64"}},
+        ],
+    }))
+    .unwrap();
+    let response = put_manifest(&server, "proj/multi", "1.0", OCI_INDEX, &index).await;
+    assert_eq!(response.status(), 201);
+
+    // The index is the union of its platforms, each component naming its platform.
+    let report = report_when(&server, "proj/multi", "1.0", |r| r["status"] == "done").await;
+    assert_eq!(
+        names(&report, "components", "name"),
+        ["busybox", "musl-utils", "smallvec"]
+    );
+    assert_eq!(
+        names(&report, "findings", "id"),
+        ["ALPINE-BWK-1", "RUSTSEC-BWK-1"]
+    );
+    let smallvec = report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "smallvec")
+        .unwrap();
+    assert_eq!(smallvec["platform"], sha256(&arm64).to_string());
+    // Each platform is reported on its own too.
+    let own = report_when(&server, "proj/multi", &sha256(&amd64).to_string(), |r| {
+        r["status"] == "done"
+    })
+    .await;
+    assert_eq!(names(&own, "findings", "id"), ["ALPINE-BWK-1"]);
+    assert_eq!(own["os"], "alpine 3.19.1");
+
+    // A layer that is no archive fails its scan with the reason; what is stored stays.
+    let garbage = gzip(b"this is not a tar archive, though it says it is one; \0\0\0\x01");
+    let broken = push_layers(
+        &server,
+        "proj/broken",
+        std::slice::from_ref(&garbage),
+        "1.0",
+    )
+    .await;
+    let report = report_when(&server, "proj/broken", "1.0", |r| r["status"] == "failed").await;
+    let reason = report["reason"].as_str().unwrap();
+    assert!(reason.contains("layer"), "{reason}");
+    assert_eq!(report["attempts"], 1, "a malformed layer is not retried");
+    let manifest = server
+        .client()
+        .get(server.url("/v2/proj/broken/manifests/1.0"))
+        .header("accept", OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(manifest.status(), 200);
+    assert_eq!(manifest.bytes().await.unwrap().as_ref(), broken.as_slice());
+    let layer = server
+        .client()
+        .get(server.url(&format!("/v2/proj/broken/blobs/{}", sha256(&garbage))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(layer.bytes().await.unwrap().as_ref(), garbage.as_slice());
+
+    // Callers who cannot read the report are told the artifact does not exist.
+    server.create_project("other", false).await;
+    api(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/users",
+        json!({ "name": "outsider", "password": "correct horse battery" }),
+    )
+    .await;
+    let outsider = client_as("outsider", "correct horse battery");
+    let hidden = outsider
+        .get(server.url(&report_path("proj/multi", "1.0")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hidden.status(), 404);
+    let missing = outsider
+        .get(server.url(&report_path("proj/multi", "no-such-tag")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let impact: Value = outsider
+        .get(server.url("/api/v1/vulnerabilities/ALPINE-BWK-1/impact"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        impact["items"],
+        json!([]),
+        "an impact query lists only what one may read"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn indexes_and_failures_sqlite() {
+    indexes_and_failures(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn indexes_and_failures_postgres() {
+    indexes_and_failures(Backend::Postgres).await;
+}
