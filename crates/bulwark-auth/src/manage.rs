@@ -53,6 +53,8 @@ impl From<UserRecord> for UserView {
 pub struct ProjectView {
     pub name: String,
     pub public: bool,
+    /// Whether a push queues a scan of what it stored.
+    pub scan_on_push: bool,
     pub created_at: i64,
 }
 
@@ -61,6 +63,7 @@ impl From<ProjectRecord> for ProjectView {
         ProjectView {
             name: project.name,
             public: project.public,
+            scan_on_push: project.scan_on_push,
             created_at: project.created_at,
         }
     }
@@ -196,6 +199,16 @@ pub struct NewProject {
     pub public: bool,
     /// A user made owner of the new project.
     pub owner: Option<String>,
+}
+
+/// A change of a project's settings; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectChanges {
+    /// Whether anyone may pull (and see the project).
+    pub public: Option<bool>,
+    /// Whether a push queues a scan of what it stored.
+    pub scan_on_push: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
@@ -470,15 +483,19 @@ impl Auth {
             .ok_or(AuthError::NotFound("project"))
     }
 
-    pub async fn set_project_public(
+    /// Changes a project's settings (those given).
+    pub async fn update_project(
         &self,
         caller: &Caller,
         name: &str,
-        public: bool,
+        changes: ProjectChanges,
     ) -> Result<ProjectView> {
         self.authorize(caller, Action::ManageProject, Resource::Project(name))
             .await?;
-        let project = self.store().set_project_public(name, public).await?;
+        let project = self
+            .store()
+            .update_project(name, changes.public, changes.scan_on_push)
+            .await?;
         let project = project.ok_or(AuthError::NotFound("project"))?;
         self.changed(caller, "project.update", &project.name);
         Ok(project.into())

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use bulwark_auth::manage::{
-    NewProject, NewRobot, NewUser, PasswordChange, TokenOwnerRef, TokenRequest, UserChanges,
+    NewProject, NewRobot, NewUser, PasswordChange, ProjectChanges, TokenOwnerRef, TokenRequest,
+    UserChanges,
 };
 use bulwark_auth::{
     Action, Auth, AuthConfig, AuthError, Caller, Credentials, Resource, Role, Subject,
@@ -195,7 +196,16 @@ async fn suite(backend: Backend) {
     );
 
     // Public projects: anonymous pull, nothing more.
-    auth.set_project_public(&admin, "team", true).await.unwrap();
+    auth.update_project(
+        &admin,
+        "team",
+        ProjectChanges {
+            public: Some(true),
+            ..ProjectChanges::default()
+        },
+    )
+    .await
+    .unwrap();
     auth.authorize(&Subject::Anonymous, Action::Pull, repo)
         .await
         .unwrap();
@@ -204,9 +214,16 @@ async fn suite(backend: Backend) {
             .await
             .is_err()
     );
-    auth.set_project_public(&admin, "team", false)
-        .await
-        .unwrap();
+    auth.update_project(
+        &admin,
+        "team",
+        ProjectChanges {
+            public: Some(false),
+            ..ProjectChanges::default()
+        },
+    )
+    .await
+    .unwrap();
 
     // Personal access tokens: scoped, revocable, rotatable.
     let scoped = auth

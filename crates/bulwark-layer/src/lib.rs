@@ -16,7 +16,7 @@ mod view;
 use std::io::{self, Read};
 
 pub use path::normalize;
-pub use view::{FinalView, LayerChanges};
+pub use view::{FinalView, LayerChanges, PathSet};
 
 /// Caps on what one layer may make the reader do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,12 +95,21 @@ pub enum EntryKind {
     Other,
 }
 
+/// What the reader knows of an entry before reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: EntryKind,
+    /// Bytes of a regular file's content (0 for the rest).
+    pub size: u64,
+    /// Whether any execute bit is set (where binaries are looked for).
+    pub executable: bool,
+}
+
 /// What a caller is asked about each entry, and given of the files it wants.
 pub trait Visitor {
-    /// Whether the entry at `path` (normalised, relative, `/`-separated) matters: if it is
-    /// a regular file it is read and handed to [`Visitor::file`], and whatever it is it
-    /// replaces that path of the layers below.
-    fn wants(&mut self, path: &str) -> bool;
+    /// Whether the regular file at `path` (normalised, relative, `/`-separated) should be
+    /// read and handed to [`Visitor::file`].
+    fn wants(&mut self, path: &str, entry: &Entry) -> bool;
 
     /// The whole content of a wanted file.
     fn file(&mut self, path: &str, content: &[u8]);
@@ -223,6 +232,7 @@ fn walk(
 ) -> Result<LayerSummary, LayerError> {
     let mut archive = tar::Archive::new(stream);
     let mut summary = LayerSummary::default();
+    let mut present = Vec::new();
     for entry in archive.entries().map_err(LayerError::Tar)? {
         let mut entry = entry.map_err(LayerError::Tar)?;
         summary.entries += 1;
@@ -273,17 +283,22 @@ fn walk(
             tar::EntryType::Symlink | tar::EntryType::Link => EntryKind::Link,
             _ => EntryKind::Other,
         };
-        if !visitor.wants(&path) {
-            continue;
-        }
-        // Any entry at a wanted path replaces what lower layers had there, whatever it is;
-        // only the paths a visitor wants are kept, so a layer of a million files costs no
-        // memory for the ones no extractor reads.
-        summary.changes.present.push(path.clone());
+        // Any entry replaces what lower layers had at its path, whatever it is and whether
+        // or not anything reads it (a file found below may be overwritten by one nobody
+        // reads here): every path is kept, as 8 bytes.
+        present.push(PathSet::hash(&path));
         if kind != EntryKind::File {
             continue;
         }
         let size = entry.size();
+        let info = Entry {
+            kind,
+            size,
+            executable: entry.header().mode().is_ok_and(|mode| mode & 0o111 != 0),
+        };
+        if !visitor.wants(&path, &info) {
+            continue;
+        }
         if size > limits.max_file_bytes {
             summary.warnings.push(Warning {
                 entry: path,
@@ -302,6 +317,7 @@ fn walk(
             .map_err(LayerError::Tar)?;
         visitor.file(&path, &content);
     }
+    summary.changes.present = PathSet::from_hashes(present);
     Ok(summary)
 }
 

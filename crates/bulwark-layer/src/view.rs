@@ -9,8 +9,77 @@ pub struct LayerChanges {
     pub whiteouts: Vec<String>,
     /// Folders whose lower-layer contents the layer hides (`.wh..wh..opq` entries).
     pub opaque: Vec<String>,
-    /// Wanted paths the layer has an entry at (see [`crate::Visitor::wants`]).
-    pub present: Vec<String>,
+    /// Every path the layer has an entry at.
+    pub present: PathSet,
+}
+
+/// A set of paths kept as 64-bit hashes (XXH3, a specified and stable function, since sets
+/// are stored): 8 bytes a path, so a layer of a million files costs 8 MB while it is read
+/// and stored, not the paths' text. Two paths sharing a hash (odds about 2⁻⁶⁴ per pair)
+/// would make a file look replaced. Serialised as base64 of the sorted little-endian
+/// hashes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathSet(Vec<u64>);
+
+impl PathSet {
+    pub fn hash(path: &str) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(path.as_bytes())
+    }
+
+    pub fn from_hashes(mut hashes: Vec<u64>) -> Self {
+        hashes.sort_unstable();
+        hashes.dedup();
+        PathSet(hashes)
+    }
+
+    pub fn from_paths<'a>(paths: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::from_hashes(paths.into_iter().map(Self::hash).collect())
+    }
+
+    pub fn contains(&self, path: &str) -> bool {
+        self.0.binary_search(&Self::hash(path)).is_ok()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl serde::Serialize for PathSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        let bytes: Vec<u8> = self.0.iter().flat_map(|h| h.to_le_bytes()).collect();
+        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PathSet {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use base64::Engine;
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)?;
+        if bytes.len() % 8 != 0 {
+            return Err(serde::de::Error::custom(
+                "a path set is a multiple of 8 bytes",
+            ));
+        }
+        Ok(PathSet::from_hashes(
+            bytes
+                .chunks_exact(8)
+                .map(|chunk| {
+                    let mut word = [0u8; 8];
+                    word.copy_from_slice(chunk);
+                    u64::from_le_bytes(word)
+                })
+                .collect(),
+        ))
+    }
 }
 
 /// The layers of one image, bottom first.
@@ -35,7 +104,7 @@ impl<'a> FinalView<'a> {
     /// filesystem.
     pub fn survives(&self, layer: usize, path: &str) -> bool {
         self.layers.iter().skip(layer + 1).all(|above| {
-            !above.present.iter().any(|p| p == path)
+            !above.present.contains(path)
                 && !above
                     .whiteouts
                     .iter()
@@ -54,8 +123,19 @@ mod tests {
         LayerChanges {
             whiteouts: own(whiteouts),
             opaque: own(opaque),
-            present: own(present),
+            present: PathSet::from_paths(present.iter().copied()),
         }
+    }
+
+    #[test]
+    fn path_sets_survive_serialisation() {
+        let set = PathSet::from_paths(["a/b", "c", "a/b"]);
+        assert_eq!(set.len(), 2);
+        let json = serde_json::to_string(&set).unwrap();
+        let back: PathSet = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, set);
+        assert!(back.contains("c") && !back.contains("d"));
+        assert!(serde_json::from_str::<PathSet>("\"AAA=\"").is_err());
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct ProjectRecord {
     pub id: i64,
     pub name: String,
     pub public: bool,
+    /// Whether a push queues a scan of what it stored.
+    pub scan_on_push: bool,
     pub created_at: i64,
 }
 
@@ -180,6 +182,7 @@ fn project_from(row: &AnyRow) -> Result<ProjectRecord> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         public: row.try_get::<i64, _>("public")? != 0,
+        scan_on_push: row.try_get::<i64, _>("scan_on_push")? != 0,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -335,7 +338,7 @@ impl MetadataStore {
     ) -> Result<ProjectRecord, AccessStoreError> {
         let row = sqlx::query(
             "INSERT INTO projects (name, public, created_at) VALUES ($1, $2, $3) \
-             RETURNING id, name, public, created_at",
+             RETURNING id, name, public, scan_on_push, created_at",
         )
         .bind(name)
         .bind(flag(public))
@@ -347,16 +350,18 @@ impl MetadataStore {
     }
 
     pub async fn project_by_name(&self, name: &str) -> Result<Option<ProjectRecord>> {
-        let row = sqlx::query("SELECT id, name, public, created_at FROM projects WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, name, public, scan_on_push, created_at FROM projects WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(project_from).transpose()
     }
 
     pub async fn projects(&self, after: &str, limit: u32) -> Result<Vec<ProjectRecord>> {
         let rows = sqlx::query(
-            "SELECT id, name, public, created_at FROM projects WHERE name > $1 \
+            "SELECT id, name, public, scan_on_push, created_at FROM projects WHERE name > $1 \
              ORDER BY name LIMIT $2",
         )
         .bind(after)
@@ -366,17 +371,21 @@ impl MetadataStore {
         rows.iter().map(project_from).collect()
     }
 
-    pub async fn set_project_public(
+    /// Changes the settings given (`None`: left as it is).
+    pub async fn update_project(
         &self,
         name: &str,
-        public: bool,
+        public: Option<bool>,
+        scan_on_push: Option<bool>,
     ) -> Result<Option<ProjectRecord>> {
         let row = sqlx::query(
-            "UPDATE projects SET public = $2 WHERE name = $1 \
-             RETURNING id, name, public, created_at",
+            "UPDATE projects SET public = COALESCE($2, public), \
+             scan_on_push = COALESCE($3, scan_on_push) WHERE name = $1 \
+             RETURNING id, name, public, scan_on_push, created_at",
         )
         .bind(name)
-        .bind(flag(public))
+        .bind(public.map(flag))
+        .bind(scan_on_push.map(flag))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(project_from).transpose()

@@ -380,12 +380,13 @@ impl MetadataStore {
         row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
     }
 
-    /// Keeps a layer's inventory. A layer's content never changes, so a second copy (two
-    /// workers read it at once) is dropped.
+    /// Keeps a layer's inventory, replacing one an older engine made (a layer's content
+    /// never changes; what is read of it does, as extractors are added).
     pub async fn put_layer_inventory(&self, digest: &str, inventory: &str, now: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO layer_inventories (digest, inventory, read_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (digest) DO NOTHING",
+             ON CONFLICT (digest) DO UPDATE SET inventory = excluded.inventory, \
+             read_at = excluded.read_at",
         )
         .bind(digest)
         .bind(inventory)
@@ -711,15 +712,6 @@ impl MetadataStore {
             Some(row) => row.try_get::<i64, _>(0)? != 0,
             None => true,
         })
-    }
-
-    pub async fn set_scan_on_push(&self, project: &str, on: bool) -> Result<bool> {
-        let changed = sqlx::query("UPDATE projects SET scan_on_push = $1 WHERE name = $2")
-            .bind(i64::from(on))
-            .bind(project)
-            .execute(&self.pool)
-            .await?;
-        Ok(changed.rows_affected() == 1)
     }
 
     /// The artifacts holding a package version affected by vulnerability `id` (any id it is

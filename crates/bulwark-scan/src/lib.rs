@@ -14,7 +14,9 @@ use std::io::Read;
 use std::path::Path;
 
 use bulwark_inventory::{Component, OsRelease};
-use bulwark_layer::{FinalView, LayerChanges, LayerError, Limits, Visitor, Warning};
+use bulwark_layer::{
+    Entry, EntryKind, FinalView, LayerChanges, LayerError, Limits, Visitor, Warning,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +36,16 @@ pub enum ScanError {
 
 /// What one layer holds and does, read once; keyed by the layer's digest wherever it is
 /// kept, so a base layer shared by many images is read once.
+/// The version of what reading a layer extracts: raised whenever an extractor is added or
+/// changes what it finds, so that layers inventoried by an older engine are read again
+/// (once) when an image holding them is scanned, rather than missing what is new.
+pub const ENGINE: u32 = 2;
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LayerInventory {
+    /// The [`ENGINE`] that read the layer (0: before engines were numbered).
+    #[serde(default)]
+    pub engine: u32,
     pub changes: LayerChanges,
     pub components: Vec<Component>,
     /// Every `os-release` the layer has, by path.
@@ -48,7 +58,7 @@ pub struct LayerInventory {
 struct Extracting<'a>(&'a mut LayerInventory);
 
 impl Visitor for Extracting<'_> {
-    fn wants(&mut self, path: &str) -> bool {
+    fn wants(&mut self, path: &str, _entry: &Entry) -> bool {
         bulwark_inventory::wants(path)
     }
 
@@ -69,7 +79,10 @@ impl Visitor for Extracting<'_> {
 
 /// Reads one layer blob (tar, gzip or zstd) into its inventory.
 pub fn inventory_layer(blob: impl Read, limits: &Limits) -> Result<LayerInventory, ScanError> {
-    let mut inventory = LayerInventory::default();
+    let mut inventory = LayerInventory {
+        engine: ENGINE,
+        ..LayerInventory::default()
+    };
     let summary = bulwark_layer::read_layer(blob, limits, &mut Extracting(&mut inventory))?;
     inventory.changes = summary.changes;
     inventory.warnings.extend(summary.warnings);
@@ -203,8 +216,21 @@ impl Inventory {
                 };
                 if kind.is_dir() {
                     pending.push(path);
-                } else if kind.is_file() && visitor.wants(&relative) {
-                    let size = entry.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+                    continue;
+                }
+                if !kind.is_file() {
+                    continue;
+                }
+                let metadata = entry.metadata().ok();
+                let size = metadata.as_ref().map_or(u64::MAX, |m| m.len());
+                let info = Entry {
+                    kind: EntryKind::File,
+                    size,
+                    executable: metadata.as_ref().is_some_and(|m| {
+                        std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+                    }),
+                };
+                if visitor.wants(&relative, &info) {
                     if size > limits.max_file_bytes {
                         visitor.0.warnings.push(Warning {
                             entry: relative,

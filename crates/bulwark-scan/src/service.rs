@@ -25,7 +25,7 @@ use futures::TryStreamExt;
 use serde::Serialize;
 
 use crate::matching::severity_rank;
-use crate::{Inventory, LayerInventory, inventory_layer};
+use crate::{ENGINE, Inventory, LayerInventory, inventory_layer};
 
 /// The outbox consumer that queues scans.
 const FEED: &str = "scanner";
@@ -498,12 +498,26 @@ impl Scanner {
         })
     }
 
-    /// One layer's inventory: the stored one, or read from the blob once and stored.
+    /// One layer's inventory: the stored one, or read from the blob once and stored. One
+    /// stored by an older engine is read again, if the blob is still there.
     async fn layer(&self, digest: &Digest) -> Result<LayerInventory, ServiceError> {
         let key = digest.to_string();
-        if let Some(stored) = self.metadata.layer_inventory(&key).await? {
-            return serde_json::from_str(&stored)
-                .map_err(|e| ServiceError::Corrupt(format!("layer {key}: {e}")));
+        let stored = match self.metadata.layer_inventory(&key).await? {
+            Some(json) => match serde_json::from_str::<LayerInventory>(&json) {
+                Ok(stored) if stored.engine == ENGINE => return Ok(stored),
+                Ok(stored) => Some(stored),
+                Err(error) => {
+                    tracing::warn!(layer = %key, %error, "a stored layer inventory is unreadable; reading the layer again");
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(stored) = stored
+            && self.blobs.blob_size(digest).await?.is_none()
+        {
+            tracing::warn!(layer = %key, engine = stored.engine, "the layer is gone; using its inventory by an older engine");
+            return Ok(stored);
         }
         let stream = self
             .blobs

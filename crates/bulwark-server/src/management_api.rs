@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use bulwark_auth::manage::{
-    MemberView, NewProject, NewRobot, NewUser, PasswordChange, ProjectView, RobotView,
-    TokenOwnerRef, TokenRequest, TokenView, UserChanges, UserView, Whoami,
+    MemberView, NewProject, NewRobot, NewUser, PasswordChange, ProjectChanges, ProjectView,
+    RobotView, TokenOwnerRef, TokenRequest, TokenView, UserChanges, UserView, Whoami,
 };
 use bulwark_auth::{Action, AuthError, NewToken, Resource, Role};
 use bulwark_oci::{Digest, Reference, RepositoryName};
@@ -150,7 +150,7 @@ fn table() -> Vec<Endpoint> {
         endpoint!(GET "/api/v1/projects/{project}", "Read a project",
             "its members and robots, administrators, anyone when public",
             paged: false, request: None, answer: Answer::Ok(schema::<ProjectView>), get(get_project)),
-        endpoint!(PATCH "/api/v1/projects/{project}", "Change a project's visibility", PROJECT_OWNER,
+        endpoint!(PATCH "/api/v1/projects/{project}", "Change a project's settings: visibility, scan at push", PROJECT_OWNER,
             paged: false, request: Some(schema::<ProjectChanges>), answer: Answer::Ok(schema::<ProjectView>), patch(update_project)),
         endpoint!(DELETE "/api/v1/projects/{project}", "Delete an empty project", PROJECT_OWNER,
             paged: false, request: None, answer: Answer::NoContent, delete(delete_project)),
@@ -540,12 +540,6 @@ async fn get_project(
     ok(state.auth.get_project(&caller, &project).await?)
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct ProjectChanges {
-    public: bool,
-}
-
 async fn update_project(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -555,7 +549,7 @@ async fn update_project(
     let changes: ProjectChanges = json_body(&body)?;
     ok(state
         .auth
-        .set_project_public(&caller, &project, changes.public)
+        .update_project(&caller, &project, changes)
         .await?)
 }
 

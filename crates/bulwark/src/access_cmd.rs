@@ -102,11 +102,14 @@ pub enum ProjectCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
-    /// Make a project public or private.
+    /// Change a project's settings: public or private, scanning at push.
     Update {
         name: String,
         #[arg(long)]
-        public: bool,
+        public: Option<bool>,
+        /// Whether a push queues a scan of what it stored (on for new projects)
+        #[arg(long)]
+        scan_on_push: Option<bool>,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -305,6 +308,7 @@ const USER_FIELDS: &[(&str, &str)] = &[
 const PROJECT_FIELDS: &[(&str, &str)] = &[
     ("name", "name"),
     ("public", "public"),
+    ("scan at push", "scan_on_push"),
     ("created", "created_at"),
 ];
 const ROBOT_FIELDS: &[(&str, &str)] = &[
@@ -544,12 +548,16 @@ pub async fn project(command: ProjectCommand) -> anyhow::Result<()> {
         ProjectCommand::Update {
             name,
             public,
+            scan_on_push,
             output,
         } => {
+            anyhow::ensure!(
+                public.is_some() || scan_on_push.is_some(),
+                "nothing to change: give --public and/or --scan-on-push"
+            );
             let path = format!("/api/v1/projects/{}", encode(&name));
-            let project = client
-                .call(Method::PATCH, &path, Some(json!({ "public": public })))
-                .await?;
+            let body = json!({ "public": public, "scan_on_push": scan_on_push });
+            let project = client.call(Method::PATCH, &path, Some(body)).await?;
             show(output, &project, PROJECT_FIELDS)
         }
         ProjectCommand::Delete { name } => {

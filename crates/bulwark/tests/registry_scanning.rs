@@ -484,6 +484,22 @@ async fn indexes_and_failures(backend: Backend) {
         "srv/Cargo.lock",
         b"version = 3\n\n[[package]]\nname = \"smallvec\"\nversion = \"1.6.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n",
     )]));
+    // A project that does not scan at push: its push is passed over by the feed (which
+    // reads the outbox in order, so once the later pushes are scanned, it was seen).
+    server.create_project("quiet", false).await;
+    let settings = api(
+        &server,
+        reqwest::Method::PATCH,
+        "/api/v1/projects/quiet",
+        json!({ "scan_on_push": false }),
+    )
+    .await;
+    assert_eq!(settings["scan_on_push"], false);
+    assert_eq!(settings["public"], false, "what was not given stays");
+    // (Its own content: scans belong to digests, and the same manifest pushed to a project
+    // that scans is scanned there, for every repository holding it.)
+    let own_layer = gzip(&tar_of(&[("etc/quiet", b"only here\n")]));
+    push_layers(&server, "quiet/app", &[own_layer], "1.0").await;
     let amd64 = push_layers(&server, "proj/multi", &[alpine], "amd64").await;
     let arm64 = push_layers(&server, "proj/multi", &[rust], "arm64").await;
     let index = serde_json::to_vec(&json!({
@@ -517,6 +533,9 @@ async fn indexes_and_failures(backend: Backend) {
         .find(|c| c["name"] == "smallvec")
         .unwrap();
     assert_eq!(smallvec["platform"], sha256(&arm64).to_string());
+    let quiet = report_when(&server, "quiet/app", "1.0", |_| true).await;
+    assert_eq!(quiet["status"], "not_scanned");
+    assert_eq!(quiet["components"], json!([]));
     // Each platform is reported on its own too.
     let own = report_when(&server, "proj/multi", &sha256(&amd64).to_string(), |r| {
         r["status"] == "done"
