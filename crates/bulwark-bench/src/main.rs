@@ -213,14 +213,14 @@ fn start_server(data_dir: PathBuf) -> anyhow::Result<(String, String)> {
                 )
                 .await?;
                 // The bench measures the registry's paths; nothing feeds this scanner.
+                let registry = Registry::new(blobs, metadata.clone(), RegistryLimits::default());
                 let scanner = bulwark_scan::service::Scanner::new(
                     metadata.clone(),
-                    blobs.clone(),
-                    bulwark_vulndb::VulnDb::new(metadata.clone()),
+                    registry.clone(),
+                    bulwark_vulndb::VulnDb::new(metadata),
                     bulwark_scan::service::ScanSettings::default(),
                     "bench",
                 );
-                let registry = Registry::new(blobs, metadata, RegistryLimits::default());
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
                 let address = listener.local_addr()?;
                 anyhow::Ok((registry, auth, scanner, token.token, listener, address))

@@ -38,6 +38,7 @@ pub(crate) fn extract(path: &str, text: &str, out: &mut Vec<Component>) -> Resul
             version: package.version,
             source: None,
             path: path.to_owned(),
+            arch: None,
         });
     }
     Ok(())

@@ -44,6 +44,7 @@ pub(crate) fn extract(path: &str, text: &str, out: &mut Vec<Component>) -> Resul
             version: version.to_owned(),
             source: Some(source.unwrap_or_else(|| (name.to_owned(), version.to_owned()))),
             path: path.to_owned(),
+            arch: None,
         });
     }
     Ok(())

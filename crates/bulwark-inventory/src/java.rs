@@ -99,6 +99,7 @@ fn component(name: String, version: &str, path: &str) -> Component {
         version: version.to_owned(),
         source: None,
         path: path.to_owned(),
+        arch: None,
     }
 }
 

@@ -9,7 +9,9 @@
 //! The formats read:
 //!
 //! - distributions: dpkg's `var/lib/dpkg/status` and `status.d/*` (Debian, Ubuntu,
-//!   distroless), apk's `lib/apk/db/installed` (Alpine);
+//!   distroless), apk's `lib/apk/db/installed` (Alpine), rpm's database in
+//!   `var/lib/rpm/` or `usr/lib/sysimage/rpm/` (`rpmdb.sqlite`, NDB `Packages.db`,
+//!   Berkeley DB `Packages`: Red Hat, AlmaLinux, Rocky Linux, SUSE, openSUSE and others);
 //! - Python: `*.dist-info/METADATA`, `*.egg-info/PKG-INFO`, single-file `*.egg-info`;
 //! - JavaScript: `node_modules/**/package.json`, `package-lock.json` (v1 to v3),
 //!   `yarn.lock` (classic v1 and berry v2+), `pnpm-lock.yaml` (lockfile versions 5, 6, 9);
@@ -18,18 +20,27 @@
 //! - Ruby: `Gemfile.lock` (and `gems.locked`), installed `specifications/*.gemspec`;
 //! - .NET: `*.deps.json` and `packages.lock.json`;
 //! - Java: `META-INF/maven/**/pom.properties`, and `.jar`, `.war`, `.ear`, `.jpi`, `.hpi`
-//!   archives (their `pom.properties`, else their manifest, and the archives they nest).
+//!   archives (their `pom.properties`, else their manifest, and the archives they nest);
+//! - binaries (ELF, Mach-O, PE), which no path names: Go's build info (the modules and
+//!   the Go release a binary was built from) and the dependency list `cargo auditable`
+//!   embeds in Rust binaries. [`wants`] does not know them; a caller hands over
+//!   executables it finds and [`extract`] reads those that [`is_binary_candidate`]
+//!   accepts.
 
 mod apk;
+mod cargo_auditable;
 mod cargo_lock;
 mod composer;
 mod dpkg;
+mod go_binary;
 mod java;
 mod npm;
 mod nuget;
 mod os_release;
+mod package_file;
 mod pnpm_lock;
 mod python;
+mod rpm;
 mod ruby;
 mod yarn_lock;
 
@@ -38,6 +49,7 @@ use std::collections::BTreeSet;
 use bulwark_advisory::Purl;
 
 pub use os_release::OsRelease;
+pub use package_file::{extract_package, is_package_file};
 
 /// The package formats extractors read.
 #[derive(
@@ -52,6 +64,7 @@ pub enum Kind {
     Python,
     /// Node packages: `package.json`, `package-lock.json`, `yarn.lock`, `pnpm-lock.yaml`.
     Npm,
+    /// Rust crates: `Cargo.lock`, and binaries built with `cargo auditable`.
     Cargo,
     /// PHP packages (Packagist), named `vendor/package`.
     Composer,
@@ -62,6 +75,11 @@ pub enum Kind {
     /// Java artifacts, named `groupId:artifactId` (only `artifactId` when the archive says
     /// no group: see [`Component::osv_package`]).
     Maven,
+    /// RPM packages (Red Hat and its rebuilds, SUSE, openSUSE, Fedora, …), from rpm's
+    /// database; the version is `[epoch:]version-release`.
+    Rpm,
+    /// Go modules compiled into a binary, and the Go standard library as `stdlib`.
+    Go,
 }
 
 /// One package found in one file.
@@ -72,11 +90,15 @@ pub struct Component {
     pub kind: Kind,
     pub name: String,
     pub version: String,
-    /// The source package a binary package was built from (dpkg's `Source`, apk's origin):
-    /// distribution advisories are keyed by it.
+    /// The source package a binary package was built from (dpkg's `Source`, apk's origin,
+    /// rpm's `SOURCERPM`): distribution advisories are keyed by it.
     pub source: Option<(String, String)>,
     /// The file it was found in, relative to the filesystem's root.
     pub path: String,
+    /// The architecture the package was built for, where its database says (rpm's `ARCH`:
+    /// `x86_64`, `noarch`); absent from inventories stored before it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
 }
 
 impl Kind {
@@ -92,6 +114,8 @@ impl Kind {
             Kind::Gem => "gem",
             Kind::NuGet => "nuget",
             Kind::Maven => "maven",
+            Kind::Rpm => "rpm",
+            Kind::Go => "go",
         }
     }
 }
@@ -110,6 +134,42 @@ pub fn wants(path: &str) -> bool {
         || ruby::wants(path)
         || nuget::wants(path)
         || java::wants(path)
+        || rpm::wants(path)
+}
+
+/// Whether `content` is an executable format whose build metadata [`extract`] reads from
+/// a file no path names (ELF, Mach-O, PE): Go's build info, `cargo auditable`'s
+/// dependency list. Only the first bytes are looked at.
+pub fn is_binary_candidate(content: &[u8]) -> bool {
+    const MACHO: [[u8; 4]; 4] = [
+        [0xfe, 0xed, 0xfa, 0xce],
+        [0xce, 0xfa, 0xed, 0xfe],
+        [0xfe, 0xed, 0xfa, 0xcf],
+        [0xcf, 0xfa, 0xed, 0xfe],
+    ];
+    let Some(magic) = content.get(..4) else {
+        return false;
+    };
+    magic == b"\x7fELF" || MACHO.iter().any(|m| magic == m) || is_pe(content)
+}
+
+/// A DOS stub (`MZ`) whose header points at a PE signature.
+fn is_pe(content: &[u8]) -> bool {
+    if !content.starts_with(b"MZ") {
+        return false;
+    }
+    let Some(offset) = content
+        .get(0x3c..0x40)
+        .and_then(|bytes| <[u8; 4]>::try_from(bytes).ok())
+        .map(u32::from_le_bytes)
+        .and_then(|offset| usize::try_from(offset).ok())
+    else {
+        return false;
+    };
+    offset
+        .checked_add(4)
+        .and_then(|end| content.get(offset..end))
+        .is_some_and(|signature| signature == b"PE\0\0")
 }
 
 /// What one file yields: its components, or the `os-release` it is.
@@ -121,37 +181,43 @@ pub struct Extracted {
     pub problem: Option<String>,
 }
 
-/// Reads one wanted file. Malformed content yields what could be read and a `problem`,
-/// never a panic.
+/// Reads one wanted file, or a binary ([`is_binary_candidate`]) at a path no extractor
+/// wants. Malformed content yields what could be read and a `problem`, never a panic.
 pub fn extract(path: &str, content: &[u8]) -> Extracted {
     let mut out = Extracted::default();
-    let text = String::from_utf8_lossy(content);
+    // Decoded only for the text formats: a binary is not UTF-8, and decoding one lossily
+    // would copy it whole.
+    let text = || String::from_utf8_lossy(content);
     let result = if os_release::wants(path) {
-        out.os_release = Some(OsRelease::parse(&text));
+        out.os_release = Some(OsRelease::parse(&text()));
         Ok(())
     } else if dpkg::wants(path) {
-        dpkg::extract(path, &text, &mut out.components)
+        dpkg::extract(path, &text(), &mut out.components)
     } else if apk::wants(path) {
-        apk::extract(path, &text, &mut out.components)
+        apk::extract(path, &text(), &mut out.components)
     } else if python::wants(path) {
-        python::extract(path, &text, &mut out.components)
+        python::extract(path, &text(), &mut out.components)
     } else if npm::wants(path) {
         npm::extract(path, content, &mut out.components)
     } else if cargo_lock::wants(path) {
-        cargo_lock::extract(path, &text, &mut out.components)
+        cargo_lock::extract(path, &text(), &mut out.components)
     } else if yarn_lock::wants(path) {
-        yarn_lock::extract(path, &text, &mut out.components)
+        yarn_lock::extract(path, &text(), &mut out.components)
     } else if pnpm_lock::wants(path) {
-        pnpm_lock::extract(path, &text, &mut out.components)
+        pnpm_lock::extract(path, &text(), &mut out.components)
     } else if composer::wants(path) {
         composer::extract(path, content, &mut out.components)
     } else if ruby::wants(path) {
-        ruby::extract(path, &text, &mut out.components)
+        ruby::extract(path, &text(), &mut out.components)
     } else if nuget::wants(path) {
         nuget::extract(path, content, &mut out.components)
     } else if java::wants(path) {
         // Archives are binary: the extractor gets the bytes, not `text`.
         java::extract(path, content, &mut out.components)
+    } else if rpm::wants(path) {
+        rpm::extract(path, content, &mut out.components)
+    } else if is_binary_candidate(content) {
+        binary(path, content, &mut out.components)
     } else {
         Ok(())
     };
@@ -161,11 +227,35 @@ pub fn extract(path: &str, content: &[u8]) -> Extracted {
     out
 }
 
+/// A binary's build metadata: Go's build info, then `cargo auditable`'s dependency list.
+/// A binary carries at most one in practice, but both are looked for; a binary with
+/// neither yields nothing and no problem.
+fn binary(path: &str, content: &[u8], out: &mut Vec<Component>) -> Result<(), String> {
+    // Headers only: sections are read from `content` in place, nothing is copied.
+    let file = object::File::parse(content).ok();
+    let mut problems = Vec::new();
+    if let Err(problem) = go_binary::extract(path, content, file.as_ref(), out) {
+        problems.push(problem);
+    }
+    if let Some(file) = &file
+        && let Err(problem) = cargo_auditable::extract(path, file, out)
+    {
+        problems.push(problem);
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
 impl Component {
     /// The OSV ecosystem and package name advisories list it under, and its version.
     /// Distribution packages need the distribution (`None` without one they know).
     pub fn osv_package(&self, os: Option<&OsRelease>) -> Option<(String, String, String)> {
         let (ecosystem, name) = match self.kind {
+            Kind::Rpm => return rpm::osv_package(self, os?),
+            Kind::Go => return Some(go_binary::osv_package(self)),
             Kind::Dpkg => {
                 let ecosystem = os?.osv_ecosystem()?;
                 if !(ecosystem.starts_with("Debian") || ecosystem.starts_with("Ubuntu")) {
@@ -272,6 +362,18 @@ impl Component {
                     .with_namespace(group)
                     .with_version(&self.version)
             }
+            Kind::Rpm => rpm::purl(self, os?)?,
+            // `pkg:golang/github.com/gin-gonic/gin@v1.9.1`: the namespace is the module
+            // path up to its last `/`; the standard library is `pkg:golang/stdlib`.
+            Kind::Go => match self.name.rsplit_once('/') {
+                Some((namespace, name)) => Purl::new("golang", name)
+                    .ok()?
+                    .with_namespace(namespace)
+                    .with_version(&self.version),
+                None => Purl::new("golang", &self.name)
+                    .ok()?
+                    .with_version(&self.version),
+            },
         };
         Some(purl)
     }
@@ -308,6 +410,7 @@ impl<'a> Collector<'a> {
                 version: version.to_owned(),
                 source: None,
                 path: self.path.to_owned(),
+                arch: None,
             });
         }
     }

@@ -37,6 +37,7 @@ fn push(path: &str, name: &str, version: &str, out: &mut Vec<Component>) {
         version: version.to_owned(),
         source: None,
         path: path.to_owned(),
+        arch: None,
     });
 }
 

@@ -25,6 +25,7 @@ pub(crate) fn extract(path: &str, text: &str, out: &mut Vec<Component>) -> Resul
                 version: version.to_owned(),
                 source: None,
                 path: path.to_owned(),
+                arch: None,
             });
             Ok(())
         }

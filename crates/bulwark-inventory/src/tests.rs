@@ -1096,6 +1096,10 @@ proptest::proptest! {
             "packages.lock.json",
             "META-INF/maven/g/a/pom.properties",
             "app.jar",
+            "var/lib/rpm/rpmdb.sqlite",
+            "var/lib/rpm/Packages.db",
+            "var/lib/rpm/Packages",
+            "usr/local/bin/tool",
         ] {
             let _ = extract(path, &bytes);
         }

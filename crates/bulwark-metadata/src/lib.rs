@@ -38,8 +38,8 @@ pub use registry::{
     PutManifestError, UploadPart, UploadRecord,
 };
 pub use scans::{
-    ArtifactComponent, ArtifactFinding, ImpactedArtifact, MatchChanges, PackageFinding,
-    PackageVersion, ScanClaim, ScanRecord, ScanStatus,
+    ArtifactComponent, ArtifactFinding, ArtifactSecret, ImpactedArtifact, MatchChanges,
+    PackageFinding, PackageVersion, ScanClaim, ScanOutcome, ScanRecord, ScanStatus,
 };
 
 #[derive(Debug, thiserror::Error)]

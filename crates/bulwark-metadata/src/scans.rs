@@ -84,6 +84,31 @@ pub struct ArtifactComponent {
     pub package: Option<PackageVersion>,
 }
 
+/// What a finished scan stores.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOutcome<'a> {
+    /// The final filesystem's distribution (`debian 12`).
+    pub os: Option<&'a str>,
+    /// JSON array of what the read skipped, and why.
+    pub warnings: &'a str,
+    pub components: &'a [ArtifactComponent],
+    pub secrets: &'a [ArtifactSecret],
+}
+
+/// A leaked secret in an artifact, redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactSecret {
+    pub rule: String,
+    pub title: String,
+    pub severity: String,
+    pub path: String,
+    pub line: i64,
+    pub redacted: String,
+    pub fingerprint: String,
+    pub layer_digest: Option<String>,
+    pub platform: Option<String>,
+}
+
 /// A package version as advisories name it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PackageVersion {
@@ -294,11 +319,15 @@ impl MetadataStore {
         &self,
         digest: &str,
         holder: &str,
-        os: Option<&str>,
-        warnings: &str,
-        components: &[ArtifactComponent],
+        outcome: &ScanOutcome<'_>,
         now: i64,
     ) -> Result<bool> {
+        let ScanOutcome {
+            os,
+            warnings,
+            components,
+            secrets,
+        } = *outcome;
         let mut tx = self.pool.begin().await?;
         let finished = sqlx::query(
             "UPDATE scans SET status = 'done', reason = NULL, os = $1, warnings = $2, \
@@ -315,10 +344,40 @@ impl MetadataStore {
         if finished.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM artifact_components WHERE digest = $1")
-            .bind(digest)
-            .execute(&mut *tx)
-            .await?;
+        for table in ["artifact_components", "artifact_secrets"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE digest = $1"))
+                .bind(digest)
+                .execute(&mut *tx)
+                .await?;
+        }
+        const SECRET_COLUMNS: usize = 11;
+        for (chunk_index, chunk) in secrets.chunks(CHUNK / SECRET_COLUMNS).enumerate() {
+            let sql = insert_values(
+                "artifact_secrets (digest, position, rule, title, severity, path, line, \
+                 redacted, fingerprint, layer_digest, platform)",
+                SECRET_COLUMNS,
+                chunk.len(),
+                "",
+            );
+            let mut query = sqlx::query(&sql);
+            for (i, secret) in chunk.iter().enumerate() {
+                let position =
+                    i64::try_from(chunk_index * (CHUNK / SECRET_COLUMNS) + i).unwrap_or(i64::MAX);
+                query = query
+                    .bind(digest)
+                    .bind(position)
+                    .bind(secret.rule.as_str())
+                    .bind(secret.title.as_str())
+                    .bind(secret.severity.as_str())
+                    .bind(secret.path.as_str())
+                    .bind(secret.line)
+                    .bind(secret.redacted.as_str())
+                    .bind(secret.fingerprint.as_str())
+                    .bind(secret.layer_digest.as_deref())
+                    .bind(secret.platform.as_deref());
+            }
+            query.execute(&mut *tx).await?;
+        }
         const COLUMNS: usize = 12;
         let mut position: i64 = 0;
         for chunk in components.chunks(CHUNK / COLUMNS) {
@@ -416,6 +475,20 @@ impl MetadataStore {
         .transpose()
     }
 
+    /// The repositories holding manifest `digest`, by name.
+    pub async fn repositories_with_manifest(&self, digest: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT r.name FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+             WHERE m.digest = $1 ORDER BY r.name",
+        )
+        .bind(digest)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get(0).map_err(Into::into))
+            .collect()
+    }
+
     pub async fn artifact_components(&self, digest: &str) -> Result<Vec<ArtifactComponent>> {
         let rows = sqlx::query(&format!(
             "SELECT {COMPONENT_COLUMNS} FROM artifact_components c WHERE c.digest = $1 \
@@ -425,6 +498,32 @@ impl MetadataStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(component_from_row).collect()
+    }
+
+    /// The leaked secrets found in an artifact.
+    pub async fn artifact_secrets(&self, digest: &str) -> Result<Vec<ArtifactSecret>> {
+        let rows = sqlx::query(
+            "SELECT rule, title, severity, path, line, redacted, fingerprint, layer_digest, \
+             platform FROM artifact_secrets WHERE digest = $1 ORDER BY position",
+        )
+        .bind(digest)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ArtifactSecret {
+                    rule: row.try_get("rule")?,
+                    title: row.try_get("title")?,
+                    severity: row.try_get("severity")?,
+                    path: row.try_get("path")?,
+                    line: row.try_get("line")?,
+                    redacted: row.try_get("redacted")?,
+                    fingerprint: row.try_get("fingerprint")?,
+                    layer_digest: row.try_get("layer_digest")?,
+                    platform: row.try_get("platform")?,
+                })
+            })
+            .collect()
     }
 
     /// Every finding of an artifact: its components joined with their package versions'

@@ -4,10 +4,13 @@
 //! [`Inventory`], and an inventory is matched against the vulnerability database
 //! ([`matching`]) without reading any layer again.
 
+pub mod archive;
 pub mod layout;
 pub mod matching;
+pub mod sbom;
 pub mod service;
 
+pub use bulwark_inventory::is_package_file;
 pub use bulwark_oci::Digest;
 
 use std::io::Read;
@@ -34,13 +37,20 @@ pub enum ScanError {
     VulnDb(#[from] bulwark_vulndb::VulnDbError),
 }
 
-/// What one layer holds and does, read once; keyed by the layer's digest wherever it is
-/// kept, so a base layer shared by many images is read once.
 /// The version of what reading a layer extracts: raised whenever an extractor is added or
 /// changes what it finds, so that layers inventoried by an older engine are read again
 /// (once) when an image holding them is scanned, rather than missing what is new.
-pub const ENGINE: u32 = 2;
+pub const ENGINE: u32 = 3;
 
+/// The secret rules, compiled once.
+static SECRETS: std::sync::LazyLock<bulwark_secrets::Detector> =
+    std::sync::LazyLock::new(bulwark_secrets::Detector::new);
+
+/// Executables smaller than this are not worth parsing for build information.
+const MIN_BINARY_BYTES: u64 = 4 << 10;
+
+/// What one layer holds and does, read once; keyed by the layer's digest wherever it is
+/// kept, so a base layer shared by many images is read once.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LayerInventory {
     /// The [`ENGINE`] that read the layer (0: before engines were numbered).
@@ -52,17 +62,30 @@ pub struct LayerInventory {
     pub os_releases: Vec<(String, OsRelease)>,
     /// Entries skipped, and wanted files that could not be read, with why.
     pub warnings: Vec<Warning>,
+    /// Leaked secrets, redacted (the whole value is never kept).
+    #[serde(default)]
+    pub secrets: Vec<bulwark_secrets::SecretFinding>,
 }
 
-/// Hands wanted files to the extractors as the layer streams past.
+/// Hands wanted files to the extractors and the secret rules as the layer streams past:
+/// the files extractors read by name, executables (build information in binaries), and
+/// the text files the secret rules look at.
 struct Extracting<'a>(&'a mut LayerInventory);
 
 impl Visitor for Extracting<'_> {
-    fn wants(&mut self, path: &str, _entry: &Entry) -> bool {
+    fn wants(&mut self, path: &str, entry: &Entry) -> bool {
         bulwark_inventory::wants(path)
+            || (entry.executable && entry.size >= MIN_BINARY_BYTES)
+            || SECRETS.wants(path, entry.size)
     }
 
     fn file(&mut self, path: &str, content: &[u8]) {
+        if SECRETS.wants(path, content.len() as u64) {
+            self.0.secrets.extend(SECRETS.scan(path, content));
+        }
+        if !bulwark_inventory::wants(path) && !bulwark_inventory::is_binary_candidate(content) {
+            return;
+        }
         let extracted = bulwark_inventory::extract(path, content);
         self.0.components.extend(extracted.components);
         if let Some(os) = extracted.os_release {
@@ -87,6 +110,11 @@ pub fn inventory_layer(blob: impl Read, limits: &Limits) -> Result<LayerInventor
     inventory.changes = summary.changes;
     inventory.warnings.extend(summary.warnings);
     Ok(inventory)
+}
+
+/// The file a component path names: the archive for a component inside one.
+fn file_of(path: &str) -> &str {
+    path.split("!/").next().unwrap_or(path)
 }
 
 /// A component in the final filesystem, and the layer that added it.
@@ -115,6 +143,17 @@ pub struct Inventory {
     pub os: Option<OsRelease>,
     pub components: Vec<Located>,
     pub warnings: Vec<Warning>,
+    /// Secrets in the final filesystem, with the layer that added each.
+    pub secrets: Vec<LocatedSecret>,
+}
+
+/// A leaked secret and the layer it is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocatedSecret {
+    #[serde(flatten)]
+    pub secret: bulwark_secrets::SecretFinding,
+    /// Index of the layer, bottom first; `None` outside images.
+    pub layer: Option<usize>,
 }
 
 impl Inventory {
@@ -148,6 +187,7 @@ impl Inventory {
             os,
             components,
             warnings,
+            secrets: Vec::new(),
         }
     }
 
@@ -171,11 +211,27 @@ impl Inventory {
             layer
                 .components
                 .iter()
-                .filter(move |c| view.survives(index, &c.path))
+                // A component inside an archive (`app.jar!/…`) lives as long as the archive.
+                .filter(move |c| view.survives(index, file_of(&c.path)))
                 .map(move |c| (Some(index), c.clone()))
         });
         let warnings = layers.iter().flat_map(|l| l.warnings.clone()).collect();
-        Inventory::from_parts(os, found.collect::<Vec<_>>(), warnings)
+        let mut inventory = Inventory::from_parts(os, found.collect::<Vec<_>>(), warnings);
+        inventory.secrets = layers
+            .iter()
+            .enumerate()
+            .flat_map(|(index, layer)| {
+                layer
+                    .secrets
+                    .iter()
+                    .filter(move |s| view.survives(index, &s.path))
+                    .map(move |secret| LocatedSecret {
+                        secret: secret.clone(),
+                        layer: Some(index),
+                    })
+            })
+            .collect();
+        inventory
     }
 
     /// A directory holding a root filesystem, or any project folder; links are never
@@ -253,9 +309,46 @@ impl Inventory {
             .find_map(|p| layer.os_releases.iter().find(|(path, _)| path == p))
             .map(|(_, os)| os.clone());
         let warnings = std::mem::take(&mut layer.warnings);
-        Ok(Inventory::from_parts(
+        let secrets = std::mem::take(&mut layer.secrets);
+        let mut inventory = Inventory::from_parts(
             os,
             layer.components.into_iter().map(|c| (None, c)),
+            warnings,
+        );
+        inventory.secrets = secrets
+            .into_iter()
+            .map(|secret| LocatedSecret {
+                secret,
+                layer: None,
+            })
+            .collect();
+        Ok(inventory)
+    }
+
+    /// A package file (wheel, sdist, npm tarball, `.crate`, Java archive): the package it
+    /// is, and what it locks.
+    pub fn of_package(path: &Path) -> Result<Self, ScanError> {
+        let content = std::fs::read(path).map_err(|source| ScanError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let extracted = bulwark_inventory::extract_package(&name, &content);
+        let warnings = extracted
+            .problem
+            .map(|reason| Warning {
+                entry: name.clone(),
+                reason,
+            })
+            .into_iter()
+            .collect();
+        Ok(Inventory::from_parts(
+            None,
+            extracted.components.into_iter().map(|c| (None, c)),
             warnings,
         ))
     }

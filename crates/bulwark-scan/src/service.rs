@@ -16,10 +16,11 @@ use bulwark_advisory::PackageKey;
 use bulwark_blobstore::BlobStore;
 use bulwark_layer::Limits;
 use bulwark_metadata::{
-    ArtifactComponent, EventKind, MetadataStore, PackageFinding, PackageVersion, ScanStatus,
-    now_millis,
+    ArtifactComponent, ArtifactSecret, EventKind, MetadataStore, PackageFinding, PackageVersion,
+    ScanStatus, now_millis,
 };
 use bulwark_oci::{Digest, ManifestKind, ParsedManifest};
+use bulwark_registry::Registry;
 use bulwark_vulndb::{VulnDb, VulnerabilityMatch};
 use futures::TryStreamExt;
 use serde::Serialize;
@@ -93,6 +94,8 @@ impl Default for ScanSettings {
 pub struct Scanner {
     metadata: MetadataStore,
     blobs: BlobStore,
+    /// Where SBOMs are attached to what they describe, as referrers.
+    registry: Registry,
     vulndb: VulnDb,
     settings: Arc<ScanSettings>,
     /// This node, as the holder of claims.
@@ -108,8 +111,12 @@ impl std::fmt::Debug for Scanner {
 /// What an artifact holds, ready to be stored.
 #[derive(Debug, Default)]
 struct Scanned {
+    /// An image or index (not itself a referrer, such as a signature or an SBOM), which
+    /// gets SBOMs attached.
+    describable: bool,
     os: Option<String>,
     components: Vec<ArtifactComponent>,
+    secrets: Vec<ArtifactSecret>,
     warnings: Vec<String>,
 }
 
@@ -151,6 +158,8 @@ pub struct ScanReport {
     pub findings: Vec<FindingReport>,
     /// Findings that went away when the advisory data changed, newest first.
     pub resolved: Vec<ResolvedReport>,
+    /// Leaked secrets (private keys, tokens, passwords in configuration), redacted.
+    pub secrets: Vec<SecretReport>,
     /// What the read skipped, and why.
     pub warnings: Vec<String>,
 }
@@ -192,6 +201,22 @@ pub struct FindingReport {
     pub component: ComponentReport,
     /// RFC 3339: when this artifact was first known to have it.
     pub first_seen: String,
+}
+
+/// A leaked secret; the value is shown redacted, and stored nowhere whole.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct SecretReport {
+    /// The rule that found it (`private-key`, `aws-access-key-id`, `github-token`, …).
+    pub rule: String,
+    pub title: String,
+    pub severity: String,
+    pub path: String,
+    pub line: i64,
+    pub redacted: String,
+    /// Tells one secret from another (a hash of the rule and the value), e.g. across images.
+    pub fingerprint: String,
+    pub layer: Option<String>,
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -246,14 +271,15 @@ fn is_malicious(vulnerability: &VulnerabilityMatch) -> bool {
 impl Scanner {
     pub fn new(
         metadata: MetadataStore,
-        blobs: BlobStore,
+        registry: Registry,
         vulndb: VulnDb,
         settings: ScanSettings,
         node: &str,
     ) -> Self {
         Scanner {
             metadata,
-            blobs,
+            blobs: registry.blobs().clone(),
+            registry,
             vulndb,
             settings: Arc::new(settings),
             node: node.into(),
@@ -378,9 +404,12 @@ impl Scanner {
                 .finish_scan(
                     digest,
                     &self.node,
-                    scanned.os.as_deref(),
-                    &serde_json::to_string(&scanned.warnings).unwrap_or_default(),
-                    &scanned.components,
+                    &bulwark_metadata::ScanOutcome {
+                        os: scanned.os.as_deref(),
+                        warnings: &serde_json::to_string(&scanned.warnings).unwrap_or_default(),
+                        components: &scanned.components,
+                        secrets: &scanned.secrets,
+                    },
                     now_millis(),
                 )
                 .await?;
@@ -389,6 +418,8 @@ impl Scanner {
                     digest,
                     "a scan's claim was lost before it finished; dropped"
                 );
+            } else if scanned.describable {
+                self.attach_sboms(&parsed).await?;
             }
             Ok(())
         };
@@ -416,14 +447,21 @@ impl Scanner {
             let manifest = ParsedManifest::parse(Some(&record.media_type), &record.content)
                 .map_err(|e| ServiceError::Unscannable(format!("manifest {digest}: {e}")))?;
             if !manifest.kind.is_index() {
-                return self.scanned_image(&manifest).await;
+                let mut scanned = self.scanned_image(&manifest).await?;
+                scanned.describable = depth == 0
+                    && manifest.subject.is_none()
+                    && manifest.layers.iter().any(|l| is_layer(&l.media_type));
+                return Ok(scanned);
             }
             if depth > 0 {
                 return Err(ServiceError::Unscannable(
                     "an index inside an index is not scanned".into(),
                 ));
             }
-            let mut union = Scanned::default();
+            let mut union = Scanned {
+                describable: manifest.subject.is_none(),
+                ..Scanned::default()
+            };
             for child in manifest.manifests.iter().take(MAX_PLATFORMS) {
                 if ManifestKind::from_media_type(&child.media_type).is_none_or(|k| k.is_index()) {
                     continue;
@@ -447,6 +485,12 @@ impl Scanner {
                     .extend(platform.components.into_iter().map(|c| ArtifactComponent {
                         platform: Some(child.digest.to_string()),
                         ..c
+                    }));
+                union
+                    .secrets
+                    .extend(platform.secrets.into_iter().map(|s| ArtifactSecret {
+                        platform: Some(child.digest.to_string()),
+                        ..s
                     }));
             }
             Ok(union)
@@ -487,9 +531,29 @@ impl Scanner {
                 }
             })
             .collect();
+        let secrets = inventory
+            .secrets
+            .iter()
+            .map(|located| {
+                let secret = &located.secret;
+                ArtifactSecret {
+                    rule: secret.rule.clone(),
+                    title: secret.title.clone(),
+                    severity: secret.severity.as_str().to_owned(),
+                    path: secret.path.clone(),
+                    line: i64::from(secret.line),
+                    redacted: secret.redacted.clone(),
+                    fingerprint: secret.fingerprint.clone(),
+                    layer_digest: located.layer.and_then(|i| digests.get(i).cloned()),
+                    platform: None,
+                }
+            })
+            .collect();
         Ok(Scanned {
+            describable: false,
             os: inventory.os.as_ref().map(os_name),
             components,
+            secrets,
             warnings: inventory
                 .warnings
                 .iter()
@@ -539,6 +603,127 @@ impl Scanner {
             .put_layer_inventory(&key, &json, now_millis())
             .await?;
         Ok(inventory)
+    }
+
+    /// Stores a CycloneDX 1.6 and an SPDX 2.3 SBOM of the scanned artifact and attaches each,
+    /// as an OCI 1.1 referrer (an artifact manifest whose `subject` is the artifact), in
+    /// every repository holding it, so `GET /v2/<name>/referrers/<digest>` lists them. The
+    /// documents are made from the stored inventory alone, with times and serial numbers
+    /// derived from the artifact and its content: the same inventory gives the same bytes,
+    /// so a rescan that finds the same adds nothing.
+    async fn attach_sboms(&self, digest: &Digest) -> Result<(), ServiceError> {
+        let key = digest.to_string();
+        let Some(record) = self.metadata.manifest_anywhere(&key).await? else {
+            return Ok(());
+        };
+        let report = self.report(digest).await?;
+        let scan = self.metadata.scan(&key).await?;
+        let created = scan.and_then(|s| s.first_done_at).unwrap_or(0);
+        let fingerprint = {
+            use sha2::Digest as _;
+            let mut hash = sha2::Sha256::new();
+            hash.update(key.as_bytes());
+            hash.update(serde_json::to_vec(&report.components).unwrap_or_default());
+            hash.finalize()
+        };
+        let mut seed = [0u8; 16];
+        seed.copy_from_slice(&fingerprint[..16]);
+        let subject = crate::sbom::SbomSubject {
+            name: &key,
+            digest: Some(&key),
+            os: report.os.as_deref(),
+            created_millis: created,
+            serial: uuid::Builder::from_random_bytes(seed).into_uuid(),
+        };
+        let documents = [
+            (
+                crate::sbom::CYCLONEDX_MEDIA_TYPE,
+                "sbom.cdx.json",
+                crate::sbom::cyclonedx(&subject, &report.components, &[]),
+            ),
+            (
+                crate::sbom::SPDX_MEDIA_TYPE,
+                "sbom.spdx.json",
+                crate::sbom::spdx(&subject, &report.components),
+            ),
+        ];
+        let context = bulwark_oci::RequestContext {
+            actor: "bulwark-scanner".into(),
+            token_id: None,
+            client_address: "-".into(),
+            request_id: format!("scan-{key}"),
+            at_millis: now_millis(),
+        };
+        const EMPTY_CONFIG: &[u8] = b"{}";
+        let empty = Digest::sha256_of(EMPTY_CONFIG);
+        for repository in self.metadata.repositories_with_manifest(&key).await? {
+            let Ok(name) = repository.parse::<bulwark_oci::RepositoryName>() else {
+                continue;
+            };
+            self.put_bytes(&name, &empty, EMPTY_CONFIG).await?;
+            for (media_type, title, document) in &documents {
+                let bytes = serde_json::to_vec(document).unwrap_or_default();
+                let blob = Digest::sha256_of(&bytes);
+                self.put_bytes(&name, &blob, &bytes).await?;
+                let manifest = serde_json::json!({
+                    "schemaVersion": 2,
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "artifactType": media_type,
+                    "config": {
+                        "mediaType": "application/vnd.oci.empty.v1+json",
+                        "digest": empty.to_string(),
+                        "size": EMPTY_CONFIG.len(),
+                    },
+                    "layers": [{
+                        "mediaType": media_type,
+                        "digest": blob.to_string(),
+                        "size": bytes.len(),
+                        "annotations": { "org.opencontainers.image.title": title },
+                    }],
+                    "subject": {
+                        "mediaType": record.media_type,
+                        "digest": key,
+                        "size": record.content.len(),
+                    },
+                    "annotations": {
+                        "org.opencontainers.image.created": rfc3339(created),
+                        "dev.bulwark.sbom": "generated from the stored inventory",
+                    },
+                });
+                let manifest = serde_json::to_vec(&manifest).unwrap_or_default();
+                let reference = bulwark_oci::Reference::Digest(Digest::sha256_of(&manifest));
+                self.registry
+                    .put_manifest(
+                        &context,
+                        &name,
+                        &reference,
+                        &[],
+                        Some("application/vnd.oci.image.manifest.v1+json"),
+                        manifest.into(),
+                    )
+                    .await
+                    .map_err(|e| ServiceError::Task(format!("attaching an SBOM: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores `bytes` as blob `digest` in `repository` (linking it, if already stored).
+    async fn put_bytes(
+        &self,
+        repository: &bulwark_oci::RepositoryName,
+        digest: &Digest,
+        bytes: &[u8],
+    ) -> Result<(), ServiceError> {
+        let body = futures::stream::once({
+            let bytes = bytes::Bytes::copy_from_slice(bytes);
+            async move { Ok::<_, std::io::Error>(bytes) }
+        });
+        self.registry
+            .put_blob(repository, digest, Some(bytes.len() as u64), body)
+            .await
+            .map(|_| ())
+            .map_err(|e| ServiceError::Task(format!("storing an SBOM: {e}")))
     }
 
     /// Matches the package versions among `components` that were never matched.
@@ -713,7 +898,7 @@ impl Scanner {
             })
             .collect();
         Ok(ScanReport {
-            digest: key,
+            digest: key.clone(),
             status: scan
                 .as_ref()
                 .map_or("not_scanned", |s| s.status.as_str())
@@ -731,6 +916,23 @@ impl Scanner {
             components: components.iter().map(component).collect(),
             findings,
             resolved,
+            secrets: self
+                .metadata
+                .artifact_secrets(&key)
+                .await?
+                .into_iter()
+                .map(|s| SecretReport {
+                    rule: s.rule,
+                    title: s.title,
+                    severity: s.severity,
+                    path: s.path,
+                    line: s.line,
+                    redacted: s.redacted,
+                    fingerprint: s.fingerprint,
+                    layer: s.layer_digest,
+                    platform: s.platform,
+                })
+                .collect(),
             warnings: scan
                 .and_then(|s| s.warnings)
                 .and_then(|w| serde_json::from_str(&w).ok())

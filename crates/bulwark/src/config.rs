@@ -64,6 +64,9 @@ pub struct Config {
     pub advisory_base_url: String,
     /// The OSV ecosystems `bulwark db update` downloads.
     pub advisory_ecosystems: Vec<String>,
+    /// Advisory data older than this many hours is stale: `bulwark db status` warns (and
+    /// exits 4 with `--check`), since findings miss what was disclosed since.
+    pub advisory_max_age_hours: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
@@ -95,6 +98,7 @@ const SETTING_KEYS: &[&str] = &[
     "request_timeout_secs",
     "advisory_base_url",
     "advisory_ecosystems",
+    "advisory_max_age_hours",
 ];
 
 impl Default for Config {
@@ -142,6 +146,7 @@ impl Default for Config {
             ]
             .map(String::from)
             .to_vec(),
+            advisory_max_age_hours: 48,
         }
     }
 }

@@ -132,15 +132,29 @@ pub async fn run(config_file: Option<&Path>, command: DbCommand) -> anyhow::Resu
             print_reports(&reports, store.json)
         }
         DbCommand::Status { store } => {
-            let (_, vulndb) = open(config_file, &store).await?;
+            let (config, vulndb) = open(config_file, &store).await?;
             let status = vulndb
                 .status()
                 .await
                 .context("reading the advisory store")?;
+            let max_age = config.advisory_max_age_hours.saturating_mul(3600);
+            let stale = status
+                .last_import
+                .as_ref()
+                .is_none_or(|last| last.age_seconds >= max_age);
             if store.json {
-                print_json(&status)
+                let mut shown = serde_json::to_value(&status)?;
+                shown["stale"] = stale.into();
+                shown["max_age_seconds"] = max_age.into();
+                print_json(&shown)
             } else {
                 print_status(&status);
+                if stale && status.records > 0 {
+                    eprintln!(
+                        "warning: the advisory data is older than advisory_max_age_hours ({}): run `bulwark db update`",
+                        config.advisory_max_age_hours
+                    );
+                }
                 Ok(())
             }
         }

@@ -199,7 +199,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let mut background = Supervisor::new(metadata_for_jobs);
     let scanner = Scanner::new(
         metadata.clone(),
-        registry.blobs().clone(),
+        registry.clone(),
         VulnDb::new(metadata),
         ScanSettings::default(),
         background.node(),

@@ -88,7 +88,7 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
     let findings = report["findings"].as_array().cloned().unwrap_or_default();
     let components = report["components"].as_array().map_or(0, Vec::len);
     println!(
-        "{} {}: scan {}{}; {} components{}, {} findings; {}",
+        "{} {}: scan {}{}; {} components{}, {} findings, {} secrets; {}",
         args.reference,
         text(&report["digest"]),
         text(&report["status"]),
@@ -102,6 +102,7 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
             .map(|os| format!(" on {os}"))
             .unwrap_or_default(),
         findings.len(),
+        report["secrets"].as_array().map_or(0, Vec::len),
         age(&report["advisories_age_seconds"]),
     );
     if !findings.is_empty() {
@@ -144,6 +145,21 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
             ],
             rows,
         );
+    }
+    let secrets = report["secrets"].as_array().cloned().unwrap_or_default();
+    if !secrets.is_empty() {
+        let rows = secrets
+            .iter()
+            .map(|s| {
+                vec![
+                    text(&s["title"]),
+                    text(&s["severity"]),
+                    format!("{}:{}", text(&s["path"]), text(&s["line"])),
+                    text(&s["redacted"]),
+                ]
+            })
+            .collect();
+        table(&["secret", "severity", "found in", "value"], rows);
     }
     for resolved in report["resolved"].as_array().into_iter().flatten() {
         println!(

@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use bulwark_layer::Limits;
+use bulwark_scan::archive::DockerArchive;
 use bulwark_scan::layout::Layout;
 use bulwark_scan::matching::{self, Finding};
+use bulwark_scan::sbom;
 use bulwark_scan::{Inventory, LayerInventory, inventory_layer};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,8 +17,9 @@ use serde::Serialize;
 
 #[derive(Args)]
 pub struct ScanArgs {
-    /// What to scan: an OCI image layout (`DIR`, or `oci:DIR:TAG` for one tag), a root
-    /// filesystem directory, or a lock file (package-lock.json, Cargo.lock, …)
+    /// What to scan: an OCI image layout (`DIR`, or `oci:DIR:TAG` for one tag), a `docker
+    /// save` archive, a root filesystem directory, a package file (wheel, sdist, npm
+    /// tarball, .crate, jar) or a lock file (package-lock.json, Cargo.lock, …)
     target: String,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -33,6 +36,12 @@ pub struct ScanArgs {
 enum Format {
     Table,
     Json,
+    /// SARIF 2.1.0, for code-scanning dashboards
+    Sarif,
+    /// A CycloneDX 1.6 SBOM with the vulnerabilities found (one document per image)
+    Cyclonedx,
+    /// An SPDX 2.3 SBOM (one document per image)
+    Spdx,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -57,7 +66,9 @@ impl Severity {
 /// What was scanned, as reports name it.
 enum Target {
     Layout { dir: PathBuf, tag: Option<String> },
+    DockerArchive(PathBuf),
     Directory(PathBuf),
+    Package(PathBuf),
     File(PathBuf),
 }
 
@@ -81,6 +92,10 @@ fn target(raw: &str) -> anyhow::Result<Target> {
         }
     } else if meta.is_dir() {
         Target::Directory(path)
+    } else if bulwark_scan::is_package_file(raw) {
+        Target::Package(path)
+    } else if raw.ends_with(".tar") && DockerArchive::is_docker_archive(&path) {
+        Target::DockerArchive(path)
     } else {
         Target::File(path)
     })
@@ -97,7 +112,14 @@ struct Report {
     os: Option<String>,
     components: Vec<bulwark_scan::Located>,
     findings: Vec<FindingView>,
+    /// Leaked secrets, redacted.
+    secrets: Vec<bulwark_scan::LocatedSecret>,
     warnings: Vec<String>,
+    /// The same, as SBOM documents describe them.
+    #[serde(skip)]
+    sbom_components: Vec<bulwark_scan::service::ComponentReport>,
+    #[serde(skip)]
+    sbom_findings: Vec<bulwark_scan::service::FindingReport>,
 }
 
 #[derive(Serialize)]
@@ -144,29 +166,30 @@ fn finding_view(inventory: &Inventory, finding: &Finding) -> FindingView {
 }
 
 /// Inventories layers side by side, up to the machine's cores: decompression is the work.
-fn inventory_layers(
-    layout: &Layout,
-    layers: &[bulwark_scan::Digest],
+/// `open` gives layer `i`'s blob.
+fn inventory_layers<R: std::io::Read>(
+    count: usize,
+    open: impl Fn(usize) -> anyhow::Result<R> + Sync,
     progress: &ProgressBar,
 ) -> anyhow::Result<Vec<LayerInventory>> {
     let limits = Limits::default();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut results: Vec<Option<anyhow::Result<LayerInventory>>> =
-        (0..layers.len()).map(|_| None).collect();
+        (0..count).map(|_| None).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let slots = std::sync::Mutex::new(&mut results);
     std::thread::scope(|scope| {
-        for _ in 0..workers.min(layers.len()) {
+        for _ in 0..workers.min(count) {
             scope.spawn(|| {
                 loop {
                     let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(digest) = layers.get(index) else {
+                    if index >= count {
                         break;
-                    };
-                    let result = layout
-                        .open_layer(digest)
-                        .and_then(|blob| inventory_layer(blob, &limits))
-                        .with_context(|| format!("layer {digest}"));
+                    }
+                    let result = open(index).and_then(|blob| {
+                        inventory_layer(blob, &limits)
+                            .with_context(|| format!("layer {}", index + 1))
+                    });
                     progress.inc(1);
                     if let Ok(mut slots) = slots.lock() {
                         slots[index] = Some(result);
@@ -198,9 +221,13 @@ async fn report(
     manifest: Option<String>,
     platform: Option<String>,
     inventory: Inventory,
+    layers: &[String],
 ) -> anyhow::Result<Report> {
     let findings = matching::find(db, &inventory).await?;
+    let now = jiff::Timestamp::now().to_string();
     Ok(Report {
+        sbom_components: sbom::component_reports(&inventory, layers),
+        sbom_findings: sbom::finding_reports(&inventory, &findings, layers, &now),
         target,
         manifest,
         platform,
@@ -220,6 +247,7 @@ async fn report(
             .iter()
             .map(|w| format!("{}: {}", w.entry, w.reason))
             .collect(),
+        secrets: inventory.secrets,
         components: inventory.components,
     })
 }
@@ -241,10 +269,21 @@ pub async fn run(
             let layout = Layout::open(&dir)?;
             for image in layout.images(tag.as_deref())? {
                 let bar = progress_bar(image.layers.len() as u64, &image.manifest.to_string());
-                let layers =
-                    tokio::task::block_in_place(|| inventory_layers(&layout, &image.layers, &bar))?;
+                let layers = tokio::task::block_in_place(|| {
+                    inventory_layers(
+                        image.layers.len(),
+                        |i| {
+                            let digest = &image.layers[i];
+                            layout
+                                .open_layer(digest)
+                                .with_context(|| format!("layer {digest}"))
+                        },
+                        &bar,
+                    )
+                })?;
                 bar.finish_and_clear();
                 let inventory = Inventory::of_image(&layers.iter().collect::<Vec<_>>());
+                let digests: Vec<String> = image.layers.iter().map(|d| d.to_string()).collect();
                 reports.push(
                     report(
                         &db,
@@ -252,19 +291,54 @@ pub async fn run(
                         Some(image.manifest.to_string()),
                         image.platform.clone(),
                         inventory,
+                        &digests,
                     )
                     .await?,
                 );
             }
         }
+        Target::DockerArchive(path) => {
+            let archive = DockerArchive::open(&path)?;
+            for image in archive.images() {
+                let name = image.tags.first().cloned();
+                let bar = progress_bar(
+                    image.layers.len() as u64,
+                    name.as_deref().unwrap_or("image"),
+                );
+                let layers = tokio::task::block_in_place(|| {
+                    inventory_layers(
+                        image.layers.len(),
+                        |i| Ok(archive.open_entry(&image.layers[i])?),
+                        &bar,
+                    )
+                })?;
+                bar.finish_and_clear();
+                let inventory = Inventory::of_image(&layers.iter().collect::<Vec<_>>());
+                reports.push(
+                    report(
+                        &db,
+                        args.target.clone(),
+                        name,
+                        None,
+                        inventory,
+                        &image.layers,
+                    )
+                    .await?,
+                );
+            }
+        }
+        Target::Package(file) => {
+            let inventory = Inventory::of_package(&file)?;
+            reports.push(report(&db, args.target.clone(), None, None, inventory, &[]).await?);
+        }
         Target::Directory(dir) => {
             let inventory =
                 tokio::task::block_in_place(|| Inventory::of_directory(&dir, &Limits::default()))?;
-            reports.push(report(&db, args.target.clone(), None, None, inventory).await?);
+            reports.push(report(&db, args.target.clone(), None, None, inventory, &[]).await?);
         }
         Target::File(file) => {
             let inventory = Inventory::of_file(&file)?;
-            reports.push(report(&db, args.target.clone(), None, None, inventory).await?);
+            reports.push(report(&db, args.target.clone(), None, None, inventory, &[]).await?);
         }
     }
     let output = Output {
@@ -273,13 +347,50 @@ pub async fn run(
     };
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&output)?),
+        Format::Sarif => println!("{}", serde_json::to_string_pretty(&sarif(&output))?),
+        Format::Cyclonedx | Format::Spdx => {
+            let documents: Vec<serde_json::Value> = output
+                .reports
+                .iter()
+                .map(|report| {
+                    let subject = sbom::SbomSubject {
+                        name: &report.target,
+                        digest: report.manifest.as_deref(),
+                        os: report.os.as_deref(),
+                        created_millis: jiff::Timestamp::now().as_millisecond(),
+                        serial: uuid::Uuid::new_v4(),
+                    };
+                    match args.format {
+                        Format::Spdx => sbom::spdx(&subject, &report.sbom_components),
+                        _ => sbom::cyclonedx(
+                            &subject,
+                            &report.sbom_components,
+                            &report.sbom_findings,
+                        ),
+                    }
+                })
+                .collect();
+            let shown = match <[serde_json::Value; 1]>::try_from(documents) {
+                Ok([one]) => one,
+                Err(many) => serde_json::Value::Array(many),
+            };
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+        }
         Format::Table => print_table(&output),
     }
     let worst = output
         .reports
         .iter()
-        .flat_map(|r| &r.findings)
-        .map(|f| matching::severity_rank(f.severity.as_deref()))
+        .flat_map(|r| {
+            r.findings
+                .iter()
+                .map(|f| matching::severity_rank(f.severity.as_deref()))
+                .chain(
+                    r.secrets
+                        .iter()
+                        .map(|s| matching::severity_rank(Some(s.secret.severity.as_str()))),
+                )
+        })
         .max()
         .unwrap_or(0);
     Ok(match args.fail_on {
@@ -302,14 +413,15 @@ fn print_table(output: &Output) {
             _ => report.target.clone(),
         };
         println!(
-            "\n{what}: {} components{}, {} findings",
+            "\n{what}: {} components{}, {} findings, {} secrets",
             report.components.len(),
             report
                 .os
                 .as_ref()
                 .map(|os| format!(" on {os}"))
                 .unwrap_or_default(),
-            report.findings.len()
+            report.findings.len(),
+            report.secrets.len()
         );
         if !report.findings.is_empty() {
             let rows = report
@@ -340,8 +452,85 @@ fn print_table(output: &Output) {
                 rows,
             );
         }
+        if !report.secrets.is_empty() {
+            let rows = report
+                .secrets
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.secret.title.clone(),
+                        s.secret.severity.as_str().to_owned(),
+                        format!("{}:{}", s.secret.path, s.secret.line),
+                        s.secret.redacted.clone(),
+                    ]
+                })
+                .collect();
+            crate::access_cmd::table(&["secret", "severity", "found in", "value"], rows);
+        }
         for warning in &report.warnings {
             eprintln!("warning: {warning}");
         }
     }
+}
+
+/// SARIF 2.1.0: one rule per vulnerability, one result per affected component, with the
+/// `security-severity` score code-scanning dashboards sort by.
+fn sarif(output: &Output) -> serde_json::Value {
+    use serde_json::json;
+    let mut rules = std::collections::BTreeMap::new();
+    let mut results = Vec::new();
+    for report in &output.reports {
+        for finding in &report.findings {
+            let level = match finding.severity.as_deref() {
+                Some("critical" | "high") => "error",
+                Some("medium") => "warning",
+                _ => "note",
+            };
+            let score = match finding.severity.as_deref() {
+                Some("critical") => "9.5",
+                Some("high") => "8.0",
+                Some("medium") => "5.5",
+                Some("low") => "2.0",
+                _ => "0.0",
+            };
+            rules.entry(finding.id.clone()).or_insert_with(|| {
+                json!({
+                    "id": finding.id,
+                    "shortDescription": { "text": finding.summary.clone().unwrap_or_else(|| finding.id.clone()) },
+                    "helpUri": format!("https://osv.dev/vulnerability/{}", finding.id),
+                    "defaultConfiguration": { "level": level },
+                    "properties": { "security-severity": score, "tags": ["security", "vulnerability"] },
+                })
+            });
+            let fixed = if finding.fixed.is_empty() {
+                "no fix is known".to_owned()
+            } else {
+                format!("fixed in {}", finding.fixed.join(", "))
+            };
+            results.push(json!({
+                "ruleId": finding.id,
+                "level": level,
+                "message": { "text": format!(
+                    "{} {} ({} {}) is affected by {}; {fixed}",
+                    finding.component, finding.installed, finding.ecosystem,
+                    finding.advisory_package, finding.id
+                ) },
+                "locations": [{ "physicalLocation": { "artifactLocation": { "uri": finding.path } } }],
+                "properties": { "target": report.target, "manifest": report.manifest },
+            }));
+        }
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "bulwark",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/bulwark-registry/bulwark",
+                "rules": rules.into_values().collect::<Vec<_>>(),
+            } },
+            "results": results,
+        }],
+    })
 }

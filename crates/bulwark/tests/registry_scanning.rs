@@ -22,6 +22,9 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
+/// The shape of an AWS access key id (not a real one).
+const AWS_KEY: &str = "AKIAZ7Q3RT5WXY2M4BNP";
+
 const DPKG_STATUS: &str = "\
 Package: libssl3
 Status: install ok installed
@@ -98,6 +101,50 @@ async fn report_when(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the report of {repository}:{reference} never got there: {last:#}");
+}
+
+/// The referrers of `digest` once the scan has attached its SBOMs (two of them).
+async fn report_when_referrers(server: &TestServer, repository: &str, digest: &str) -> Vec<Value> {
+    for _ in 0..600 {
+        let index: Value = server
+            .client()
+            .get(server.url(&format!("/v2/{repository}/referrers/{digest}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
+        if manifests.len() >= 2 {
+            return manifests;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no SBOM referrers of {digest}");
+}
+
+/// Checks an SBOM with the formats' own validators (`scripts/sbom/validate.py`: CycloneDX's
+/// JSON schema through cyclonedx-python-lib, SPDX through spdx-tools).
+fn validate_sbom(format: &str, document: &[u8]) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), document).unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/sbom/validate.py"
+    );
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg(format)
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{format} SBOM invalid (the README's test command installs the validators):\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 fn names(report: &Value, list: &str, field: &str) -> Vec<String> {
@@ -189,6 +236,7 @@ async fn pushed_image_is_scanned_and_rematched(backend: Backend) {
             }),
         ],
     );
+    let credentials = format!("[default]\naws_access_key_id = {AWS_KEY}\n");
     let base = tar_of(&[
         (
             "etc/os-release",
@@ -214,6 +262,12 @@ async fn pushed_image_is_scanned_and_rematched(backend: Backend) {
         (
             "opt/venv/lib/python3.11/site-packages/urllib3-1.26.0.dist-info/METADATA",
             b"Name: urllib3\nVersion: 1.26.0\n",
+        ),
+        ("root/.aws/credentials", credentials.as_bytes()),
+        // Deleted by the top layer: not in the final filesystem.
+        (
+            "app/removed/.git-credentials",
+            b"https://deploy:Zq8vT3kLm9Rx2Wp7@git.example.com\n",
         ),
     ]);
     // The top layer deletes `app/removed` and hides everything below in `opt`.
@@ -269,6 +323,18 @@ async fn pushed_image_is_scanned_and_rematched(backend: Backend) {
         "malicious packages come first"
     );
     assert_eq!(findings[0]["kind"], "malicious");
+    // The leaked key is reported, redacted; the one the top layer deleted is not.
+    assert_eq!(
+        names(&report, "secrets", "rule"),
+        ["aws-access-key-id"],
+        "{report:#}"
+    );
+    assert_eq!(report["secrets"][0]["path"], "root/.aws/credentials");
+    assert_eq!(report["secrets"][0]["line"], 2);
+    assert!(
+        !report.to_string().contains(AWS_KEY),
+        "never the whole value"
+    );
     let openssl = findings.iter().find(|f| f["id"] == "DSA-BWK-1").unwrap();
     assert_eq!(openssl["kind"], "vulnerability");
     assert_eq!(
@@ -279,6 +345,60 @@ async fn pushed_image_is_scanned_and_rematched(backend: Backend) {
     assert_eq!(openssl["fixed"], json!(["3.0.13-1~deb12u1"]));
     assert_eq!(openssl["severity"], "high");
     assert_eq!(openssl["component"]["name"], "libssl3");
+
+    // SBOMs of it are attached as referrers, in both formats, and are valid documents.
+    let referrers = report_when_referrers(&server, "proj/app", &digest.to_string()).await;
+    let mut types: Vec<&str> = referrers
+        .iter()
+        .map(|m| m["artifactType"].as_str().unwrap())
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        ["application/spdx+json", "application/vnd.cyclonedx+json"]
+    );
+    for referrer in &referrers {
+        let manifest: Value = server
+            .client()
+            .get(server.url(&format!(
+                "/v2/proj/app/manifests/{}",
+                referrer["digest"].as_str().unwrap()
+            )))
+            .header("accept", OCI_MANIFEST)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let blob = manifest["layers"][0]["digest"].as_str().unwrap();
+        let document = server
+            .client()
+            .get(server.url(&format!("/v2/proj/app/blobs/{blob}")))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let parsed: Value = serde_json::from_slice(&document).unwrap();
+        let format = if referrer["artifactType"] == "application/spdx+json" {
+            assert_eq!(parsed["spdxVersion"], "SPDX-2.3");
+            "spdx"
+        } else {
+            assert_eq!(parsed["specVersion"], "1.6");
+            assert!(
+                parsed["components"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["name"] == "libssl3"),
+                "{parsed:#}"
+            );
+            "cyclonedx"
+        };
+        validate_sbom(format, &document);
+    }
 
     // The impact query finds it by any id, or by package.
     let impact: Value = server
@@ -416,6 +536,23 @@ async fn pushed_image_is_scanned_and_rematched(backend: Backend) {
         .unwrap();
     let table = String::from_utf8(table.stdout).unwrap();
     assert!(table.contains("MAL-2099-1 (malicious)"), "{table}");
+    assert!(table.contains("root/.aws/credentials:2"), "{table}");
+    // Nowhere whole: not in what the server logged, not in the database file.
+    assert!(!server.logs().iter().any(|line| line.contains(AWS_KEY)));
+    if backend == Backend::Sqlite {
+        for file in walkdir(&server.data_dir) {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("metadata.db") {
+                let bytes = std::fs::read(&file).unwrap();
+                assert!(
+                    !bytes
+                        .windows(AWS_KEY.len())
+                        .any(|w| w == AWS_KEY.as_bytes()),
+                    "{name} holds the key"
+                );
+            }
+        }
+    }
     assert!(table.contains("advisory data imported"), "{table}");
 }
 

@@ -220,6 +220,24 @@ async fn import_query_update_status(backend: Backend) {
     let text = store.ok(&["db", "status"]).await;
     assert!(text.contains("5 records (1 withdrawn)"), "{text}");
     assert!(text.contains("crates.io"), "{text}");
+    assert_eq!(status["stale"], false, "just updated");
+    // A bound of zero hours makes any data stale: the warning names the setting.
+    let output = store
+        .command(&["db", "status", "--json"])
+        .env("BULWARK_ADVISORY_MAX_AGE_HOURS", "0")
+        .output()
+        .unwrap();
+    let shown: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown["stale"], true);
+    let output = store
+        .command(&["db", "status"])
+        .env("BULWARK_ADVISORY_MAX_AGE_HOURS", "0")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("advisory_max_age_hours"),
+        "{output:?}"
+    );
 }
 
 /// `count` records made from the fixture JSON records with new ids, as JSON lines.

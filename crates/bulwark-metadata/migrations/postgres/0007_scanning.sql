@@ -61,6 +61,24 @@ CREATE TABLE artifact_components (
 );
 CREATE INDEX artifact_components_package ON artifact_components (ecosystem, package, package_version);
 
+-- Leaked secrets in each scanned artifact's final filesystem: the rule, where, and the value
+-- redacted (the whole value is stored nowhere); the fingerprint tells one secret from
+-- another without it.
+CREATE TABLE artifact_secrets (
+    digest TEXT COLLATE "C" NOT NULL,
+    position BIGINT NOT NULL,
+    rule TEXT NOT NULL,
+    title TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    path TEXT NOT NULL,
+    line BIGINT NOT NULL,
+    redacted TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    layer_digest TEXT,
+    platform TEXT,
+    PRIMARY KEY (digest, position)
+);
+
 -- Every distinct package version any artifact holds, and when it was last matched.
 CREATE TABLE matched_packages (
     ecosystem TEXT COLLATE "C" NOT NULL,
