@@ -257,6 +257,16 @@ fn rfc3339(millis: i64) -> String {
         .unwrap_or_else(|_| millis.to_string())
 }
 
+/// The file name of a layer that is a package file (named by its title annotation, as
+/// `oras push` and package uploaders write it).
+fn package_title(layer: &bulwark_oci::Descriptor) -> Option<&str> {
+    let title = layer
+        .annotations
+        .as_ref()?
+        .get("org.opencontainers.image.title")?;
+    bulwark_inventory::is_package_file(title).then_some(title.as_str())
+}
+
 /// Whether a descriptor's media type is a filesystem layer (tar, compressed or not).
 fn is_layer(media_type: &str) -> bool {
     media_type.contains("tar") && !media_type.contains("json")
@@ -450,7 +460,8 @@ impl Scanner {
                 let mut scanned = self.scanned_image(&manifest).await?;
                 scanned.describable = depth == 0
                     && manifest.subject.is_none()
-                    && manifest.layers.iter().any(|l| is_layer(&l.media_type));
+                    && (manifest.layers.iter().any(|l| is_layer(&l.media_type))
+                        || !scanned.components.is_empty());
                 return Ok(scanned);
             }
             if depth > 0 {
@@ -500,9 +511,23 @@ impl Scanner {
     async fn scanned_image(&self, manifest: &ParsedManifest) -> Result<Scanned, ServiceError> {
         let mut read = Vec::new();
         let mut digests = Vec::new();
-        for layer in manifest.layers.iter().filter(|l| is_layer(&l.media_type)) {
-            read.push(self.layer(&layer.digest).await?);
-            digests.push(layer.digest.to_string());
+        // An image's layers are filesystems; an artifact's layers named as package files are
+        // packages (an npm tarball is a tar, but not a root filesystem).
+        let image = manifest.config.as_ref().is_some_and(|c| {
+            c.media_type == "application/vnd.oci.image.config.v1+json"
+                || c.media_type == "application/vnd.docker.container.image.v1+json"
+        });
+        for layer in &manifest.layers {
+            let package = if image { None } else { package_title(layer) };
+            if let Some(file) = package {
+                // An artifact whose layer is a package file (a wheel, an npm tarball, a
+                // jar, …): that package and whatever it locks.
+                read.push(self.package_layer(&layer.digest, file).await?);
+                digests.push(layer.digest.to_string());
+            } else if is_layer(&layer.media_type) {
+                read.push(self.layer(&layer.digest).await?);
+                digests.push(layer.digest.to_string());
+            }
         }
         let inventory = Inventory::of_image(&read.iter().collect::<Vec<_>>());
         let components = inventory
@@ -560,6 +585,63 @@ impl Scanner {
                 .map(|w| format!("{}: {}", w.entry, w.reason))
                 .collect(),
         })
+    }
+
+    /// A package-file layer's inventory: the stored one, or read once (whole, up to the cap on
+    /// one file) and stored.
+    async fn package_layer(
+        &self,
+        digest: &Digest,
+        file: &str,
+    ) -> Result<LayerInventory, ServiceError> {
+        let key = digest.to_string();
+        if let Some(json) = self.metadata.layer_inventory(&key).await?
+            && let Ok(stored) = serde_json::from_str::<LayerInventory>(&json)
+            && stored.engine == ENGINE
+        {
+            return Ok(stored);
+        }
+        let size = self.blobs.blob_size(digest).await?.ok_or_else(|| {
+            ServiceError::Unscannable(format!("package {file} ({key}) is not stored"))
+        })?;
+        if size > self.settings.limits.max_file_bytes {
+            return Err(ServiceError::Unscannable(format!(
+                "package {file} is {size} bytes, more than the {} read of one file",
+                self.settings.limits.max_file_bytes
+            )));
+        }
+        let mut stream =
+            self.blobs.read(digest, None).await?.ok_or_else(|| {
+                ServiceError::Unscannable(format!("package {file} is not stored"))
+            })?;
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        while let Some(piece) = stream.try_next().await? {
+            bytes.extend_from_slice(&piece);
+        }
+        let name = file.to_owned();
+        let extracted =
+            tokio::task::spawn_blocking(move || bulwark_inventory::extract_package(&name, &bytes))
+                .await
+                .map_err(|e| ServiceError::Task(e.to_string()))?;
+        let inventory = LayerInventory {
+            engine: ENGINE,
+            components: extracted.components,
+            warnings: extracted
+                .problem
+                .map(|reason| bulwark_layer::Warning {
+                    entry: file.to_owned(),
+                    reason,
+                })
+                .into_iter()
+                .collect(),
+            ..LayerInventory::default()
+        };
+        let json = serde_json::to_string(&inventory)
+            .map_err(|e| ServiceError::Corrupt(format!("layer {key}: {e}")))?;
+        self.metadata
+            .put_layer_inventory(&key, &json, now_millis())
+            .await?;
+        Ok(inventory)
     }
 
     /// One layer's inventory: the stored one, or read from the blob once and stored. One

@@ -608,7 +608,44 @@ async fn indexes_and_failures(backend: Backend) {
                 "1.6.1",
                 "2024-01-01T00:00:00Z",
             ),
+            advisory(
+                "GHSA-bwk-minimist",
+                "npm",
+                "minimist",
+                "1.2.6",
+                "2024-01-01T00:00:00Z",
+            ),
         ],
+    );
+    // An OCI artifact whose layer is a package file (as `oras push` stores one): an npm
+    // tarball is inventoried as that package.
+    let tarball = gzip(&tar_of(&[(
+        "package/package.json",
+        br#"{"name": "minimist", "version": "1.2.0"}"#,
+    )]));
+    let empty = push_blob(&server, "proj/npm", b"{}").await;
+    let tarball_digest = push_blob(&server, "proj/npm", &tarball).await;
+    let artifact = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.npm.package.v1",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+        "layers": [{"mediaType": "application/vnd.npm.package.v1.tar+gzip", "digest": tarball_digest.to_string(),
+                    "size": tarball.len(), "annotations": {"org.opencontainers.image.title": "minimist-1.2.0.tgz"}}],
+    }))
+    .unwrap();
+    assert_eq!(
+        put_manifest(&server, "proj/npm", "1.2.0", OCI_MANIFEST, &artifact)
+            .await
+            .status(),
+        201
+    );
+    let package = report_when(&server, "proj/npm", "1.2.0", |r| r["status"] == "done").await;
+    assert_eq!(names(&package, "components", "name"), ["minimist"]);
+    assert_eq!(names(&package, "findings", "id"), ["GHSA-bwk-minimist"]);
+    assert_eq!(
+        package["components"][0]["path"],
+        "minimist-1.2.0.tgz!/package/package.json"
     );
     let alpine = gzip(&tar_of(&[
         ("etc/os-release", b"ID=alpine\nVERSION_ID=3.19.1\n"),
