@@ -251,6 +251,21 @@ pub enum ImpactQuery {
     Purl(String),
 }
 
+/// A named fault point (feature `failpoints`, tests only): how the queue's crash and retry
+/// tests stop or fail a scan at a known step.
+#[cfg(feature = "failpoints")]
+fn fault(point: &'static str) -> Result<(), ServiceError> {
+    fail::fail_point!(point, |_| Err(ServiceError::Task(format!(
+        "injected fault at {point}"
+    ))));
+    Ok(())
+}
+
+#[cfg(not(feature = "failpoints"))]
+fn fault(_point: &'static str) -> Result<(), ServiceError> {
+    Ok(())
+}
+
 fn rfc3339(millis: i64) -> String {
     jiff::Timestamp::from_millisecond(millis)
         .map(|t| t.to_string())
@@ -409,6 +424,7 @@ impl Scanner {
                 .map_err(|e| ServiceError::Unscannable(format!("digest {digest:?}: {e}")))?;
             let scanned = self.scanned(&parsed, 0).await?;
             self.match_new(&scanned.components).await?;
+            fault("scan::before_finish")?;
             let finished = self
                 .metadata
                 .finish_scan(

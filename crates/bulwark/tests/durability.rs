@@ -329,3 +329,97 @@ async fn cancelled_sign_ins_are_counted_and_bounded() {
     assert_eq!(response.status(), 429, "the guesses were not all counted");
     assert!(response.headers().contains_key("retry-after"));
 }
+
+/// The report of `repo:tag` once `ready` holds, read for at most a minute.
+async fn scan_report_when(
+    server: &TestServer,
+    repo: &str,
+    tag: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let path = format!(
+        "/api/v1/repositories/{}/artifacts/{tag}/scan",
+        repo.replace('/', "%2F")
+    );
+    let mut last = serde_json::Value::Null;
+    for _ in 0..600 {
+        if let Ok(response) = server.client().get(server.url(&path)).send().await
+            && response.status() == 200
+        {
+            last = response.json().await.unwrap();
+            if ready(&last) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the scan of {repo}:{tag} never got there: {last:#}");
+}
+
+/// The scan queue loses nothing: a failed attempt is retried after its backoff (the clock is
+/// moved, not waited for), and a scan whose server is SIGKILLed mid-way is taken over once
+/// its lease has run out, by the restarted server.
+async fn scans_survive_failures_and_crashes(backend: bulwark_test_support::Backend) {
+    let mut server =
+        TestServer::start_with(backend, &[("FAILPOINTS", "scan::before_finish=1*return")]).await;
+    let layer = {
+        let tar = tar_of(&[(
+            "var/lib/dpkg/status",
+            b"Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2\n",
+        )]);
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut encoder, &tar).unwrap();
+        encoder.finish().unwrap()
+    };
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let config_digest = push_blob(&server, "proj/queue", config).await;
+    let layer_digest = push_blob(&server, "proj/queue", &layer).await;
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_digest.to_string(), "size": config.len()},
+        "layers": [{"mediaType": OCI_LAYER, "digest": layer_digest.to_string(), "size": layer.len()}],
+    }))
+    .unwrap();
+    let response = put_manifest(&server, "proj/queue", "1.0", OCI_MANIFEST, &manifest).await;
+    assert_eq!(response.status(), 201);
+
+    // The first attempt fails: back in the queue with the reason, not yet due.
+    let failed = scan_report_when(&server, "proj/queue", "1.0", |r| {
+        r["status"] == "pending" && r["attempts"] == 1
+    })
+    .await;
+    assert!(
+        failed["reason"].as_str().unwrap().contains("injected"),
+        "{failed:#}"
+    );
+
+    // A minute later (the backoff is 10 s) the retry runs, and is held mid-scan ...
+    server.set_env(
+        "FAILPOINTS",
+        "scan::before_finish=sleep(600000);clock::offset_ms=return(60000)",
+    );
+    server.restart();
+    scan_report_when(&server, "proj/queue", "1.0", |r| {
+        r["status"] == "running" && r["attempts"] == 2
+    })
+    .await;
+    // ... when the server dies. Past the lease, the restarted server takes the scan over.
+    server.kill();
+    server.set_env("FAILPOINTS", "clock::offset_ms=return(600000)");
+    server.restart();
+    let done = scan_report_when(&server, "proj/queue", "1.0", |r| r["status"] == "done").await;
+    assert_eq!(done["attempts"], 3);
+    assert_eq!(done["reason"], serde_json::Value::Null);
+    assert_eq!(done["components"][0]["name"], "bash");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scans_survive_failures_and_crashes_sqlite() {
+    scans_survive_failures_and_crashes(bulwark_test_support::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scans_survive_failures_and_crashes_postgres() {
+    scans_survive_failures_and_crashes(bulwark_test_support::Backend::Postgres).await;
+}
