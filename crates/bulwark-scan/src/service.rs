@@ -184,6 +184,8 @@ pub struct FindingReport {
     /// `vulnerability`, or `malicious` for a known-malicious package (OSV `MAL-*`).
     pub kind: String,
     pub id: String,
+    /// Every other name of it: the records that matched (PYSEC-…, GHSA-…) and their
+    /// aliases.
     pub aliases: Vec<String>,
     /// `critical`, `high`, `medium`, `low`, `none`; absent when no record rates it.
     pub severity: Option<String>,
@@ -965,7 +967,19 @@ impl Scanner {
                     "vulnerability".into()
                 },
                 id: finding.vulnerability.clone(),
-                aliases: detail.aliases.clone(),
+                // The records that matched are names of it too (PYSEC-…, GHSA-…).
+                aliases: {
+                    let mut names: Vec<String> = detail
+                        .records
+                        .iter()
+                        .chain(&detail.aliases)
+                        .filter(|name| **name != finding.vulnerability)
+                        .cloned()
+                        .collect();
+                    names.sort();
+                    names.dedup();
+                    names
+                },
                 severity: detail.severity.rating.clone(),
                 score: detail.severity.score,
                 severity_source: match (&detail.severity.source, &detail.severity.record) {
