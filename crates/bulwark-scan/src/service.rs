@@ -254,17 +254,27 @@ pub enum ImpactQuery {
 }
 
 /// A named fault point (feature `failpoints`, tests only): how the queue's crash and retry
-/// tests stop or fail a scan at a known step.
+/// tests stop or fail a scan at a known step. `return(hold)` holds the scan (asynchronously:
+/// a blocked runtime thread would also stall requests queued behind it); any other `return`
+/// fails the attempt.
 #[cfg(feature = "failpoints")]
-fn fault(point: &'static str) -> Result<(), ServiceError> {
-    fail::fail_point!(point, |_| Err(ServiceError::Task(format!(
-        "injected fault at {point}"
-    ))));
-    Ok(())
+async fn fault(point: &'static str) -> Result<(), ServiceError> {
+    let armed = (|| {
+        fail::fail_point!(point, |argument| Some(argument.unwrap_or_default()));
+        None
+    })();
+    match armed.as_deref() {
+        None => Ok(()),
+        Some("hold") => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(())
+        }
+        Some(_) => Err(ServiceError::Task(format!("injected fault at {point}"))),
+    }
 }
 
 #[cfg(not(feature = "failpoints"))]
-fn fault(_point: &'static str) -> Result<(), ServiceError> {
+async fn fault(_point: &'static str) -> Result<(), ServiceError> {
     Ok(())
 }
 
@@ -426,7 +436,7 @@ impl Scanner {
                 .map_err(|e| ServiceError::Unscannable(format!("digest {digest:?}: {e}")))?;
             let scanned = self.scanned(&parsed, 0).await?;
             self.match_new(&scanned.components).await?;
-            fault("scan::before_finish")?;
+            fault("scan::before_finish").await?;
             let finished = self
                 .metadata
                 .finish_scan(

@@ -343,7 +343,13 @@ async fn scan_report_when(
     );
     let mut last = serde_json::Value::Null;
     for _ in 0..600 {
-        if let Ok(response) = server.client().get(server.url(&path)).send().await
+        // Bounded: a server that stalls fails the test instead of hanging it.
+        if let Ok(response) = server
+            .client()
+            .get(server.url(&path))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
             && response.status() == 200
         {
             last = response.json().await.unwrap();
@@ -360,8 +366,11 @@ async fn scan_report_when(
 /// moved, not waited for), and a scan whose server is SIGKILLed mid-way is taken over once
 /// its lease has run out, by the restarted server.
 async fn scans_survive_failures_and_crashes(backend: bulwark_test_support::Backend) {
-    let mut server =
-        TestServer::start_with(backend, &[("FAILPOINTS", "scan::before_finish=1*return")]).await;
+    let mut server = TestServer::start_with(
+        backend,
+        &[("FAILPOINTS", "scan::before_finish=1*return(fail)")],
+    )
+    .await;
     let layer = {
         let tar = tar_of(&[(
             "var/lib/dpkg/status",
@@ -397,7 +406,7 @@ async fn scans_survive_failures_and_crashes(backend: bulwark_test_support::Backe
     // A minute later (the backoff is 10 s) the retry runs, and is held mid-scan ...
     server.set_env(
         "FAILPOINTS",
-        "scan::before_finish=sleep(600000);clock::offset_ms=return(60000)",
+        "scan::before_finish=return(hold);clock::offset_ms=return(60000)",
     );
     server.restart();
     scan_report_when(&server, "proj/queue", "1.0", |r| {
