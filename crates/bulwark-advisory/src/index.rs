@@ -27,10 +27,10 @@ use bulwark_version::{Ecosystem, Version, VersionError, VersionScheme};
 use thiserror::Error;
 
 use crate::osv::{Affected, RangeType, Timestamp, Vulnerability};
-use crate::package::PackageKey;
-use crate::purl::Purl;
 use crate::range::{CompiledRange, RangeOutcome};
 use crate::severity::NormalizedSeverity;
+use bulwark_package::PackageKey;
+use bulwark_package::Purl;
 
 /// The advisory index.
 #[derive(Debug, Default)]

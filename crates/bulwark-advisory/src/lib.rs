@@ -34,8 +34,6 @@
 
 mod index;
 pub mod osv;
-mod package;
-mod purl;
 mod range;
 mod record;
 mod severity;
@@ -44,8 +42,8 @@ pub use index::{
     AdvisoryIndex, Finding, IndexedAdvisory, Insertion, QueryError, QueryResult, Undetermined,
 };
 pub use osv::Vulnerability;
-pub use package::{EcosystemKey, PackageKey, normalize_name};
-pub use purl::{Purl, PurlError};
+// Package identity lives in the vocabulary crate; re-exported for this crate's callers.
+pub use bulwark_package::{EcosystemKey, PackageKey, Purl, PurlError, normalize_name};
 pub use range::{CompiledRange, RangeOutcome};
 pub use record::{Problem, RecordError, RecordErrorKind, parse_json, parse_yaml};
 pub use severity::{NormalizedSeverity, SeveritySource};

@@ -46,7 +46,7 @@ mod yarn_lock;
 
 use std::collections::BTreeSet;
 
-use bulwark_advisory::Purl;
+use bulwark_package::Purl;
 
 pub use os_release::OsRelease;
 pub use package_file::{extract_package, is_package_file};

@@ -35,7 +35,7 @@ mod header;
 mod ndb;
 mod sqlite;
 
-use bulwark_advisory::Purl;
+use bulwark_package::Purl;
 
 use crate::{Component, Kind, OsRelease};
 

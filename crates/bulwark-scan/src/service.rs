@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bulwark_advisory::PackageKey;
 use bulwark_blobstore::BlobStore;
 use bulwark_layer::Limits;
 use bulwark_metadata::{
@@ -20,6 +19,7 @@ use bulwark_metadata::{
     ScanStatus, now_millis,
 };
 use bulwark_oci::{Digest, ManifestKind, ParsedManifest};
+use bulwark_package::PackageKey;
 use bulwark_registry::Registry;
 use bulwark_vulndb::{VulnDb, VulnerabilityMatch};
 use futures::TryStreamExt;
@@ -1077,7 +1077,7 @@ impl Scanner {
                     .await?
             }
             ImpactQuery::Purl(purl) => {
-                let parsed = bulwark_advisory::Purl::parse(purl)
+                let parsed = bulwark_package::Purl::parse(purl)
                     .map_err(|e| ServiceError::Invalid(format!("package URL {purl:?}: {e}")))?;
                 let (ecosystem, name) = parsed.to_osv().ok_or_else(|| {
                     ServiceError::Invalid(format!(

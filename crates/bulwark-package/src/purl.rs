@@ -5,7 +5,7 @@
 //! in the case it was written. The purl spec's per-type canonicalisation lower-cases Go
 //! namespaces and npm names, while OSV compares Go module paths and legacy npm names
 //! case-sensitively (`github.com/BurntSushi/toml`); matching needs the original case, and
-//! the per-ecosystem comparison rules live in [`crate::package`], so this module never
+//! the per-ecosystem comparison rules live in [`crate::PackageKey`], so this module never
 //! folds case except where the spec says a component is case-insensitive (scheme, type,
 //! qualifier keys). That is also why the `packageurl` crate, which applies the type rules
 //! while parsing, is not used.
