@@ -328,33 +328,19 @@ impl Inventory {
     /// A package file (wheel, sdist, npm tarball, `.crate`, Java archive): the package it
     /// is, and what it locks.
     pub fn of_package(path: &Path) -> Result<Self, ScanError> {
-        let content = std::fs::read(path).map_err(|source| ScanError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        let extracted = bulwark_inventory::extract_package(&name, &content);
-        let warnings = extracted
-            .problem
-            .map(|reason| Warning {
-                entry: name.clone(),
-                reason,
-            })
-            .into_iter()
-            .collect();
-        Ok(Inventory::from_parts(
-            None,
-            extracted.components.into_iter().map(|c| (None, c)),
-            warnings,
-        ))
+        Self::of_one_file(path, bulwark_inventory::extract_package)
     }
 
     /// One lock file or package metadata file, named as its format names it.
     pub fn of_file(path: &Path) -> Result<Self, ScanError> {
+        Self::of_one_file(path, bulwark_inventory::extract)
+    }
+
+    /// One file read by `extract`, given its file name and bytes.
+    fn of_one_file(
+        path: &Path,
+        extract: fn(&str, &[u8]) -> bulwark_inventory::Extracted,
+    ) -> Result<Self, ScanError> {
         let content = std::fs::read(path).map_err(|source| ScanError::Io {
             path: path.display().to_string(),
             source,
@@ -364,7 +350,7 @@ impl Inventory {
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_owned();
-        let extracted = bulwark_inventory::extract(&name, &content);
+        let extracted = extract(&name, &content);
         let warnings = extracted
             .problem
             .map(|reason| Warning {

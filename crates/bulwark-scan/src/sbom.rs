@@ -284,9 +284,7 @@ pub fn finding_reports<D: Display>(
             let located = inventory.components.get(finding.component)?;
             let vulnerability = &finding.vulnerability;
             let severity = &vulnerability.severity;
-            let malicious = std::iter::once(&vulnerability.id)
-                .chain(&vulnerability.records)
-                .any(|id| id.starts_with("MAL-"));
+            let malicious = crate::service::is_malicious(vulnerability);
             Some(FindingReport {
                 kind: if malicious {
                     "malicious".into()
@@ -297,11 +295,7 @@ pub fn finding_reports<D: Display>(
                 aliases: vulnerability.aliases.clone(),
                 severity: severity.rating.clone(),
                 score: severity.score,
-                severity_source: match (&severity.source, &severity.record) {
-                    (Some(source), Some(record)) => Some(format!("{source} ({record})")),
-                    (Some(source), None) => Some(source.clone()),
-                    _ => None,
-                },
+                severity_source: crate::service::severity_source(severity),
                 summary: vulnerability.summary.clone(),
                 ecosystem: finding.ecosystem.clone(),
                 package: finding.package.clone(),

@@ -278,6 +278,15 @@ async fn fault(_point: &'static str) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// Where a severity came from, as reports show it: the vector or field, and its record.
+pub(crate) fn severity_source(severity: &bulwark_vulndb::SeverityReport) -> Option<String> {
+    match (&severity.source, &severity.record) {
+        (Some(source), Some(record)) => Some(format!("{source} ({record})")),
+        (Some(source), None) => Some(source.clone()),
+        _ => None,
+    }
+}
+
 fn rfc3339(millis: i64) -> String {
     jiff::Timestamp::from_millisecond(millis)
         .map(|t| t.to_string())
@@ -299,7 +308,20 @@ fn is_layer(media_type: &str) -> bool {
     media_type.contains("tar") && !media_type.contains("json")
 }
 
-fn is_malicious(vulnerability: &VulnerabilityMatch) -> bool {
+fn component_report(c: &ArtifactComponent) -> ComponentReport {
+    ComponentReport {
+        kind: c.kind.clone(),
+        name: c.name.clone(),
+        version: c.version.clone(),
+        purl: c.purl.clone(),
+        path: c.path.clone(),
+        layer: c.layer_digest.clone(),
+        platform: c.platform.clone(),
+    }
+}
+
+/// Whether a vulnerability is a known-malicious package (OSV `MAL-*`, by name or record).
+pub(crate) fn is_malicious(vulnerability: &VulnerabilityMatch) -> bool {
     std::iter::once(&vulnerability.id)
         .chain(&vulnerability.records)
         .any(|id| id.starts_with("MAL-"))
@@ -334,14 +356,25 @@ impl Scanner {
             let Some(last) = events.last().map(|e| e.id) else {
                 return Ok(queued);
             };
+            // Each project's setting is read once per batch; a digest is queued once, by the
+            // first push of it to a project that scans.
+            let mut scans: BTreeMap<&str, bool> = BTreeMap::new();
             let mut digests = BTreeSet::new();
             for event in events
                 .iter()
                 .filter(|e| e.kind == EventKind::ManifestPushed)
             {
                 let project = event.repository.split('/').next().unwrap_or_default();
-                if digests.insert(event.digest.clone())
-                    && self.metadata.scan_on_push(project).await?
+                let scans_at_push = match scans.get(project) {
+                    Some(&on) => on,
+                    None => {
+                        let on = self.metadata.scan_on_push(project).await?;
+                        scans.insert(project, on);
+                        on
+                    }
+                };
+                if scans_at_push
+                    && digests.insert(event.digest.as_str())
                     && self
                         .metadata
                         .queue_scan(&event.digest, now_millis())
@@ -623,10 +656,7 @@ impl Scanner {
         file: &str,
     ) -> Result<LayerInventory, ServiceError> {
         let key = digest.to_string();
-        if let Some(json) = self.metadata.layer_inventory(&key).await?
-            && let Ok(stored) = serde_json::from_str::<LayerInventory>(&json)
-            && stored.engine == ENGINE
-        {
+        if let Some(stored) = self.stored_layer(digest).await? {
             return Ok(stored);
         }
         let size = self.blobs.blob_size(digest).await?.ok_or_else(|| {
@@ -664,11 +694,7 @@ impl Scanner {
                 .collect(),
             ..LayerInventory::default()
         };
-        let json = serde_json::to_string(&inventory)
-            .map_err(|e| ServiceError::Corrupt(format!("layer {key}: {e}")))?;
-        self.metadata
-            .put_layer_inventory(&key, &json, now_millis())
-            .await?;
+        self.keep_layer(&key, &inventory).await?;
         Ok(inventory)
     }
 
@@ -676,21 +702,7 @@ impl Scanner {
     /// stored by an older engine is read again, if the blob is still there.
     async fn layer(&self, digest: &Digest) -> Result<LayerInventory, ServiceError> {
         let key = digest.to_string();
-        let stored = match self.metadata.layer_inventory(&key).await? {
-            Some(json) => match serde_json::from_str::<LayerInventory>(&json) {
-                Ok(stored) if stored.engine == ENGINE => return Ok(stored),
-                Ok(stored) => Some(stored),
-                Err(error) => {
-                    tracing::warn!(layer = %key, %error, "a stored layer inventory is unreadable; reading the layer again");
-                    None
-                }
-            },
-            None => None,
-        };
-        if let Some(stored) = stored
-            && self.blobs.blob_size(digest).await?.is_none()
-        {
-            tracing::warn!(layer = %key, engine = stored.engine, "the layer is gone; using its inventory by an older engine");
+        if let Some(stored) = self.stored_layer(digest).await? {
             return Ok(stored);
         }
         let stream = self
@@ -707,12 +719,42 @@ impl Scanner {
         .await
         .map_err(|e| ServiceError::Task(e.to_string()))?
         .map_err(|e| ServiceError::Unscannable(format!("layer {key}: {e}")))?;
-        let json = serde_json::to_string(&inventory)
+        self.keep_layer(&key, &inventory).await?;
+        Ok(inventory)
+    }
+
+    /// A layer's stored inventory, if it need not be read again: one by this engine, or by an
+    /// older one when the blob is gone (nothing better can be had).
+    async fn stored_layer(&self, digest: &Digest) -> Result<Option<LayerInventory>, ServiceError> {
+        let key = digest.to_string();
+        let stored = match self.metadata.layer_inventory(&key).await? {
+            Some(json) => match serde_json::from_str::<LayerInventory>(&json) {
+                Ok(stored) if stored.engine == ENGINE => return Ok(Some(stored)),
+                Ok(stored) => Some(stored),
+                Err(error) => {
+                    tracing::warn!(layer = %key, %error, "a stored layer inventory is unreadable; reading the layer again");
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(stored) = stored
+            && self.blobs.blob_size(digest).await?.is_none()
+        {
+            tracing::warn!(layer = %key, engine = stored.engine, "the layer is gone; using its inventory by an older engine");
+            return Ok(Some(stored));
+        }
+        Ok(None)
+    }
+
+    /// Keeps a layer's inventory by its digest.
+    async fn keep_layer(&self, key: &str, inventory: &LayerInventory) -> Result<(), ServiceError> {
+        let json = serde_json::to_string(inventory)
             .map_err(|e| ServiceError::Corrupt(format!("layer {key}: {e}")))?;
         self.metadata
-            .put_layer_inventory(&key, &json, now_millis())
+            .put_layer_inventory(key, &json, now_millis())
             .await?;
-        Ok(inventory)
+        Ok(())
     }
 
     /// Stores a CycloneDX 1.6 and an SPDX 2.3 SBOM of the scanned artifact and attaches each,
@@ -726,14 +768,22 @@ impl Scanner {
         let Some(record) = self.metadata.manifest_anywhere(&key).await? else {
             return Ok(());
         };
-        let report = self.report(digest).await?;
+        // The inventory alone: findings change with the advisory data, an SBOM does not.
+        let components: Vec<ComponentReport> = self
+            .metadata
+            .artifact_components(&key)
+            .await?
+            .iter()
+            .map(component_report)
+            .collect();
         let scan = self.metadata.scan(&key).await?;
+        let os = scan.as_ref().and_then(|s| s.os.clone());
         let created = scan.and_then(|s| s.first_done_at).unwrap_or(0);
         let fingerprint = {
             use sha2::Digest as _;
             let mut hash = sha2::Sha256::new();
             hash.update(key.as_bytes());
-            hash.update(serde_json::to_vec(&report.components).unwrap_or_default());
+            hash.update(serde_json::to_vec(&components).unwrap_or_default());
             hash.finalize()
         };
         let mut seed = [0u8; 16];
@@ -741,7 +791,7 @@ impl Scanner {
         let subject = crate::sbom::SbomSubject {
             name: &key,
             digest: Some(&key),
-            os: report.os.as_deref(),
+            os: os.as_deref(),
             created_millis: created,
             serial: uuid::Builder::from_random_bytes(seed).into_uuid(),
         };
@@ -749,12 +799,12 @@ impl Scanner {
             (
                 crate::sbom::CYCLONEDX_MEDIA_TYPE,
                 "sbom.cdx.json",
-                crate::sbom::cyclonedx(&subject, &report.components, &[]),
+                crate::sbom::cyclonedx(&subject, &components, &[]),
             ),
             (
                 crate::sbom::SPDX_MEDIA_TYPE,
                 "sbom.spdx.json",
-                crate::sbom::spdx(&subject, &report.components),
+                crate::sbom::spdx(&subject, &components),
             ),
         ];
         let context = bulwark_oci::RequestContext {
@@ -949,15 +999,6 @@ impl Scanner {
         let key = digest.to_string();
         let scan = self.metadata.scan(&key).await?;
         let status = self.vulndb.status().await?;
-        let component = |c: &ArtifactComponent| ComponentReport {
-            kind: c.kind.clone(),
-            name: c.name.clone(),
-            version: c.version.clone(),
-            purl: c.purl.clone(),
-            path: c.path.clone(),
-            layer: c.layer_digest.clone(),
-            platform: c.platform.clone(),
-        };
         let components = self.metadata.artifact_components(&key).await?;
         let mut findings = Vec::new();
         for finding in self.metadata.artifact_findings(&key).await? {
@@ -992,17 +1033,13 @@ impl Scanner {
                 },
                 severity: detail.severity.rating.clone(),
                 score: detail.severity.score,
-                severity_source: match (&detail.severity.source, &detail.severity.record) {
-                    (Some(source), Some(record)) => Some(format!("{source} ({record})")),
-                    (Some(source), None) => Some(source.clone()),
-                    _ => None,
-                },
+                severity_source: severity_source(&detail.severity),
                 summary: detail.summary.clone(),
                 ecosystem: package.ecosystem,
                 package: package.package,
                 installed: package.version,
                 fixed: detail.fixed.clone(),
-                component: component(&finding.component),
+                component: component_report(&finding.component),
                 first_seen: rfc3339(finding.first_seen),
             });
         }
@@ -1035,7 +1072,7 @@ impl Scanner {
                 .map(rfc3339),
             os: scan.as_ref().and_then(|s| s.os.clone()),
             advisories_age_seconds: status.last_import.map(|i| i.age_seconds),
-            components: components.iter().map(component).collect(),
+            components: components.iter().map(component_report).collect(),
             findings,
             resolved,
             secrets: self
