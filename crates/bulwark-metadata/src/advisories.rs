@@ -26,7 +26,7 @@
 //! a server's writers wait; on PostgreSQL it locks only advisory rows, so the registry's
 //! writers never wait for it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection, Row};
@@ -124,6 +124,14 @@ fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// `($1, $2), ($3, $4), …`: `rows` row values of `columns` each, for `(a, b) IN (…)`.
+pub(crate) fn row_values(columns: usize, rows: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", placeholders(row * columns + 1, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `INSERT INTO {table_and_columns} VALUES ($1, …), (…)` for `rows` rows of `columns`.
 pub(crate) fn insert_values(
     table_and_columns: &str,
@@ -131,10 +139,7 @@ pub(crate) fn insert_values(
     rows: usize,
     suffix: &str,
 ) -> String {
-    let tuples = (0..rows)
-        .map(|row| format!("({})", placeholders(row * columns + 1, columns)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let tuples = row_values(columns, rows);
     format!("INSERT INTO {table_and_columns} VALUES {tuples} {suffix}")
 }
 
@@ -245,6 +250,35 @@ impl MetadataStore {
         rows.iter()
             .map(|row| row.try_get(0).map_err(MetadataError::from))
             .collect()
+    }
+
+    /// [`MetadataStore::advisories_for_package`] for many packages (ecosystem key,
+    /// normalised name) at once: each package's records, in id order.
+    pub async fn advisories_for_packages(
+        &self,
+        packages: &[(String, String)],
+    ) -> Result<BTreeMap<(String, String), Vec<String>>> {
+        let mut found: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for chunk in packages.chunks(CHUNK / 2) {
+            let sql = format!(
+                "SELECT p.ecosystem, p.name, a.record FROM advisory_packages p \
+                 JOIN advisories a ON a.id = p.advisory_id \
+                 WHERE (p.ecosystem, p.name) IN ({}) AND a.withdrawn IS NULL \
+                 ORDER BY p.ecosystem, p.name, a.id",
+                row_values(2, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for (ecosystem, name) in chunk {
+                query = query.bind(ecosystem.as_str()).bind(name.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                found
+                    .entry((row.try_get(0)?, row.try_get(1)?))
+                    .or_default()
+                    .push(row.try_get(2)?);
+            }
+        }
+        Ok(found)
     }
 
     /// Alias links touching `ids`: (record id, alias) for every stored record that is one of

@@ -38,7 +38,7 @@ pub use registry::{
     PutManifestError, UploadPart, UploadRecord,
 };
 pub use scans::{
-    ArtifactComponent, ArtifactFinding, ArtifactSecret, ImpactedArtifact, MatchChanges,
+    ArtifactComponent, ArtifactFinding, ArtifactSecret, Finished, ImpactedArtifact, MatchChanges,
     PackageFinding, PackageVersion, ScanClaim, ScanOutcome, ScanRecord, ScanStatus,
 };
 

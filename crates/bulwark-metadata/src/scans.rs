@@ -6,10 +6,12 @@
 //! components joined with them. So a change of advisory data is applied once per package
 //! version it touches, however many artifacts hold it, and no artifact is read again.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::advisories::{CHUNK, insert_values};
+use crate::advisories::{CHUNK, insert_values, row_values};
 use crate::{ManifestRecord, MetadataError, MetadataStore, Result};
 
 /// Where an artifact's scan stands.
@@ -93,6 +95,19 @@ pub struct ScanOutcome<'a> {
     pub warnings: &'a str,
     pub components: &'a [ArtifactComponent],
     pub secrets: &'a [ArtifactSecret],
+    /// A hash of all of the above: the same hash means the same outcome.
+    pub inventory_hash: &'a str,
+}
+
+/// What [`MetadataStore::finish_scan`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// The claim was no longer this holder's: nothing stored.
+    Lost,
+    /// Done, with the same outcome as the last scan: the stored rows were kept.
+    Unchanged,
+    /// Done, and the outcome stored.
+    Stored,
 }
 
 /// A leaked secret in an artifact, redacted.
@@ -321,28 +336,49 @@ impl MetadataStore {
         holder: &str,
         outcome: &ScanOutcome<'_>,
         now: i64,
-    ) -> Result<bool> {
+    ) -> Result<Finished> {
         let ScanOutcome {
             os,
             warnings,
             components,
             secrets,
+            inventory_hash,
         } = *outcome;
         let mut tx = self.pool.begin().await?;
-        let finished = sqlx::query(
-            "UPDATE scans SET status = 'done', reason = NULL, os = $1, warnings = $2, \
-             finished_at = $3, first_done_at = COALESCE(first_done_at, $3), holder = NULL, \
-             lease_until = NULL WHERE digest = $4 AND holder = $5 AND status = 'running'",
+        // A write first (SQLite takes its write lock before anything is read), which also
+        // proves the claim is still this holder's.
+        let held = sqlx::query(
+            "UPDATE scans SET lease_until = lease_until WHERE digest = $1 AND holder = $2 \
+             AND status = 'running'",
         )
-        .bind(os)
-        .bind(warnings)
-        .bind(now)
         .bind(digest)
         .bind(holder)
         .execute(&mut *tx)
         .await?;
-        if finished.rows_affected() != 1 {
-            return Ok(false);
+        if held.rows_affected() != 1 {
+            return Ok(Finished::Lost);
+        }
+        let before: Option<String> =
+            sqlx::query("SELECT inventory_hash FROM scans WHERE digest = $1")
+                .bind(digest)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+        sqlx::query(
+            "UPDATE scans SET status = 'done', reason = NULL, os = $1, warnings = $2, \
+             finished_at = $3, first_done_at = COALESCE(first_done_at, $3), holder = NULL, \
+             lease_until = NULL, inventory_hash = $4 WHERE digest = $5",
+        )
+        .bind(os)
+        .bind(warnings)
+        .bind(now)
+        .bind(inventory_hash)
+        .bind(digest)
+        .execute(&mut *tx)
+        .await?;
+        if before.as_deref() == Some(inventory_hash) {
+            tx.commit().await?;
+            return Ok(Finished::Unchanged);
         }
         for table in ["artifact_components", "artifact_secrets"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE digest = $1"))
@@ -409,7 +445,7 @@ impl MetadataStore {
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(Finished::Stored)
     }
 
     pub async fn scan(&self, digest: &str) -> Result<Option<ScanRecord>> {
@@ -571,19 +607,57 @@ impl MetadataStore {
         rows.iter().map(package_from_row).collect()
     }
 
-    /// The matched versions of one package.
-    pub async fn matched_versions(&self, ecosystem: &str, package: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT version FROM matched_packages WHERE ecosystem = $1 AND package = $2 \
-             ORDER BY version",
-        )
-        .bind(ecosystem)
-        .bind(package)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| r.try_get(0).map_err(Into::into))
-            .collect()
+    /// Which of `candidates` were matched already.
+    pub async fn matched_among(
+        &self,
+        candidates: &[PackageVersion],
+    ) -> Result<BTreeSet<PackageVersion>> {
+        let mut matched = BTreeSet::new();
+        for chunk in candidates.chunks(CHUNK / 3) {
+            let sql = format!(
+                "SELECT ecosystem, package, version FROM matched_packages \
+                 WHERE (ecosystem, package, version) IN ({})",
+                row_values(3, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for candidate in chunk {
+                query = query
+                    .bind(candidate.ecosystem.as_str())
+                    .bind(candidate.package.as_str())
+                    .bind(candidate.version.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                matched.insert(package_from_row(&row)?);
+            }
+        }
+        Ok(matched)
+    }
+
+    /// [`MetadataStore::matched_versions`] of many packages (ecosystem, name) at once.
+    pub async fn matched_versions_of(
+        &self,
+        packages: &[(String, String)],
+    ) -> Result<BTreeMap<(String, String), Vec<String>>> {
+        let mut versions: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for chunk in packages.chunks(CHUNK / 2) {
+            let sql = format!(
+                "SELECT ecosystem, package, version FROM matched_packages \
+                 WHERE (ecosystem, package) IN ({}) ORDER BY ecosystem, package, version",
+                row_values(2, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for (ecosystem, package) in chunk {
+                query = query.bind(ecosystem.as_str()).bind(package.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let found = package_from_row(&row)?;
+                versions
+                    .entry((found.ecosystem, found.package))
+                    .or_default()
+                    .push(found.version);
+            }
+        }
+        Ok(versions)
     }
 
     /// Every matched package (ecosystem, name), for a full re-match.
@@ -624,128 +698,68 @@ impl MetadataStore {
         Ok((names, last))
     }
 
-    /// Replaces the findings of one package version with `findings` (its match against the
-    /// advisories as they are now), recording what appeared and what went away, and marks
-    /// the version matched. One transaction per package version.
+    /// Replaces the findings of each package version in `matched` with its findings (its
+    /// match against the advisories as they are now), recording what appeared and what went
+    /// away, and marks the versions matched. One transaction for them all: a re-match
+    /// records every version of a package at once, and each commit is a disk flush.
     pub async fn record_package_findings(
         &self,
-        package: &PackageVersion,
-        findings: &[PackageFinding],
+        matched: &[(PackageVersion, Vec<PackageFinding>)],
         now: i64,
     ) -> Result<MatchChanges> {
         let mut tx = self.pool.begin().await?;
         // A write first: SQLite takes its write lock before anything is read.
-        sqlx::query(
-            "INSERT INTO matched_packages (ecosystem, package, version, matched_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (ecosystem, package, version) \
-             DO UPDATE SET matched_at = excluded.matched_at",
-        )
-        .bind(package.ecosystem.as_str())
-        .bind(package.package.as_str())
-        .bind(package.version.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let stored: Vec<String> = sqlx::query(
-            "SELECT vulnerability FROM package_findings WHERE ecosystem = $1 AND package = $2 \
-             AND version = $3",
-        )
-        .bind(package.ecosystem.as_str())
-        .bind(package.package.as_str())
-        .bind(package.version.as_str())
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<Result<_, _>>()?;
-        let mut changes = MatchChanges::default();
-        let change = |name: &str, kind: &'static str| {
-            sqlx::query(
-                "INSERT INTO finding_changes (ecosystem, package, version, vulnerability, change, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(package.ecosystem.clone())
-            .bind(package.package.clone())
-            .bind(package.version.clone())
-            .bind(name.to_owned())
-            .bind(kind)
-            .bind(now)
-        };
-        for gone in stored
+        // Each once: PostgreSQL refuses a row changed twice by one statement.
+        let versions: Vec<&PackageVersion> = matched
             .iter()
-            .filter(|name| !findings.iter().any(|f| &f.vulnerability == *name))
-        {
-            for table in ["package_finding_ids", "package_findings"] {
-                sqlx::query(&format!(
-                    "DELETE FROM {table} WHERE ecosystem = $1 AND package = $2 AND version = $3 \
-                     AND vulnerability = $4"
-                ))
-                .bind(package.ecosystem.as_str())
-                .bind(package.package.as_str())
-                .bind(package.version.as_str())
-                .bind(gone.as_str())
-                .execute(&mut *tx)
-                .await?;
+            .map(|(package, _)| package)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for chunk in versions.chunks(CHUNK / 4) {
+            let sql = insert_values(
+                "matched_packages (ecosystem, package, version, matched_at)",
+                4,
+                chunk.len(),
+                "ON CONFLICT (ecosystem, package, version) \
+                 DO UPDATE SET matched_at = excluded.matched_at",
+            );
+            let mut query = sqlx::query(&sql);
+            for package in chunk {
+                query = query
+                    .bind(package.ecosystem.as_str())
+                    .bind(package.package.as_str())
+                    .bind(package.version.as_str())
+                    .bind(now);
             }
-            change(gone, "resolved").execute(&mut *tx).await?;
-            changes.resolved += 1;
+            query.execute(&mut *tx).await?;
         }
-        for finding in findings {
-            let is_new = !stored.contains(&finding.vulnerability);
-            sqlx::query(
-                "INSERT INTO package_findings (ecosystem, package, version, vulnerability, \
-                 severity_rank, malicious, detail, first_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (ecosystem, package, version, vulnerability) DO UPDATE SET \
-                 severity_rank = excluded.severity_rank, malicious = excluded.malicious, \
-                 detail = excluded.detail",
-            )
-            .bind(package.ecosystem.as_str())
-            .bind(package.package.as_str())
-            .bind(package.version.as_str())
-            .bind(finding.vulnerability.as_str())
-            .bind(finding.severity_rank)
-            .bind(i64::from(finding.malicious))
-            .bind(finding.detail.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "DELETE FROM package_finding_ids WHERE ecosystem = $1 AND package = $2 \
-                 AND version = $3 AND vulnerability = $4",
-            )
-            .bind(package.ecosystem.as_str())
-            .bind(package.package.as_str())
-            .bind(package.version.as_str())
-            .bind(finding.vulnerability.as_str())
-            .execute(&mut *tx)
-            .await?;
-            let mut ids: Vec<&str> = finding.ids.iter().map(String::as_str).collect();
-            ids.push(&finding.vulnerability);
-            ids.sort_unstable();
-            ids.dedup();
-            for chunk in ids.chunks(CHUNK / 5) {
-                let sql = insert_values(
-                    "package_finding_ids (id, ecosystem, package, version, vulnerability)",
-                    5,
-                    chunk.len(),
-                    "",
-                );
-                let mut query = sqlx::query(&sql);
-                for id in chunk {
-                    query = query
-                        .bind(*id)
-                        .bind(package.ecosystem.as_str())
-                        .bind(package.package.as_str())
-                        .bind(package.version.as_str())
-                        .bind(finding.vulnerability.as_str());
-                }
-                query.execute(&mut *tx).await?;
+        let mut stored: BTreeMap<PackageVersion, Vec<String>> = BTreeMap::new();
+        for chunk in versions.chunks(CHUNK / 3) {
+            let sql = format!(
+                "SELECT ecosystem, package, version, vulnerability FROM package_findings \
+                 WHERE (ecosystem, package, version) IN ({})",
+                row_values(3, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for package in chunk {
+                query = query
+                    .bind(package.ecosystem.as_str())
+                    .bind(package.package.as_str())
+                    .bind(package.version.as_str());
             }
-            if is_new {
-                change(&finding.vulnerability, "added")
-                    .execute(&mut *tx)
-                    .await?;
-                changes.added += 1;
+            for row in query.fetch_all(&mut *tx).await? {
+                stored
+                    .entry(package_from_row(&row)?)
+                    .or_default()
+                    .push(row.try_get(3)?);
+            }
+        }
+        let mut changes = MatchChanges::default();
+        for (package, findings) in matched {
+            let before = stored.get(package).map_or(&[][..], Vec::as_slice);
+            if !(before.is_empty() && findings.is_empty()) {
+                record_version(&mut tx, package, before, findings, now, &mut changes).await?;
             }
         }
         tx.commit().await?;
@@ -893,6 +907,108 @@ impl MetadataStore {
         }
         Ok(out)
     }
+}
+
+/// [`MetadataStore::record_package_findings`] for one package version whose stored findings
+/// were `stored`, inside `tx`.
+async fn record_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    package: &PackageVersion,
+    stored: &[String],
+    findings: &[PackageFinding],
+    now: i64,
+    changes: &mut MatchChanges,
+) -> Result<()> {
+    let change = |name: &str, kind: &'static str| {
+        sqlx::query(
+            "INSERT INTO finding_changes (ecosystem, package, version, vulnerability, change, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(package.ecosystem.clone())
+        .bind(package.package.clone())
+        .bind(package.version.clone())
+        .bind(name.to_owned())
+        .bind(kind)
+        .bind(now)
+    };
+    for gone in stored
+        .iter()
+        .filter(|name| !findings.iter().any(|f| &f.vulnerability == *name))
+    {
+        for table in ["package_finding_ids", "package_findings"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE ecosystem = $1 AND package = $2 AND version = $3 \
+                 AND vulnerability = $4"
+            ))
+            .bind(package.ecosystem.as_str())
+            .bind(package.package.as_str())
+            .bind(package.version.as_str())
+            .bind(gone.as_str())
+            .execute(&mut **tx)
+            .await?;
+        }
+        change(gone, "resolved").execute(&mut **tx).await?;
+        changes.resolved += 1;
+    }
+    for finding in findings {
+        let is_new = !stored.contains(&finding.vulnerability);
+        sqlx::query(
+            "INSERT INTO package_findings (ecosystem, package, version, vulnerability, \
+             severity_rank, malicious, detail, first_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (ecosystem, package, version, vulnerability) DO UPDATE SET \
+             severity_rank = excluded.severity_rank, malicious = excluded.malicious, \
+             detail = excluded.detail",
+        )
+        .bind(package.ecosystem.as_str())
+        .bind(package.package.as_str())
+        .bind(package.version.as_str())
+        .bind(finding.vulnerability.as_str())
+        .bind(finding.severity_rank)
+        .bind(i64::from(finding.malicious))
+        .bind(finding.detail.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM package_finding_ids WHERE ecosystem = $1 AND package = $2 \
+             AND version = $3 AND vulnerability = $4",
+        )
+        .bind(package.ecosystem.as_str())
+        .bind(package.package.as_str())
+        .bind(package.version.as_str())
+        .bind(finding.vulnerability.as_str())
+        .execute(&mut **tx)
+        .await?;
+        let mut ids: Vec<&str> = finding.ids.iter().map(String::as_str).collect();
+        ids.push(&finding.vulnerability);
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(CHUNK / 5) {
+            let sql = insert_values(
+                "package_finding_ids (id, ecosystem, package, version, vulnerability)",
+                5,
+                chunk.len(),
+                "",
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query
+                    .bind(*id)
+                    .bind(package.ecosystem.as_str())
+                    .bind(package.package.as_str())
+                    .bind(package.version.as_str())
+                    .bind(finding.vulnerability.as_str());
+            }
+            query.execute(&mut **tx).await?;
+        }
+        if is_new {
+            change(&finding.vulnerability, "added")
+                .execute(&mut **tx)
+                .await?;
+            changes.added += 1;
+        }
+    }
+    Ok(())
 }
 
 /// `AND (…)` keeping repositories of `projects` (numbered from `$first`); nothing for all.

@@ -15,13 +15,14 @@ use std::time::Duration;
 use bulwark_blobstore::BlobStore;
 use bulwark_layer::Limits;
 use bulwark_metadata::{
-    ArtifactComponent, ArtifactSecret, EventKind, MetadataStore, PackageFinding, PackageVersion,
-    ScanStatus, now_millis,
+    ArtifactComponent, ArtifactSecret, EventKind, Finished, MetadataStore, PackageFinding,
+    PackageVersion, ScanStatus, now_millis,
 };
 use bulwark_oci::{Digest, ManifestKind, ParsedManifest};
 use bulwark_package::PackageKey;
 use bulwark_registry::Registry;
-use bulwark_vulndb::{VulnDb, VulnerabilityMatch};
+use bulwark_registry::supervisor::{Placement, Supervisor};
+use bulwark_vulndb::{PackageVersions, VulnDb, VulnerabilityMatch};
 use futures::TryStreamExt;
 use serde::Serialize;
 
@@ -32,6 +33,10 @@ use crate::{ENGINE, Inventory, LayerInventory, inventory_layer};
 const FEED: &str = "scanner";
 /// The scan-state counter: the last advisory import whose changes were re-matched.
 const REMATCHED_IMPORT: &str = "rematched_import";
+/// The annotation that marks an SBOM referrer this service made.
+const GENERATED_SBOM: &str = "dev.bulwark.sbom";
+/// Packages matched per read of the advisories and per transaction.
+const MATCH_BATCH: usize = 200;
 /// Platform manifests an index may have scanned as part of it.
 const MAX_PLATFORMS: usize = 64;
 
@@ -118,6 +123,60 @@ struct Scanned {
     components: Vec<ArtifactComponent>,
     secrets: Vec<ArtifactSecret>,
     warnings: Vec<String>,
+}
+
+impl Scanned {
+    /// A hash of what the scan stores: the same hash, the same stored outcome.
+    fn hash(&self) -> String {
+        use sha2::Digest as _;
+        let mut hash = sha2::Sha256::new();
+        let mut field = |value: Option<&str>| {
+            // Length-prefixed, so no two different sequences hash alike.
+            let value = value.unwrap_or("\u{0}absent");
+            hash.update((value.len() as u64).to_le_bytes());
+            hash.update(value.as_bytes());
+        };
+        field(self.os.as_deref());
+        for warning in &self.warnings {
+            field(Some(warning));
+        }
+        field(Some("components"));
+        for c in &self.components {
+            let package = c.package.as_ref();
+            for value in [
+                Some(c.kind.as_str()),
+                Some(&c.name),
+                Some(&c.version),
+                c.purl.as_deref(),
+                Some(&c.path),
+                c.layer_digest.as_deref(),
+                c.platform.as_deref(),
+                package.map(|p| p.ecosystem.as_str()),
+                package.map(|p| p.package.as_str()),
+                package.map(|p| p.version.as_str()),
+            ] {
+                field(value);
+            }
+        }
+        field(Some("secrets"));
+        for s in &self.secrets {
+            let line = s.line.to_string();
+            for value in [
+                Some(s.rule.as_str()),
+                Some(&s.title),
+                Some(&s.severity),
+                Some(&s.path),
+                Some(&line),
+                Some(&s.redacted),
+                Some(&s.fingerprint),
+                s.layer_digest.as_deref(),
+                s.platform.as_deref(),
+            ] {
+                field(value);
+            }
+        }
+        hex::encode(hash.finalize())
+    }
 }
 
 /// What one pass of the workers did.
@@ -345,6 +404,35 @@ impl Scanner {
         }
     }
 
+    /// Runs the scan service's background work on `supervisor`: the feed from pushes, the
+    /// workers, and the re-match after advisory imports.
+    pub fn schedule(&self, supervisor: &mut Supervisor) {
+        // Pushes reach the queue within this interval, and queued scans start within it.
+        let every = Duration::from_millis(250);
+        let feeder = self.clone();
+        supervisor.every("scan-feed", every, Placement::OneNode, move || {
+            let scanner = feeder.clone();
+            async move { scanner.feed().await.map(|_| ()) }
+        });
+        let worker = self.clone();
+        supervisor.every("scan-work", every, Placement::EveryNode, move || {
+            let scanner = worker.clone();
+            async move { scanner.work(16).await.map(|_| ()) }
+        });
+        // Advisory data imported by `bulwark db` (from the CLI, the API or another node) is
+        // applied to the stored inventories within this interval.
+        let matcher = self.clone();
+        supervisor.every(
+            "advisory-rematch",
+            Duration::from_secs(5),
+            Placement::OneNode,
+            move || {
+                let scanner = matcher.clone();
+                async move { scanner.rematch().await.map(|_| ()) }
+            },
+        );
+    }
+
     /// Queues a scan of every manifest stored since the feed's last position (one per
     /// digest, in projects that scan at push). Runs on one node at a time; a position moved
     /// by another node means it took these events.
@@ -480,17 +568,23 @@ impl Scanner {
                         warnings: &serde_json::to_string(&scanned.warnings).unwrap_or_default(),
                         components: &scanned.components,
                         secrets: &scanned.secrets,
+                        inventory_hash: &scanned.hash(),
                     },
                     now_millis(),
                 )
                 .await?;
-            if !finished {
-                tracing::warn!(
+            match finished {
+                Finished::Lost => tracing::warn!(
                     digest,
                     "a scan's claim was lost before it finished; dropped"
-                );
-            } else if scanned.describable {
-                self.attach_sboms(&parsed).await?;
+                ),
+                Finished::Unchanged if scanned.describable => {
+                    self.attach_sboms(&parsed, false).await?;
+                }
+                Finished::Stored if scanned.describable => {
+                    self.attach_sboms(&parsed, true).await?;
+                }
+                Finished::Unchanged | Finished::Stored => {}
             }
             Ok(())
         };
@@ -763,8 +857,23 @@ impl Scanner {
     /// documents are made from the stored inventory alone, with times and serial numbers
     /// derived from the artifact and its content: the same inventory gives the same bytes,
     /// so a rescan that finds the same adds nothing.
-    async fn attach_sboms(&self, digest: &Digest) -> Result<(), ServiceError> {
+    ///
+    /// When the inventory is `changed`, every repository gets the new documents; otherwise
+    /// only a repository that has none of them yet (the artifact was pushed there since).
+    async fn attach_sboms(&self, digest: &Digest, changed: bool) -> Result<(), ServiceError> {
         let key = digest.to_string();
+        let mut repositories = Vec::new();
+        for repository in self.metadata.repositories_with_manifest(&key).await? {
+            let Ok(name) = repository.parse::<bulwark_oci::RepositoryName>() else {
+                continue;
+            };
+            if changed || !self.has_generated_sboms(&name, digest).await? {
+                repositories.push(name);
+            }
+        }
+        if repositories.is_empty() {
+            return Ok(());
+        }
         let Some(record) = self.metadata.manifest_anywhere(&key).await? else {
             return Ok(());
         };
@@ -816,15 +925,10 @@ impl Scanner {
         };
         const EMPTY_CONFIG: &[u8] = b"{}";
         let empty = Digest::sha256_of(EMPTY_CONFIG);
-        for repository in self.metadata.repositories_with_manifest(&key).await? {
-            let Ok(name) = repository.parse::<bulwark_oci::RepositoryName>() else {
-                continue;
-            };
-            self.put_bytes(&name, &empty, EMPTY_CONFIG).await?;
-            for (media_type, title, document) in &documents {
+        let referrers: Vec<(Vec<u8>, Vec<u8>)> = documents
+            .iter()
+            .map(|(media_type, title, document)| {
                 let bytes = serde_json::to_vec(document).unwrap_or_default();
-                let blob = Digest::sha256_of(&bytes);
-                self.put_bytes(&name, &blob, &bytes).await?;
                 let manifest = serde_json::json!({
                     "schemaVersion": 2,
                     "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -836,7 +940,7 @@ impl Scanner {
                     },
                     "layers": [{
                         "mediaType": media_type,
-                        "digest": blob.to_string(),
+                        "digest": Digest::sha256_of(&bytes).to_string(),
                         "size": bytes.len(),
                         "annotations": { "org.opencontainers.image.title": title },
                     }],
@@ -847,25 +951,69 @@ impl Scanner {
                     },
                     "annotations": {
                         "org.opencontainers.image.created": rfc3339(created),
+                        // GENERATED_SBOM
                         "dev.bulwark.sbom": "generated from the stored inventory",
                     },
                 });
-                let manifest = serde_json::to_vec(&manifest).unwrap_or_default();
-                let reference = bulwark_oci::Reference::Digest(Digest::sha256_of(&manifest));
+                (bytes, serde_json::to_vec(&manifest).unwrap_or_default())
+            })
+            .collect();
+        for name in &repositories {
+            for (bytes, manifest) in &referrers {
+                let manifest_digest = Digest::sha256_of(manifest);
+                // The same inventory gives the same bytes: attached already, nothing to do.
+                if self
+                    .metadata
+                    .manifest(name, &manifest_digest)
+                    .await?
+                    .is_some()
+                {
+                    continue;
+                }
+                self.put_bytes(name, &empty, EMPTY_CONFIG).await?;
+                self.put_bytes(name, &Digest::sha256_of(bytes), bytes)
+                    .await?;
                 self.registry
                     .put_manifest(
                         &context,
-                        &name,
-                        &reference,
+                        name,
+                        &bulwark_oci::Reference::Digest(manifest_digest),
                         &[],
                         Some("application/vnd.oci.image.manifest.v1+json"),
-                        manifest.into(),
+                        manifest.clone().into(),
                     )
                     .await
                     .map_err(|e| ServiceError::Task(format!("attaching an SBOM: {e}")))?;
             }
         }
         Ok(())
+    }
+
+    /// Whether `repository` has both SBOMs this service generates attached to `digest`.
+    async fn has_generated_sboms(
+        &self,
+        repository: &bulwark_oci::RepositoryName,
+        digest: &Digest,
+    ) -> Result<bool, ServiceError> {
+        for media_type in [
+            crate::sbom::CYCLONEDX_MEDIA_TYPE,
+            crate::sbom::SPDX_MEDIA_TYPE,
+        ] {
+            let attached = self
+                .metadata
+                .referrers(repository, digest, Some(media_type), None, 100)
+                .await?;
+            let generated = attached.iter().any(|referrer| {
+                referrer
+                    .annotations
+                    .as_deref()
+                    .is_some_and(|a| a.contains(GENERATED_SBOM))
+            });
+            if !generated {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Stores `bytes` as blob `digest` in `repository` (linking it, if already stored).
@@ -888,61 +1036,72 @@ impl Scanner {
 
     /// Matches the package versions among `components` that were never matched.
     async fn match_new(&self, components: &[ArtifactComponent]) -> Result<(), ServiceError> {
-        let mut by_name: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-        for package in components.iter().filter_map(|c| c.package.as_ref()) {
+        let candidates: Vec<PackageVersion> = components
+            .iter()
+            .filter_map(|c| c.package.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let matched = self.metadata.matched_among(&candidates).await?;
+        let mut by_name: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for package in candidates.into_iter().filter(|c| !matched.contains(c)) {
             by_name
-                .entry((package.ecosystem.clone(), package.package.clone()))
+                .entry((package.ecosystem, package.package))
                 .or_default()
-                .insert(package.version.clone());
+                .push(package.version);
         }
-        for ((ecosystem, name), versions) in by_name {
-            let matched = self.metadata.matched_versions(&ecosystem, &name).await?;
-            let new: Vec<String> = versions
-                .into_iter()
-                .filter(|v| !matched.contains(v))
-                .collect();
-            if !new.is_empty() {
-                self.match_versions(&ecosystem, &name, &new).await?;
-            }
-        }
+        self.match_packages(by_name).await?;
         Ok(())
     }
 
-    /// Matches `versions` of one package against the advisories as they are now and stores
-    /// the result.
-    async fn match_versions(
+    /// Matches the given versions of each package against the advisories as they are now
+    /// and stores the result, [`MATCH_BATCH`] packages per read of the advisories and per
+    /// transaction.
+    async fn match_packages(
         &self,
-        ecosystem: &str,
-        name: &str,
-        versions: &[String],
+        packages: BTreeMap<(String, String), Vec<String>>,
     ) -> Result<Rematch, ServiceError> {
-        let reports = self
-            .vulndb
-            .query_versions(ecosystem, name, versions)
-            .await?;
+        let packages: Vec<PackageVersions> = packages
+            .into_iter()
+            .map(|((ecosystem, name), versions)| PackageVersions {
+                ecosystem,
+                name,
+                versions,
+            })
+            .collect();
         let mut total = Rematch::default();
-        for report in reports {
-            let findings: Vec<PackageFinding> = report
-                .vulnerabilities
-                .iter()
-                .map(|v| PackageFinding {
-                    vulnerability: v.id.clone(),
-                    severity_rank: i64::from(severity_rank(v.severity.rating.as_deref())),
-                    malicious: is_malicious(v),
-                    ids: v.records.iter().chain(&v.aliases).cloned().collect(),
-                    detail: serde_json::to_string(v).unwrap_or_default(),
+        for chunk in packages.chunks(MATCH_BATCH) {
+            let reports = self.vulndb.query_packages(chunk).await?;
+            // Reports come in the order asked: each package's versions in turn.
+            let asked = chunk.iter().flat_map(|package| {
+                package.versions.iter().map(move |version| PackageVersion {
+                    ecosystem: package.ecosystem.clone(),
+                    package: package.name.clone(),
+                    version: version.clone(),
+                })
+            });
+            let matched: Vec<(PackageVersion, Vec<PackageFinding>)> = asked
+                .zip(&reports)
+                .map(|(package, report)| {
+                    let findings = report
+                        .vulnerabilities
+                        .iter()
+                        .map(|v| PackageFinding {
+                            vulnerability: v.id.clone(),
+                            severity_rank: i64::from(severity_rank(v.severity.rating.as_deref())),
+                            malicious: is_malicious(v),
+                            ids: v.records.iter().chain(&v.aliases).cloned().collect(),
+                            detail: serde_json::to_string(v).unwrap_or_default(),
+                        })
+                        .collect();
+                    (package, findings)
                 })
                 .collect();
-            let package = PackageVersion {
-                ecosystem: ecosystem.to_owned(),
-                package: name.to_owned(),
-                version: report.version.clone(),
-            };
             let changes = self
                 .metadata
-                .record_package_findings(&package, &findings, now_millis())
+                .record_package_findings(&matched, now_millis())
                 .await?;
-            total.packages += 1;
+            total.packages += matched.len() as u64;
             total.added += changes.added;
             total.resolved += changes.resolved;
         }
@@ -954,17 +1113,8 @@ impl Scanner {
     pub async fn rematch(&self) -> Result<Rematch, ServiceError> {
         let from = self.metadata.scan_state(REMATCHED_IMPORT).await?;
         let (names, to) = self.metadata.advisory_changes_after(from).await?;
-        let mut total = Rematch::default();
-        for (ecosystem, name) in names {
-            let versions = self.metadata.matched_versions(&ecosystem, &name).await?;
-            if versions.is_empty() {
-                continue;
-            }
-            let done = self.match_versions(&ecosystem, &name, &versions).await?;
-            total.packages += done.packages;
-            total.added += done.added;
-            total.resolved += done.resolved;
-        }
+        let versions = self.metadata.matched_versions_of(&names).await?;
+        let total = self.match_packages(versions).await?;
         if to != from {
             self.metadata
                 .advance_scan_state(REMATCHED_IMPORT, from, to)
@@ -983,15 +1133,9 @@ impl Scanner {
 
     /// Re-matches every stored package version (after an engine change, say).
     pub async fn rematch_all(&self) -> Result<Rematch, ServiceError> {
-        let mut total = Rematch::default();
-        for (ecosystem, name) in self.metadata.matched_package_names().await? {
-            let versions = self.metadata.matched_versions(&ecosystem, &name).await?;
-            let done = self.match_versions(&ecosystem, &name, &versions).await?;
-            total.packages += done.packages;
-            total.added += done.added;
-            total.resolved += done.resolved;
-        }
-        Ok(total)
+        let names = self.metadata.matched_package_names().await?;
+        let versions = self.metadata.matched_versions_of(&names).await?;
+        self.match_packages(versions).await
     }
 
     /// The scan status, components and findings of the artifact `digest`.

@@ -29,7 +29,9 @@ use bulwark_metadata::{MetadataError, MetadataStore};
 use serde::Serialize;
 
 pub use import::{ImportReport, MalformedRecord, Progress, ProgressFn};
-pub use query::{QueryReport, SeverityReport, UndeterminedMatch, VulnerabilityMatch};
+pub use query::{
+    PackageVersions, QueryReport, SeverityReport, UndeterminedMatch, VulnerabilityMatch,
+};
 pub use update::DEFAULT_BASE_URL;
 
 /// Why an operation failed.

@@ -66,6 +66,15 @@ pub struct SeverityReport {
     pub record: Option<String>,
 }
 
+/// Versions of one package to look up, named as advisories list it (an ecosystem key, a
+/// normalised name).
+#[derive(Debug, Clone)]
+pub struct PackageVersions {
+    pub ecosystem: String,
+    pub name: String,
+    pub versions: Vec<String>,
+}
+
 /// A record that names the package but could not be evaluated for the version.
 #[derive(Debug, Clone, Serialize)]
 pub struct UndeterminedMatch {
@@ -112,45 +121,75 @@ impl VulnDb {
         })
     }
 
-    /// [`VulnDb::query`] for many versions of one package, reading and parsing its records
-    /// once: the way a scan or a re-match asks, one package at a time. `ecosystem` and
-    /// `name` as advisories list them (an ecosystem key, a normalised name).
-    pub async fn query_versions(
+    /// [`VulnDb::query`] for many versions of many packages: the way a scan or a re-match
+    /// asks. The records of them all are read in one go, and the alias links of all their
+    /// findings in another; each report is the same as [`VulnDb::query`] gives.
+    pub async fn query_packages(
         &self,
-        ecosystem: &str,
-        name: &str,
-        versions: &[String],
+        packages: &[PackageVersions],
     ) -> Result<Vec<QueryReport>, VulnDbError> {
-        let key = PackageKey::new(ecosystem, name);
-        let ecosystem_key = key.ecosystem.to_string();
+        let keys: Vec<PackageKey> = packages
+            .iter()
+            .map(|p| PackageKey::new(&p.ecosystem, &p.name))
+            .collect();
+        let names: Vec<(String, String)> = keys
+            .iter()
+            .map(|k| (k.ecosystem.to_string(), k.name.clone()))
+            .collect();
+        let stored = self.store.advisories_for_packages(&names).await?;
         let mut index = AdvisoryIndex::new();
-        for json in self
-            .store
-            .advisories_for_package(&ecosystem_key, &key.name)
-            .await?
-        {
+        let mut seen = BTreeSet::new();
+        for json in stored.values().flatten() {
             let record =
                 parse_json(json.as_bytes()).map_err(|error| VulnDbError::CorruptStoredRecord {
                     id: error.id.clone().unwrap_or_default(),
                     message: error.to_string(),
                 })?;
-            index.insert(record);
+            // A record naming several of the packages is listed under each.
+            if seen.insert(record.id.clone()) {
+                index.insert(record);
+            }
         }
-        let mut reports = Vec::with_capacity(versions.len());
-        for version in versions {
-            let result = index.query(ecosystem, name, version);
-            let links = if result.findings.is_empty() && result.undetermined.is_empty() {
-                Vec::new()
-            } else {
-                self.store
-                    .advisory_alias_links(&linked_ids(&result))
-                    .await?
-            };
-            let (vulnerabilities, undetermined) = group(&result, &links, &key);
+        let results: Vec<(usize, &str, QueryResult<'_>)> = packages
+            .iter()
+            .enumerate()
+            .flat_map(|(i, package)| {
+                let index = &index;
+                package.versions.iter().map(move |version| {
+                    (
+                        i,
+                        version.as_str(),
+                        index.query(&package.ecosystem, &package.name, version),
+                    )
+                })
+            })
+            .collect();
+        let wanted: BTreeSet<String> = results
+            .iter()
+            .flat_map(|(_, _, result)| linked_ids(result))
+            .collect();
+        let links = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            self.store
+                .advisory_alias_links(&wanted.into_iter().collect::<Vec<_>>())
+                .await?
+        };
+        let mut reports = Vec::with_capacity(results.len());
+        for (i, version, result) in &results {
+            let key = &keys[*i];
+            // Only the links touching this result's ids, as a single query reads them.
+            let ids: BTreeSet<String> = linked_ids(result).into_iter().collect();
+            let own: Vec<(String, String)> = links
+                .iter()
+                .filter(|(a, b)| ids.contains(a) || ids.contains(b))
+                .cloned()
+                .collect();
+            let (vulnerabilities, undetermined) = group(result, &own, key);
             reports.push(QueryReport {
-                ecosystem: ecosystem_key.clone(),
+                ecosystem: key.ecosystem.to_string(),
                 name: key.name.clone(),
-                version: version.clone(),
+                version: (*version).to_owned(),
                 vulnerabilities,
                 undetermined,
             });

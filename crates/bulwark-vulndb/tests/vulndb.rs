@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use bulwark_metadata::MetadataStore;
 use bulwark_test_support::archives::{ArchiveServer, zip_entries, zip_tree};
 use bulwark_test_support::{Backend, TestDatabase};
-use bulwark_vulndb::{ImportReport, Progress, QueryReport, VulnDb};
+use bulwark_vulndb::{ImportReport, PackageVersions, Progress, QueryReport, VulnDb};
 
 fn fixtures() -> PathBuf {
     package_dir().join("tests/fixtures")
@@ -353,6 +353,41 @@ async fn updates_from_an_archive_server(backend: Backend) {
     );
 }
 
+/// Many packages asked at once get exactly the reports each would get alone (the way a
+/// scan and a re-match ask), including versions and packages nothing affects.
+async fn batch_queries_match_single_ones(backend: Backend) {
+    let (_db, vulndb) = open(backend).await;
+    assert_eq!(import(&vulndb, &fixtures().join("osv")).await.failure, None);
+    let asked = [
+        (
+            "PyPI",
+            "django",
+            &["1.11.5", "2.2.0", "2.2.3", "not-a-version"][..],
+        ),
+        ("crates.io", "time", &["0.2.10", "0.3.0"][..]),
+        ("Go", "github.com/gin-gonic/gin", &["1.5.0"][..]),
+        ("PyPI", "no-such-package", &["1.0"][..]),
+    ];
+    let packages: Vec<PackageVersions> = asked
+        .iter()
+        .map(|(ecosystem, name, versions)| PackageVersions {
+            ecosystem: (*ecosystem).into(),
+            name: (*name).into(),
+            versions: versions.iter().map(|v| (*v).to_owned()).collect(),
+        })
+        .collect();
+    let batch = vulndb.query_packages(&packages).await.unwrap();
+    let mut single = Vec::new();
+    for (ecosystem, name, versions) in asked {
+        for version in versions {
+            single.push(vulndb.query(ecosystem, name, version).await.unwrap());
+        }
+    }
+    let json = |reports: &[QueryReport]| serde_json::to_value(reports).unwrap();
+    assert_eq!(json(&batch), json(&single));
+    assert!(batch.iter().any(|r| !r.vulnerabilities.is_empty()));
+}
+
 macro_rules! on_both_backends {
     ($($scenario:ident),* $(,)?) => {
         mod sqlite {
@@ -376,6 +411,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     imports_and_reimports,
+    batch_queries_match_single_ones,
     directory_of_archives,
     zip_import_matches_directory,
     updates_from_an_archive_server

@@ -204,32 +204,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ScanSettings::default(),
         background.node(),
     );
-    {
-        // Pushes reach the queue within this interval, and queued scans start within it.
-        let every = Duration::from_millis(250);
-        let feeder = scanner.clone();
-        background.every("scan-feed", every, Placement::OneNode, move || {
-            let scanner = feeder.clone();
-            async move { scanner.feed().await.map(|_| ()) }
-        });
-        let worker = scanner.clone();
-        background.every("scan-work", every, Placement::EveryNode, move || {
-            let scanner = worker.clone();
-            async move { scanner.work(16).await.map(|_| ()) }
-        });
-        // Advisory data imported by `bulwark db` (from the CLI or another node) is applied
-        // to the stored inventories within this interval.
-        let matcher = scanner.clone();
-        background.every(
-            "advisory-rematch",
-            Duration::from_secs(5),
-            Placement::OneNode,
-            move || {
-                let scanner = matcher.clone();
-                async move { scanner.rematch().await.map(|_| ()) }
-            },
-        );
-    }
+    scanner.schedule(&mut background);
     {
         let registry = registry.clone();
         background.every("upload-sweep", sweep_every, Placement::OneNode, move || {

@@ -400,6 +400,29 @@ async fn pushed_image_is_scanned_and_rematched(backend: Backend) {
         validate_sbom(format, &document);
     }
 
+    // The same image pushed to another repository gets its SBOMs there too, though its
+    // scan finds the same inventory and stores nothing new; the first keeps its two.
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &server.creds(),
+            &format!("oci:{}:1.0", layout.display()),
+            &format!("docker://{}/proj/mirror:1.0", server.address),
+        ],
+    );
+    let mirrored = report_when_referrers(&server, "proj/mirror", &digest.to_string()).await;
+    assert_eq!(mirrored.len(), 2, "{mirrored:#?}");
+    let mut mirrored_digests: Vec<&Value> = mirrored.iter().map(|m| &m["digest"]).collect();
+    let mut first_digests: Vec<&Value> = referrers.iter().map(|m| &m["digest"]).collect();
+    mirrored_digests.sort_by_key(|d| d.to_string());
+    first_digests.sort_by_key(|d| d.to_string());
+    assert_eq!(mirrored_digests, first_digests, "the same documents");
+    let first = report_when_referrers(&server, "proj/app", &digest.to_string()).await;
+    assert_eq!(first.len(), 2);
+
     // The impact query finds it by any id, or by package.
     let impact: Value = server
         .client()
@@ -422,7 +445,13 @@ async fn pushed_image_is_scanned_and_rematched(backend: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(by_package["items"].as_array().unwrap().len(), 1);
+    let holders: Vec<&Value> = by_package["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["repository"])
+        .collect();
+    assert_eq!(holders, ["proj/app", "proj/mirror"], "{by_package:#}");
     assert_eq!(by_package["items"][0]["version"], "4.17.20");
 
     // The layers' bytes leave the disk: whatever follows reads none.
