@@ -22,7 +22,7 @@ use bulwark_oci::{Digest, ManifestKind, ParsedManifest};
 use bulwark_package::PackageKey;
 use bulwark_registry::Registry;
 use bulwark_registry::supervisor::{Placement, Supervisor};
-use bulwark_vulndb::{PackageVersions, VulnDb, VulnerabilityMatch};
+use bulwark_vulndb::{ImportReport, PackageVersions, VulnDb, VulnerabilityMatch};
 use futures::TryStreamExt;
 use serde::Serialize;
 
@@ -81,6 +81,10 @@ pub struct ScanSettings {
     pub max_attempts: i64,
     /// The wait before the first retry; doubled at each further one.
     pub retry_after: Duration,
+    /// Where an advisory update asked for through the API downloads from:
+    /// `{base_url}/{ecosystem}/all.zip` for each of `advisory_ecosystems`.
+    pub advisory_base_url: String,
+    pub advisory_ecosystems: Vec<String>,
 }
 
 impl Default for ScanSettings {
@@ -90,6 +94,8 @@ impl Default for ScanSettings {
             lease: Duration::from_secs(120),
             max_attempts: 5,
             retry_after: Duration::from_secs(10),
+            advisory_base_url: bulwark_vulndb::DEFAULT_BASE_URL.into(),
+            advisory_ecosystems: Vec::new(),
         }
     }
 }
@@ -105,6 +111,8 @@ pub struct Scanner {
     settings: Arc<ScanSettings>,
     /// This node, as the holder of claims.
     node: Arc<str>,
+    /// Whether an advisory update this node started is still running.
+    updating: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -187,7 +195,7 @@ pub struct WorkDone {
 }
 
 /// What a re-match changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Rematch {
     /// Package versions matched again.
     pub packages: u64,
@@ -401,6 +409,7 @@ impl Scanner {
             vulndb,
             settings: Arc::new(settings),
             node: node.into(),
+            updating: Arc::default(),
         }
     }
 
@@ -1136,6 +1145,58 @@ impl Scanner {
         let names = self.metadata.matched_package_names().await?;
         let versions = self.metadata.matched_versions_of(&names).await?;
         self.match_packages(versions).await
+    }
+
+    /// The advisory data's state: records per ecosystem and the age of the last import.
+    pub async fn advisory_status(&self) -> Result<bulwark_vulndb::Status, ServiceError> {
+        Ok(self.vulndb.status().await?)
+    }
+
+    /// Imports advisory files (a zip, JSON lines, one record) into the store; the
+    /// `advisory-rematch` job applies them to the stored inventories within its interval.
+    pub async fn import_advisories(&self, paths: &[std::path::PathBuf]) -> Vec<ImportReport> {
+        self.vulndb.import(paths, &mut |_| {}).await
+    }
+
+    pub fn settings(&self) -> &ScanSettings {
+        &self.settings
+    }
+
+    /// Starts downloading and importing the configured ecosystems' archives (as `bulwark db
+    /// update`) in the background, unless this node is doing so already; true when it
+    /// started. Each ecosystem's outcome is logged and shows in [`Scanner::advisory_status`].
+    pub fn start_advisory_update(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.updating.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let scanner = self.clone();
+        tokio::spawn(async move {
+            let reports = scanner
+                .vulndb
+                .update(
+                    &scanner.settings.advisory_base_url,
+                    &scanner.settings.advisory_ecosystems,
+                    &mut |_| {},
+                )
+                .await;
+            for report in reports {
+                match &report.failure {
+                    Some(failure) => {
+                        tracing::warn!(source = %report.source, %failure, "advisory update failed")
+                    }
+                    None => tracing::info!(
+                        source = %report.source,
+                        added = report.added,
+                        replaced = report.replaced,
+                        not_modified = report.not_modified,
+                        "advisory update imported"
+                    ),
+                }
+            }
+            scanner.updating.store(false, Ordering::Release);
+        });
+        true
     }
 
     /// The scan status, components and findings of the artifact `digest`.

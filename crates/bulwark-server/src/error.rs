@@ -296,7 +296,7 @@ impl From<AuthError> for ManagementError {
 
 impl ManagementError {
     /// A failure on the server's side: logged in full, described to the client not at all.
-    fn internal(detail: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "request failed on the server side");
         ManagementError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -61,9 +61,37 @@ struct Endpoint {
     /// Whether `?limit=&after=` pages the answer.
     paged: bool,
     request: Option<SchemaOf>,
+    /// A row whose body is a file rather than JSON: the media types it takes (never one a
+    /// browser may send cross-site without asking) and the most bytes it reads.
+    upload: Option<Upload>,
     answer: Answer,
     handler: MethodRouter<AppState>,
 }
+
+#[derive(Clone, Copy)]
+struct Upload {
+    media_types: &'static [&'static str],
+    max_bytes: u64,
+}
+
+impl Endpoint {
+    fn upload(self, upload: Upload) -> Endpoint {
+        Endpoint {
+            upload: Some(upload),
+            ..self
+        }
+    }
+}
+
+/// Advisory files: a zip of OSV records, JSON lines, or one record.
+const ADVISORY_UPLOAD: Upload = Upload {
+    media_types: &[
+        "application/zip",
+        "application/x-ndjson",
+        "application/json",
+    ],
+    max_bytes: 4 << 30,
+};
 
 /// A page of a listing: the items and the cursor of the next page (`null` on the last).
 #[derive(Serialize, JsonSchema)]
@@ -108,6 +136,7 @@ macro_rules! endpoint {
             access: $access,
             paged: $paged,
             request: $request,
+            upload: None,
             answer: $answer,
             handler: $handler,
         }
@@ -205,6 +234,22 @@ fn table() -> Vec<Endpoint> {
             "The stored artifacts holding a package (a URL-encoded package URL, with a version or without)",
             "any signed-in caller; only artifacts whose reports the caller may read are listed",
             paged: false, request: None, answer: Answer::Ok(schema::<Impact>), get(package_impact)),
+        endpoint!(GET "/api/v1/advisories", "The advisory data: records per ecosystem, the last import and its age",
+            ANYONE_SIGNED_IN, paged: false, request: None,
+            answer: Answer::Ok(schema::<bulwark_vulndb::Status>), get(advisory_status)),
+        endpoint!(POST "/api/v1/advisories/import",
+            "Import advisory data (the body: a zip of OSV records, JSON lines, or one OSV record); stored inventories are re-matched within 5 s",
+            ADMIN, paged: false, request: None,
+            answer: Answer::Ok(schema::<Vec<bulwark_vulndb::ImportReport>>), post(import_advisories))
+            .upload(ADVISORY_UPLOAD),
+        endpoint!(POST "/api/v1/advisories/update",
+            "Download and import the configured ecosystems' archives, in the background (see GET /api/v1/advisories)",
+            ADMIN, paged: false, request: Some(schema::<serde_json::Value>),
+            answer: Answer::Accepted(schema::<UpdateStarted>), post(update_advisories)),
+        endpoint!(POST "/api/v1/advisories/rematch",
+            "Match every stored package version against the advisory data again, now (after an engine upgrade or alias changes)",
+            ADMIN, paged: false, request: Some(schema::<serde_json::Value>),
+            answer: Answer::Ok(schema::<bulwark_scan::service::Rematch>), post(rematch_advisories)),
     ]
 }
 
@@ -217,11 +262,25 @@ pub fn endpoints() -> Vec<(&'static str, &'static str)> {
 }
 
 pub fn routes() -> Router<AppState> {
-    let mut router = Router::new();
+    let mut json_rows = Router::new();
+    let mut uploads = Router::new();
     for endpoint in table() {
-        router = router.route(endpoint.path, endpoint.handler);
+        match endpoint.upload {
+            None => json_rows = json_rows.route(endpoint.path, endpoint.handler),
+            Some(upload) => {
+                // The handler streams the body and stops at `max_bytes` itself.
+                let row = Router::new()
+                    .route(endpoint.path, endpoint.handler)
+                    .layer(DefaultBodyLimit::disable())
+                    .layer(axum::middleware::from_fn_with_state(
+                        upload.media_types,
+                        require_media_type,
+                    ));
+                uploads = uploads.merge(row);
+            }
+        }
     }
-    router
+    json_rows
         .route(
             "/api/{*rest}",
             axum::routing::any(|| async {
@@ -230,6 +289,7 @@ pub fn routes() -> Router<AppState> {
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(require_json))
+        .merge(uploads)
 }
 
 /// The OpenAPI 3.1 document of this API, built from [`table`]: paths, parameters, bodies
@@ -296,6 +356,23 @@ pub fn openapi_document() -> serde_json::Value {
             "parameters": parameters,
             "responses": responses,
         });
+        if let Some(upload) = endpoint.upload {
+            let content: serde_json::Map<String, serde_json::Value> = upload
+                .media_types
+                .iter()
+                .map(|media_type| {
+                    (
+                        (*media_type).to_owned(),
+                        json!({ "schema": { "type": "string", "contentMediaType": media_type } }),
+                    )
+                })
+                .collect();
+            operation["requestBody"] = json!({
+                "required": true,
+                "description": format!("at most {} bytes", upload.max_bytes),
+                "content": content,
+            });
+        }
         if let Some(request) = endpoint.request {
             operation["requestBody"] = json!({
                 "required": !endpoint.path.ends_with("/rotate"),
@@ -359,17 +436,44 @@ async fn require_json(request: axum::extract::Request, next: axum::middleware::N
         *request.method(),
         axum::http::Method::POST | axum::http::Method::PUT | axum::http::Method::PATCH
     );
-    let is_json = request
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    let is_json = media_type(&request).is_some_and(|t| t == "application/json");
     if changes && !is_json {
         return ManagementError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the request body as application/json",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// The media type a request body says it is, without parameters, in lower case.
+fn media_type(request: &axum::extract::Request) -> Option<String> {
+    request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+}
+
+/// An upload row's body must be one of its media types: none of them is one a browser
+/// sends cross-site without a preflight, so the rule of [`require_json`] holds here too.
+async fn require_media_type(
+    State(allowed): State<&'static [&'static str]>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let changes = matches!(
+        *request.method(),
+        axum::http::Method::POST | axum::http::Method::PUT | axum::http::Method::PATCH
+    );
+    if changes && !media_type(&request).is_some_and(|t| allowed.contains(&t.as_str())) {
+        return ManagementError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("send the request body as one of: {}", allowed.join(", ")),
         )
         .into_response();
     }
@@ -894,6 +998,106 @@ async fn package_impact(
     Path(purl): Path<String>,
 ) -> ApiResult {
     impact(&state, &caller, ImpactQuery::Purl(purl)).await
+}
+
+// ---- advisory data ----
+
+/// An update asked for.
+#[derive(Serialize, JsonSchema)]
+struct UpdateStarted {
+    /// False when this node was already running one (the answer then is that one's).
+    started: bool,
+    ecosystems: Vec<String>,
+}
+
+async fn advisory_status(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult {
+    if !caller.is_authenticated() {
+        return Err(AuthError::Unauthenticated.into());
+    }
+    ok(state.scanner.advisory_status().await?)
+}
+
+/// Streams the body into a file of the kind its media type names, refusing it past
+/// `ADVISORY_UPLOAD.max_bytes`; imports it; answers what the import did.
+async fn import_advisories(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    request: axum::extract::Request,
+) -> ApiResult {
+    state
+        .auth
+        .authorize(&caller, Action::ManageSystem, Resource::System)
+        .await?;
+    let suffix = match media_type(&request).as_deref() {
+        Some("application/zip") => ".zip",
+        Some("application/x-ndjson") => ".jsonl",
+        _ => ".json",
+    };
+    let file = tempfile::Builder::new()
+        .prefix("advisory-upload-")
+        .suffix(suffix)
+        .tempfile()
+        .map_err(|e| ManagementError::internal(&format!("staging the upload: {e}")))?;
+    let mut out = tokio::fs::File::from_std(
+        file.reopen()
+            .map_err(|e| ManagementError::internal(&format!("staging the upload: {e}")))?,
+    );
+    let mut body = request.into_body().into_data_stream();
+    let mut written: u64 = 0;
+    while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+        let chunk =
+            chunk.map_err(|e| ManagementError::bad_request(format!("reading the body: {e}")))?;
+        written += chunk.len() as u64;
+        if written > ADVISORY_UPLOAD.max_bytes {
+            return Err(ManagementError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!(
+                    "advisory uploads are limited to {} bytes",
+                    ADVISORY_UPLOAD.max_bytes
+                ),
+            ));
+        }
+        tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
+            .await
+            .map_err(|e| ManagementError::internal(&format!("staging the upload: {e}")))?;
+    }
+    tokio::io::AsyncWriteExt::flush(&mut out)
+        .await
+        .map_err(|e| ManagementError::internal(&format!("staging the upload: {e}")))?;
+    let mut reports = state
+        .scanner
+        .import_advisories(&[file.path().to_path_buf()])
+        .await;
+    for report in &mut reports {
+        // The staging file's name means nothing to the caller.
+        report.source = "upload".into();
+    }
+    ok(reports)
+}
+
+async fn update_advisories(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult {
+    state
+        .auth
+        .authorize(&caller, Action::ManageSystem, Resource::System)
+        .await?;
+    let started = state.scanner.start_advisory_update();
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(UpdateStarted {
+            started,
+            ecosystems: state.scanner.settings().advisory_ecosystems.clone(),
+        }),
+    )
+        .into_response())
+}
+
+async fn rematch_advisories(State(state): State<AppState>, Caller(caller): Caller) -> ApiResult {
+    state
+        .auth
+        .authorize(&caller, Action::ManageSystem, Resource::System)
+        .await?;
+    ok(state.scanner.rematch_all().await?)
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ const BATCH: usize = 1_000;
 const BATCHES_AHEAD: usize = 4;
 
 /// What happened to one source.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct ImportReport {
     /// The path or URL read.
     pub source: String,
@@ -47,7 +47,7 @@ pub struct ImportReport {
 }
 
 /// A record that was skipped, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MalformedRecord {
     /// A file, `archive.zip!entry` or `file.jsonl:line`.
     pub location: String,

@@ -71,7 +71,7 @@ pub struct VulnDb {
 }
 
 /// The state of the database.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Status {
     /// Stored records, withdrawn ones included.
     pub records: u64,
@@ -85,7 +85,7 @@ pub struct Status {
 }
 
 /// The last applied import.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LastImport {
     pub source: String,
     /// RFC 3339.
@@ -94,7 +94,7 @@ pub struct LastImport {
 }
 
 /// One ecosystem's records and freshness.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct EcosystemStatus {
     pub ecosystem: String,
     /// Records naming a package of it, withdrawn ones included.

@@ -201,7 +201,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         metadata.clone(),
         registry.clone(),
         VulnDb::new(metadata),
-        ScanSettings::default(),
+        ScanSettings {
+            advisory_base_url: config.advisory_base_url.clone(),
+            advisory_ecosystems: config.advisory_ecosystems.clone(),
+            ..ScanSettings::default()
+        },
         background.node(),
     );
     scanner.schedule(&mut background);

@@ -143,6 +143,10 @@ fn expected(endpoint: (&str, &str), who: Caller, public: bool) -> Expect {
         // Anyone signed in may ask; the answer lists only what the caller may read.
         ("GET", "/api/v1/vulnerabilities/{id}/impact")
         | ("GET", "/api/v1/packages/{purl}/impact") => allow_if(signed_in),
+        ("GET", "/api/v1/advisories") => allow_if(signed_in),
+        ("POST", "/api/v1/advisories/import")
+        | ("POST", "/api/v1/advisories/update")
+        | ("POST", "/api/v1/advisories/rematch") => allow_if(system),
         other => panic!("no expectation for {other:?}: add the new endpoint to this table"),
     }
 }
@@ -520,6 +524,17 @@ async fn request_for(
             "/api/v1/packages/pkg%3Apypi%2Fdjango/impact".to_owned(),
             None,
         ),
+        "/api/v1/advisories" => ("/api/v1/advisories".to_owned(), None),
+        "/api/v1/advisories/import" => (
+            "/api/v1/advisories/import".to_owned(),
+            Some((
+                "application/x-ndjson".to_owned(),
+                br#"{"id":"MATRIX-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"matrix"},"versions":["1.0"]}]}"#.to_vec(),
+            )),
+        ),
+        "/api/v1/advisories/update" | "/api/v1/advisories/rematch" => {
+            (endpoint.1.to_owned(), json_body(json!({})))
+        }
         other => panic!("no request for {other}: add the new endpoint to this test"),
     };
     let body = match method {

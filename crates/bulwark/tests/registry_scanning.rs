@@ -74,6 +74,24 @@ fn import(server: &TestServer, records: &[Value]) {
     );
 }
 
+/// Imports `records` through the management API (JSON lines), as an administrator.
+async fn import_through_the_api(server: &TestServer, records: &[Value]) {
+    let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
+    let response = server
+        .client()
+        .post(server.url("/api/v1/advisories/import"))
+        .header("content-type", "application/x-ndjson")
+        .body(lines)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let reports: Value = response.json().await.unwrap();
+    assert_eq!(reports[0]["source"], "upload");
+    assert_eq!(reports[0]["failure"], Value::Null, "{reports:#}");
+    assert_eq!(reports[0]["read"], records.len());
+}
+
 fn report_path(repository: &str, reference: &str) -> String {
     format!(
         "/api/v1/repositories/{}/artifacts/{reference}/scan",
@@ -463,9 +481,9 @@ async fn pushed_image_is_scanned_and_rematched(backend: Backend) {
         .collect();
     assert!(remove_blob_files(&server.data_dir, &layers) >= 1);
 
-    // New advisory data while the server runs: a new vulnerability of lodash, and the
-    // requests advisory corrected so that 2.25.0 is not affected.
-    import(
+    // New advisory data while the server runs, through the API: a new vulnerability of
+    // lodash, and the requests advisory corrected so that 2.25.0 is not affected.
+    import_through_the_api(
         &server,
         &[
             advisory(
@@ -483,7 +501,8 @@ async fn pushed_image_is_scanned_and_rematched(backend: Backend) {
                 "2024-02-01T00:00:00Z",
             ),
         ],
-    );
+    )
+    .await;
     let report = report_when(&server, "proj/app", "1.0", |r| {
         r["findings"]
             .as_array()

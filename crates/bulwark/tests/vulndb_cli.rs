@@ -311,7 +311,129 @@ async fn import_while_serving(backend: Backend) {
     );
 }
 
-on_both_backends!(import_query_update_status, import_while_serving);
+/// The advisory data through the management API of a running server: status, an upload,
+/// an update from the configured source in the background, a full re-match; only
+/// administrators change it, and an upload must say what it is.
+async fn advisories_through_the_api(backend: Backend) {
+    let extra = br#"{"id":"PYSEC-TEST-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"Requests"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.31.0"}]}]}]}"#;
+    let archives = ArchiveServer::start(HashMap::from([(
+        "PyPI".to_owned(),
+        zip_entries(&[("PYSEC-TEST-1.json".into(), extra.to_vec())]),
+    )]));
+    let server = TestServer::start_with(
+        backend,
+        &[
+            ("BULWARK_ADVISORY_BASE_URL", &archives.base_url),
+            ("BULWARK_ADVISORY_ECOSYSTEMS", r#"["PyPI"]"#),
+        ],
+    )
+    .await;
+    let status = common::api(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/advisories",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status["records"], 0);
+
+    let record = std::fs::read(fixtures().join("osv/crates/RUSTSEC-2020-0071.json")).unwrap();
+    let upload = |client: reqwest::Client, media_type: &'static str| {
+        let url = server.url("/api/v1/advisories/import");
+        let body = record.clone();
+        async move {
+            client
+                .post(url)
+                .header("content-type", media_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let refused = upload(server.client(), "text/plain").await;
+    assert_eq!(refused.status(), 415);
+    let anonymous = upload(common::anonymous_client(), "application/json").await;
+    assert_eq!(anonymous.status(), 401);
+    let imported = upload(server.client(), "application/json").await;
+    assert_eq!(imported.status(), 200);
+    let reports: Value = imported.json().await.unwrap();
+    assert_eq!(
+        (reports[0]["added"].as_u64(), reports[0]["source"].as_str()),
+        (Some(1), Some("upload")),
+        "{reports:#}"
+    );
+
+    // A signed-in user who is not an administrator may read the status, not change it.
+    common::api(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/users",
+        serde_json::json!({"name": "dev", "password": "a long enough password"}),
+    )
+    .await;
+    let dev = common::client_as("dev", "a long enough password");
+    let read = dev
+        .get(server.url("/api/v1/advisories"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let changed = dev
+        .post(server.url("/api/v1/advisories/rematch"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 403);
+
+    let started = common::api(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/advisories/update",
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(started["ecosystems"], serde_json::json!(["PyPI"]));
+    let mut records = 0;
+    for _ in 0..300 {
+        let status = common::api(
+            &server,
+            reqwest::Method::GET,
+            "/api/v1/advisories",
+            Value::Null,
+        )
+        .await;
+        records = status["records"].as_u64().unwrap();
+        if records == 2 {
+            assert!(
+                status["last_import"]["source"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("/PyPI/all.zip"),
+                "{status:#}"
+            );
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(records, 2, "the update imported the archive");
+
+    let rematched = common::api(
+        &server,
+        reqwest::Method::POST,
+        "/api/v1/advisories/rematch",
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(rematched["packages"], 0, "nothing is stored to re-match");
+}
+
+on_both_backends!(
+    import_query_update_status,
+    import_while_serving,
+    advisories_through_the_api
+);
 
 /// This package's directory, as cargo gives it when the test runs: a binary built from a clone at another
 /// path (a build directory shared with CI, say) must not read that clone's files.

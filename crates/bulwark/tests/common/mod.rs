@@ -64,6 +64,14 @@ impl TestServer {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        // An advisory update asked of a test server never leaves the machine: a closed
+        // loopback port refuses it at once.
+        if !env.iter().any(|(k, _)| k == "BULWARK_ADVISORY_BASE_URL") {
+            env.push((
+                "BULWARK_ADVISORY_BASE_URL".into(),
+                "http://127.0.0.1:9".into(),
+            ));
+        }
         if backend == Backend::Postgres {
             env.push(("BULWARK_DATABASE_URL".into(), database.url().to_owned()));
             // Every scenario runs twice, once per back end; the second run also covers
