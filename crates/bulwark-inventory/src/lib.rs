@@ -26,6 +26,9 @@
 //!   embeds in Rust binaries. [`wants`] does not know them; a caller hands over
 //!   executables it finds and [`extract`] reads those that [`is_binary_candidate`]
 //!   accepts.
+//!
+//! [`sbom`] reads the packages a CycloneDX or SPDX document lists: someone's claim about an
+//! artifact rather than what its files hold, which callers mark as such.
 
 mod apk;
 mod cargo_auditable;
@@ -42,6 +45,7 @@ mod pnpm_lock;
 mod python;
 mod rpm;
 mod ruby;
+pub mod sbom;
 mod yarn_lock;
 
 use std::collections::BTreeSet;

@@ -35,6 +35,8 @@ const FEED: &str = "scanner";
 const REMATCHED_IMPORT: &str = "rematched_import";
 /// The annotation that marks an SBOM referrer this service made.
 const GENERATED_SBOM: &str = "dev.bulwark.sbom";
+/// SBOM referrers of one artifact read as part of its inventory, at most.
+const MAX_ATTACHED_SBOMS: u32 = 16;
 /// Packages matched per read of the advisories and per transaction.
 const MATCH_BATCH: usize = 200;
 /// Platform manifests an index may have scanned as part of it.
@@ -370,6 +372,55 @@ fn package_title(layer: &bulwark_oci::Descriptor) -> Option<&str> {
     bulwark_inventory::is_package_file(title).then_some(title.as_str())
 }
 
+/// Whether a manifest is an SBOM attached to an artifact by someone other than this service.
+fn is_user_sbom(manifest: &ParsedManifest) -> bool {
+    let sbom = manifest.artifact_type.as_deref().is_some_and(|t| {
+        t == crate::sbom::CYCLONEDX_MEDIA_TYPE || t == crate::sbom::SPDX_MEDIA_TYPE
+    });
+    let generated = manifest
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(GENERATED_SBOM));
+    sbom && !generated
+}
+
+/// A package URL's type, namespace, name and version: what two tools agree on.
+fn unqualified(purl: &bulwark_package::Purl) -> String {
+    format!(
+        "{}/{}/{}@{}",
+        purl.ty(),
+        purl.namespace().unwrap_or_default(),
+        purl.name(),
+        purl.version().unwrap_or_default()
+    )
+}
+
+/// The package an SBOM's entry names as advisories list it, from its package URL.
+fn sbom_package(package: &bulwark_inventory::sbom::ListedPackage) -> Option<PackageVersion> {
+    let (ecosystem, mut name) = package.purl.to_osv()?;
+    let mut version = package.purl.version().unwrap_or(&package.version);
+    // Distribution advisories are keyed by the source package, which SBOMs give as the
+    // `upstream` qualifier (`openssl`, or `openssl@3.0.11-1` when its version differs).
+    if matches!(package.purl.ty(), "deb" | "apk" | "rpm")
+        && let Some(upstream) = package.purl.qualifier("upstream")
+    {
+        let (source, source_version) = upstream.split_once('@').unwrap_or((upstream, ""));
+        name = source.to_owned();
+        if !source_version.is_empty() {
+            version = source_version;
+        }
+    }
+    if version.is_empty() {
+        return None;
+    }
+    let key = PackageKey::new(&ecosystem, &name);
+    Some(PackageVersion {
+        ecosystem: key.ecosystem.to_string(),
+        package: key.name,
+        version: version.to_owned(),
+    })
+}
+
 /// Whether a descriptor's media type is a filesystem layer (tar, compressed or not).
 fn is_layer(media_type: &str) -> bool {
     media_type.contains("tar") && !media_type.contains("json")
@@ -564,7 +615,10 @@ impl Scanner {
             let parsed: Digest = digest
                 .parse()
                 .map_err(|e| ServiceError::Unscannable(format!("digest {digest:?}: {e}")))?;
-            let scanned = self.scanned(&parsed, 0).await?;
+            let mut scanned = self.scanned(&parsed, 0).await?;
+            if scanned.describable {
+                self.add_attached_sboms(&parsed, &mut scanned).await?;
+            }
             self.match_new(&scanned.components).await?;
             fault("scan::before_finish").await?;
             let finished = self
@@ -620,6 +674,14 @@ impl Scanner {
                 })?;
             let manifest = ParsedManifest::parse(Some(&record.media_type), &record.content)
                 .map_err(|e| ServiceError::Unscannable(format!("manifest {digest}: {e}")))?;
+            if let Some(subject) = &manifest.subject
+                && is_user_sbom(&manifest)
+            {
+                // An SBOM attached to an artifact is part of that artifact's inventory.
+                self.metadata
+                    .queue_scan(&subject.digest.to_string(), now_millis())
+                    .await?;
+            }
             if !manifest.kind.is_index() {
                 let mut scanned = self.scanned_image(&manifest).await?;
                 scanned.describable = depth == 0
@@ -996,6 +1058,136 @@ impl Scanner {
             }
         }
         Ok(())
+    }
+
+    /// Adds to `scanned` the packages that SBOMs attached to `digest` by someone else (in any
+    /// repository holding it) list and its files do not hold: each marked as found in
+    /// `sbom:<the SBOM's digest>`. An SBOM that cannot be read is a warning, not a failure.
+    async fn add_attached_sboms(
+        &self,
+        digest: &Digest,
+        scanned: &mut Scanned,
+    ) -> Result<(), ServiceError> {
+        let mut documents: BTreeMap<Digest, bulwark_oci::RepositoryName> = BTreeMap::new();
+        for repository in self
+            .metadata
+            .repositories_with_manifest(&digest.to_string())
+            .await?
+        {
+            let Ok(name) = repository.parse::<bulwark_oci::RepositoryName>() else {
+                continue;
+            };
+            for media_type in [
+                crate::sbom::CYCLONEDX_MEDIA_TYPE,
+                crate::sbom::SPDX_MEDIA_TYPE,
+            ] {
+                for referrer in self
+                    .metadata
+                    .referrers(&name, digest, Some(media_type), None, MAX_ATTACHED_SBOMS)
+                    .await?
+                {
+                    let generated = referrer
+                        .annotations
+                        .as_deref()
+                        .is_some_and(|a| a.contains(GENERATED_SBOM));
+                    if !generated {
+                        documents
+                            .entry(referrer.digest)
+                            .or_insert_with(|| name.clone());
+                    }
+                }
+            }
+        }
+        // What the files hold, by package URL without qualifiers (an SBOM's tool writes
+        // other ones than the extractors) and by the package advisories name.
+        let held_packages: BTreeSet<PackageVersion> = scanned
+            .components
+            .iter()
+            .filter_map(|c| c.package.clone())
+            .collect();
+        let held_purls: BTreeSet<String> = scanned
+            .components
+            .iter()
+            .filter_map(|c| c.purl.as_deref())
+            .filter_map(|p| bulwark_package::Purl::parse(p).ok())
+            .map(|p| unqualified(&p))
+            .collect();
+        let mut added = Vec::new();
+        for (sbom, repository) in documents.iter().take(MAX_ATTACHED_SBOMS as usize) {
+            let listed = match self.attached_sbom(repository, sbom).await? {
+                Ok(listed) => listed,
+                Err(reason) => {
+                    scanned.warnings.push(format!("sbom:{sbom}: {reason}"));
+                    continue;
+                }
+            };
+            for package in listed {
+                let purl = package.purl.to_string();
+                let advisory_name = sbom_package(&package);
+                let already = held_purls.contains(&unqualified(&package.purl))
+                    || advisory_name
+                        .as_ref()
+                        .is_some_and(|p| held_packages.contains(p));
+                if already {
+                    continue;
+                }
+                added.push(ArtifactComponent {
+                    kind: package.purl.ty().to_owned(),
+                    name: package.name,
+                    version: package.version,
+                    purl: Some(purl),
+                    path: format!("sbom:{sbom}"),
+                    layer_digest: None,
+                    platform: None,
+                    package: advisory_name,
+                });
+            }
+        }
+        // Two SBOMs may list the same package.
+        added.sort_by(|a, b| (&a.purl, &a.path).cmp(&(&b.purl, &b.path)));
+        added.dedup_by(|a, b| a.purl == b.purl);
+        scanned.components.extend(added);
+        Ok(())
+    }
+
+    /// The packages the SBOM referrer `sbom` in `repository` lists, or why it cannot be read.
+    async fn attached_sbom(
+        &self,
+        repository: &bulwark_oci::RepositoryName,
+        sbom: &Digest,
+    ) -> Result<Result<Vec<bulwark_inventory::sbom::ListedPackage>, String>, ServiceError> {
+        let Some(record) = self.metadata.manifest(repository, sbom).await? else {
+            return Ok(Err("not stored".into()));
+        };
+        let manifest = match ParsedManifest::parse(Some(&record.media_type), &record.content) {
+            Ok(manifest) => manifest,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let Some(layer) = manifest.layers.first() else {
+            return Ok(Err("the SBOM artifact has no layer".into()));
+        };
+        let max = bulwark_inventory::sbom::MAX_DOCUMENT_BYTES;
+        match self.blobs.blob_size(&layer.digest).await? {
+            None => return Ok(Err(format!("its document {} is not stored", layer.digest))),
+            Some(size) if size > max as u64 => {
+                return Ok(Err(format!(
+                    "its document is {size} bytes, more than {max}"
+                )));
+            }
+            Some(_) => {}
+        }
+        let Some(mut stream) = self.blobs.read(&layer.digest, None).await? else {
+            return Ok(Err(format!("its document {} is not stored", layer.digest)));
+        };
+        let mut bytes = Vec::new();
+        while let Some(piece) = stream.try_next().await? {
+            bytes.extend_from_slice(&piece);
+        }
+        let listed =
+            tokio::task::spawn_blocking(move || bulwark_inventory::sbom::listed_packages(&bytes))
+                .await
+                .map_err(|e| ServiceError::Task(e.to_string()))?;
+        Ok(listed.map_err(|e| e.to_string()))
     }
 
     /// Whether `repository` has both SBOMs this service generates attached to `digest`.

@@ -766,6 +766,59 @@ async fn indexes_and_failures(backend: Backend) {
     assert_eq!(names(&own, "findings", "id"), ["ALPINE-BWK-1"]);
     assert_eq!(own["os"], "alpine 3.19.1");
 
+    // An SBOM someone attaches to it (here CycloneDX, as `syft … | oras attach` does) is
+    // read as part of its inventory: what it lists and the files lack is added, marked as
+    // found in that SBOM, and matched; what the files hold already is not listed twice.
+    let document = serde_json::to_vec(&json!({
+        "bomFormat": "CycloneDX", "specVersion": "1.5",
+        "components": [
+            {"type": "library", "name": "minimist", "version": "1.2.0", "purl": "pkg:npm/minimist@1.2.0"},
+            {"type": "library", "name": "musl-utils", "version": "1.2.4-r2",
+             "purl": "pkg:apk/alpine/musl-utils@1.2.4-r2?upstream=musl"},
+        ],
+    }))
+    .unwrap();
+    let empty = push_blob(&server, "proj/multi", b"{}").await;
+    let document_digest = push_blob(&server, "proj/multi", &document).await;
+    let sbom = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.cyclonedx+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+        "layers": [{"mediaType": "application/vnd.cyclonedx+json", "digest": document_digest.to_string(),
+                    "size": document.len()}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": sha256(&amd64).to_string(), "size": amd64.len()},
+    }))
+    .unwrap();
+    let sbom_digest = sha256(&sbom);
+    let response = put_manifest(
+        &server,
+        "proj/multi",
+        &sbom_digest.to_string(),
+        OCI_MANIFEST,
+        &sbom,
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let with_sbom = report_when(&server, "proj/multi", &sha256(&amd64).to_string(), |r| {
+        r["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["id"] == "GHSA-bwk-minimist"))
+    })
+    .await;
+    assert_eq!(
+        names(&with_sbom, "components", "name"),
+        ["busybox", "minimist", "musl-utils"]
+    );
+    let listed = with_sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "minimist")
+        .unwrap();
+    assert_eq!(listed["path"], format!("sbom:{sbom_digest}"));
+    assert_eq!(listed["layer"], Value::Null);
+
     // A layer that is no archive fails its scan with the reason; what is stored stays.
     let garbage = gzip(b"this is not a tar archive, though it says it is one; \0\0\0\x01");
     let broken = push_layers(
