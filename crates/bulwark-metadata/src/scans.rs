@@ -816,6 +816,33 @@ impl MetadataStore {
 
     /// Whether pushes to `project` queue scans (true for a project that does not exist:
     /// nothing can be pushed there anyway).
+    /// The installation's random 32-byte key `name`: made by the first node to ask (a race
+    /// between two is settled by the primary key), the same for every node after.
+    pub async fn installation_key(&self, name: &str) -> Result<[u8; 32]> {
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh).map_err(|e| {
+            MetadataError::Database(sqlx::Error::Io(std::io::Error::other(e.to_string())))
+        })?;
+        sqlx::query(
+            "INSERT INTO installation_keys (name, key, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(hex::encode(fresh))
+        .bind(crate::now_millis())
+        .execute(&self.pool)
+        .await?;
+        let stored: String = sqlx::query("SELECT key FROM installation_keys WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(&stored, &mut key)
+            .map_err(|e| MetadataError::Corrupt(format!("installation key {name}: {e}")))?;
+        Ok(key)
+    }
+
     pub async fn scan_on_push(&self, project: &str) -> Result<bool> {
         let row = sqlx::query("SELECT scan_on_push FROM projects WHERE name = $1")
             .bind(project)

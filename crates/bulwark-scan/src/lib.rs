@@ -156,7 +156,21 @@ pub struct LocatedSecret {
     pub layer: Option<usize>,
 }
 
+/// The installation key (`MetadataStore::installation_key`) that leaked secrets'
+/// fingerprints are keyed with wherever they are shown.
+pub const FINGERPRINT_KEY: &str = "secret-fingerprints";
+
 impl Inventory {
+    /// Replaces each secret's fingerprint with one keyed with `key`
+    /// ([`bulwark_secrets::keyed_fingerprint`]): what reports, SBOMs and the database's
+    /// findings show, so that no reader can test guesses of a secret against it.
+    pub fn key_fingerprints(&mut self, key: &[u8; 32]) {
+        for located in &mut self.secrets {
+            located.secret.fingerprint =
+                bulwark_secrets::keyed_fingerprint(key, &located.secret.fingerprint);
+        }
+    }
+
     fn from_parts(
         os: Option<OsRelease>,
         found: impl IntoIterator<Item = (Option<usize>, Component)>,

@@ -115,6 +115,8 @@ pub struct Scanner {
     node: Arc<str>,
     /// Whether an advisory update this node started is still running.
     updating: Arc<std::sync::atomic::AtomicBool>,
+    /// The installation's key for secrets' fingerprints, once read.
+    fingerprint_key: Arc<std::sync::OnceLock<[u8; 32]>>,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -461,6 +463,7 @@ impl Scanner {
             settings: Arc::new(settings),
             node: node.into(),
             updating: Arc::default(),
+            fingerprint_key: Arc::default(),
         }
     }
 
@@ -755,7 +758,8 @@ impl Scanner {
                 digests.push(layer.digest.to_string());
             }
         }
-        let inventory = Inventory::of_image(&read.iter().collect::<Vec<_>>());
+        let mut inventory = Inventory::of_image(&read.iter().collect::<Vec<_>>());
+        inventory.key_fingerprints(&self.fingerprint_key().await?);
         let components = inventory
             .components
             .iter()
@@ -1337,6 +1341,18 @@ impl Scanner {
         let names = self.metadata.matched_package_names().await?;
         let versions = self.metadata.matched_versions_of(&names).await?;
         self.match_packages(versions).await
+    }
+
+    /// The installation's key for secrets' fingerprints (the same on every node).
+    async fn fingerprint_key(&self) -> Result<[u8; 32], ServiceError> {
+        if let Some(key) = self.fingerprint_key.get() {
+            return Ok(*key);
+        }
+        let key = self
+            .metadata
+            .installation_key(crate::FINGERPRINT_KEY)
+            .await?;
+        Ok(*self.fingerprint_key.get_or_init(|| key))
     }
 
     /// The advisory data's state: records per ecosystem and the age of the last import.

@@ -351,6 +351,22 @@ fn looks_binary(content: &[u8]) -> bool {
     memchr::memchr(0, head).is_some()
 }
 
+/// A finding's fingerprint keyed with `key`, a secret of the installation that readers of
+/// reports do not have: 16 hex digits of HMAC-SHA-256 over [`SecretFinding::fingerprint`].
+/// The unkeyed fingerprint is a hash of the secret itself, so a reader could test guesses
+/// of a weak password against it; against the keyed one, only the key's holder can. The
+/// same secret still gets the same keyed fingerprint everywhere the key is the same.
+pub fn keyed_fingerprint(key: &[u8; 32], fingerprint: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(key) else {
+        // A 32-byte key is always accepted by HMAC; no other length reaches here.
+        return String::new();
+    };
+    mac.update(fingerprint.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
 fn fingerprint(rule: &str, secret: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hasher = Sha256::new();

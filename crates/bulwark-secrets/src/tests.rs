@@ -752,6 +752,29 @@ fn django_settings_yield_literal_passwords_only() {
 // ---- Findings, limits, redaction ----
 
 #[test]
+fn keyed_fingerprints_need_the_key() {
+    // The unkeyed fingerprint is the hash of rule and value (what the registry's test
+    // recomputes to show its reports never carry it).
+    let found = Detector::new().scan(
+        "root/.aws/credentials",
+        b"[default]\naws_access_key_id = AKIAZ7Q3RT5WXY2M4BNP\n",
+    );
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].rule, "aws-access-key-id");
+    let raw = fingerprint("aws-access-key-id", b"AKIAZ7Q3RT5WXY2M4BNP");
+    assert_eq!(found[0].fingerprint, raw);
+    let a = keyed_fingerprint(&[1; 32], &raw);
+    assert_eq!(a.len(), 16);
+    assert_eq!(
+        a,
+        keyed_fingerprint(&[1; 32], &raw),
+        "the same under the same key"
+    );
+    assert_ne!(a, keyed_fingerprint(&[2; 32], &raw));
+    assert_ne!(a, raw);
+}
+
+#[test]
 fn fingerprints_identify_the_secret_not_the_place() {
     let token = format!("ghp_{}", fake(BASE62, 36, 110));
     let other = format!("ghp_{}", fake(BASE62, 36, 111));

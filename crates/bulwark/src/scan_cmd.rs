@@ -215,14 +215,23 @@ fn progress_bar(length: u64, message: &str) -> ProgressBar {
     bar
 }
 
+/// What a scan reads from the store: the advisories, and the installation's key for the
+/// fingerprints of leaked secrets (the registry's reports use the same one).
+struct Store {
+    db: bulwark_vulndb::VulnDb,
+    fingerprint_key: [u8; 32],
+}
+
 async fn report(
-    db: &bulwark_vulndb::VulnDb,
+    store: &Store,
     target: String,
     manifest: Option<String>,
     platform: Option<String>,
-    inventory: Inventory,
+    mut inventory: Inventory,
     layers: &[String],
 ) -> anyhow::Result<Report> {
+    inventory.key_fingerprints(&store.fingerprint_key);
+    let db = &store.db;
     let findings = matching::find(db, &inventory).await?;
     let now = jiff::Timestamp::now().to_string();
     Ok(Report {
@@ -261,8 +270,14 @@ pub async fn run(
         ..crate::config::FlagOverrides::default()
     };
     let config = crate::config::Config::load(config_file, &flags)?;
-    let db = bulwark_vulndb::VulnDb::new(crate::open_metadata(&config).await?);
-    let status = db.status().await?;
+    let metadata = crate::open_metadata(&config).await?;
+    let store = Store {
+        fingerprint_key: metadata
+            .installation_key(bulwark_scan::FINGERPRINT_KEY)
+            .await?,
+        db: bulwark_vulndb::VulnDb::new(metadata),
+    };
+    let status = store.db.status().await?;
     let mut reports = Vec::new();
     match target(&args.target)? {
         Target::Layout { dir, tag } => {
@@ -286,7 +301,7 @@ pub async fn run(
                 let digests: Vec<String> = image.layers.iter().map(|d| d.to_string()).collect();
                 reports.push(
                     report(
-                        &db,
+                        &store,
                         args.target.clone(),
                         Some(image.manifest.to_string()),
                         image.platform.clone(),
@@ -316,7 +331,7 @@ pub async fn run(
                 let inventory = Inventory::of_image(&layers.iter().collect::<Vec<_>>());
                 reports.push(
                     report(
-                        &db,
+                        &store,
                         args.target.clone(),
                         name,
                         None,
@@ -329,16 +344,16 @@ pub async fn run(
         }
         Target::Package(file) => {
             let inventory = Inventory::of_package(&file)?;
-            reports.push(report(&db, args.target.clone(), None, None, inventory, &[]).await?);
+            reports.push(report(&store, args.target.clone(), None, None, inventory, &[]).await?);
         }
         Target::Directory(dir) => {
             let inventory =
                 tokio::task::block_in_place(|| Inventory::of_directory(&dir, &Limits::default()))?;
-            reports.push(report(&db, args.target.clone(), None, None, inventory, &[]).await?);
+            reports.push(report(&store, args.target.clone(), None, None, inventory, &[]).await?);
         }
         Target::File(file) => {
             let inventory = Inventory::of_file(&file)?;
-            reports.push(report(&db, args.target.clone(), None, None, inventory, &[]).await?);
+            reports.push(report(&store, args.target.clone(), None, None, inventory, &[]).await?);
         }
     }
     let output = Output {

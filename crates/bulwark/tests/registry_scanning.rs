@@ -353,6 +353,38 @@ async fn pushed_image_is_scanned_and_rematched(backend: Backend) {
         !report.to_string().contains(AWS_KEY),
         "never the whole value"
     );
+    // Its fingerprint is keyed with the installation's key: the standalone scanner on the
+    // same store gives the same one, and no reader can test guesses against it (the
+    // unkeyed hash of the value is nowhere in the report).
+    let cli = server
+        .command()
+        .args([
+            "scan",
+            &format!("oci:{}:1.0", layout.display()),
+            "--format",
+            "json",
+            "--data-dir",
+        ])
+        .arg(&server.data_dir)
+        .output()
+        .unwrap();
+    let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let fingerprint = report["secrets"][0]["fingerprint"].as_str().unwrap();
+    assert_eq!(
+        cli.to_string().matches(fingerprint).count(),
+        1,
+        "the CLI's report has the same fingerprint: {cli:#}"
+    );
+    let unkeyed = {
+        use sha2::Digest as _;
+        let hash = sha2::Sha256::digest(format!("aws-access-key-id\0{AWS_KEY}").as_bytes());
+        hash[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert_ne!(fingerprint, unkeyed);
+    assert!(!report.to_string().contains(&unkeyed));
     let openssl = findings.iter().find(|f| f["id"] == "DSA-BWK-1").unwrap();
     assert_eq!(openssl["kind"], "vulnerability");
     assert_eq!(
