@@ -907,19 +907,6 @@ impl MetadataStore {
     async fn impacted(&self, rows: Vec<AnyRow>) -> Result<Vec<ImpactedArtifact>> {
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let repository: String = row.try_get("repository")?;
-            let digest: String = row.try_get("digest")?;
-            let tags = sqlx::query(
-                "SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id \
-                 WHERE r.name = $1 AND t.manifest_digest = $2 ORDER BY t.name",
-            )
-            .bind(repository.as_str())
-            .bind(digest.as_str())
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()?;
             out.push(ImpactedArtifact {
                 package: PackageVersion {
                     ecosystem: row.try_get("ecosystem")?,
@@ -927,10 +914,39 @@ impl MetadataStore {
                     version: row.try_get("package_version")?,
                 },
                 vulnerability: row.try_get("vulnerability")?,
-                repository,
-                digest,
-                tags,
+                repository: row.try_get("repository")?,
+                digest: row.try_get("digest")?,
+                tags: Vec::new(),
             });
+        }
+        // The tags of every (repository, digest) listed, a few hundred pairs per query.
+        let pairs: BTreeSet<(String, String)> = out
+            .iter()
+            .map(|a| (a.repository.clone(), a.digest.clone()))
+            .collect();
+        let pairs: Vec<(String, String)> = pairs.into_iter().collect();
+        let mut tags: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for chunk in pairs.chunks(CHUNK / 2) {
+            let sql = format!(
+                "SELECT r.name, t.manifest_digest, t.name FROM tags t \
+                 JOIN repositories r ON r.id = t.repository_id \
+                 WHERE (r.name, t.manifest_digest) IN ({}) ORDER BY t.name",
+                row_values(2, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for (repository, digest) in chunk {
+                query = query.bind(repository.as_str()).bind(digest.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                tags.entry((row.try_get(0)?, row.try_get(1)?))
+                    .or_default()
+                    .push(row.try_get(2)?);
+            }
+        }
+        for artifact in &mut out {
+            if let Some(names) = tags.get(&(artifact.repository.clone(), artifact.digest.clone())) {
+                artifact.tags.clone_from(names);
+            }
         }
         Ok(out)
     }
