@@ -1,8 +1,9 @@
 //! Real content, made into a real image in the test and pushed with skopeo: an old `requests`
 //! fetched with `pip download` (installed as pip would, its wheel's `.dist-info` under
 //! site-packages) and the jars Debian's Maven ships (`/usr/share/maven/lib`, with their own
-//! `pom.properties`), matched against the PyPA advisory database of `../shared/data`
-//! imported with `bulwark db import`.
+//! `pom.properties`), matched against the PyPA advisory database and the GitHub advisory
+//! sample of `../shared/data` imported with `bulwark db import`: findings of `requests`
+//! and of Debian's `guava`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -108,6 +109,7 @@ async fn an_old_wheel_and_debian_jars_pushed_with_skopeo() {
         .command()
         .args(["db", "import"])
         .arg(data.join("pypa/pypa-advisory-database-vulns.zip"))
+        .arg(data.join("ghsa/ghsa-osvdev-sample.jsonl"))
         .arg("--data-dir")
         .arg(&server.data_dir)
         .output()
@@ -187,6 +189,27 @@ async fn an_old_wheel_and_debian_jars_pushed_with_skopeo() {
                 .unwrap()
                 .iter()
                 .any(|v| v == fixed),
+            "{finding:#}"
+        );
+    }
+    // Debian's guava is 31.1-jre, which Maven orders before 32.0.0-android: affected by
+    // GHSA-5mg8-w23w-74h3 (CVE-2020-8908) and GHSA-7g45-4rm6-3mm3 (CVE-2023-2976), as
+    // the GitHub records of the sample say.
+    for record in ["GHSA-5mg8-w23w-74h3", "GHSA-7g45-4rm6-3mm3"] {
+        let finding = findings
+            .iter()
+            .find(|f| {
+                f["id"] == record
+                    || f["aliases"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == record))
+            })
+            .unwrap_or_else(|| panic!("{record} not found: {report:#}"));
+        assert_eq!(finding["package"], "com.google.guava:guava");
+        assert_eq!(finding["installed"], "31.1-jre");
+        assert_eq!(
+            finding["fixed"],
+            serde_json::json!(["32.0.0-android"]),
             "{finding:#}"
         );
     }
