@@ -125,6 +125,12 @@ impl MetadataStore {
         Ok(store)
     }
 
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// The embedded default: a SQLite file inside `data_dir`.
     pub async fn open_sqlite_in(data_dir: &std::path::Path) -> Result<Self> {
         std::fs::create_dir_all(data_dir)

@@ -213,6 +213,21 @@ impl Registry {
         }
     }
 
+    /// Whether both stores answer: the metadata database, and the blob back end (asked for
+    /// a blob's size, which reaches the disk or the object store). `Err` names the one that
+    /// does not.
+    pub async fn ready(&self) -> std::result::Result<(), (&'static str, String)> {
+        self.metadata
+            .ping()
+            .await
+            .map_err(|e| ("database", e.to_string()))?;
+        self.blobs
+            .blob_size(&Digest::sha256_of(b""))
+            .await
+            .map_err(|e| ("storage", e.to_string()))?;
+        Ok(())
+    }
+
     /// The blob store, for services that read stored content (the scanner).
     pub fn blobs(&self) -> &BlobStore {
         &self.blobs

@@ -87,6 +87,8 @@ pub struct ScanSettings {
     /// `{base_url}/{ecosystem}/all.zip` for each of `advisory_ecosystems`.
     pub advisory_base_url: String,
     pub advisory_ecosystems: Vec<String>,
+    /// Advisory data older than this is stale: readiness and `db status` warn.
+    pub advisory_max_age: Duration,
 }
 
 impl Default for ScanSettings {
@@ -98,6 +100,7 @@ impl Default for ScanSettings {
             retry_after: Duration::from_secs(10),
             advisory_base_url: bulwark_vulndb::DEFAULT_BASE_URL.into(),
             advisory_ecosystems: Vec::new(),
+            advisory_max_age: Duration::from_secs(48 * 3600),
         }
     }
 }

@@ -143,6 +143,7 @@ macro_rules! endpoint {
     };
 }
 
+const ANYONE: &str = "anyone, without credentials (wrong ones are refused)";
 const ANYONE_SIGNED_IN: &str = "any signed-in caller";
 const ADMIN: &str = "system administrators";
 const SELF_OR_ADMIN: &str = "the user itself (with a full credential) or an administrator";
@@ -154,6 +155,11 @@ fn table() -> Vec<Endpoint> {
     vec![
         endpoint!(GET "/api/v1/openapi.json", "This document", "anyone; invalid credentials are refused",
             paged: false, request: None, answer: Answer::Ok(schema::<serde_json::Value>), get(openapi)),
+        endpoint!(GET "/healthz", "Liveness: the process answers requests", ANYONE,
+            paged: false, request: None, answer: Answer::Ok(schema::<Health>), get(healthz)),
+        endpoint!(GET "/readyz",
+            "Readiness: the metadata database and the blob storage answer (503 when not); the advisory data's age, with a warning past advisory_max_age_hours",
+            ANYONE, paged: false, request: None, answer: Answer::Ok(schema::<Readiness>), get(readyz)),
         endpoint!(GET "/api/v1/me", "Who the caller is", ANYONE_SIGNED_IN,
             paged: false, request: None, answer: Answer::Ok(schema::<Whoami>), get(me)),
         endpoint!(PUT "/api/v1/me/password", "Change one's own password (the current one is required once set)",
@@ -998,6 +1004,87 @@ async fn package_impact(
     Path(purl): Path<String>,
 ) -> ApiResult {
     impact(&state, &caller, ImpactQuery::Purl(purl)).await
+}
+
+// ---- health ----
+
+#[derive(Serialize, JsonSchema)]
+struct Health {
+    status: &'static str,
+}
+
+/// What a load balancer or orchestrator asks before sending traffic.
+#[derive(Serialize, JsonSchema)]
+struct Readiness {
+    ready: bool,
+    /// `ok`, or `unreachable` (the reason is in the server's log).
+    database: &'static str,
+    storage: &'static str,
+    advisories: AdvisoryFreshness,
+    /// What an operator should act on without the node being unready (stale advisories).
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct AdvisoryFreshness {
+    /// Seconds since the last import; absent when nothing was ever imported.
+    age_seconds: Option<u64>,
+    max_age_seconds: u64,
+    stale: bool,
+}
+
+// Credentials are not needed, but wrong ones are refused, as everywhere.
+async fn healthz(Caller(_): Caller) -> ApiResult {
+    ok(Health { status: "ok" })
+}
+
+/// Unready only when a store does not answer: stale advisory data is a warning, since taking
+/// every node out of service over it would stop pulls, not make them safer.
+async fn readyz(State(state): State<AppState>, Caller(_): Caller) -> ApiResult {
+    let mut readiness = Readiness {
+        ready: true,
+        database: "ok",
+        storage: "ok",
+        advisories: AdvisoryFreshness {
+            age_seconds: None,
+            max_age_seconds: state.scanner.settings().advisory_max_age.as_secs(),
+            stale: true,
+        },
+        warnings: Vec::new(),
+    };
+    if let Err((store, error)) = state.registry.ready().await {
+        tracing::error!(store, %error, "readiness: a store does not answer");
+        readiness.ready = false;
+        match store {
+            "database" => readiness.database = "unreachable",
+            _ => readiness.storage = "unreachable",
+        }
+    }
+    if readiness.database == "ok" {
+        match state.scanner.advisory_status().await {
+            Ok(status) => {
+                let age = status.last_import.map(|i| i.age_seconds);
+                readiness.advisories.age_seconds = age;
+                readiness.advisories.stale =
+                    age.is_none_or(|age| age > readiness.advisories.max_age_seconds);
+            }
+            Err(error) => tracing::warn!(%error, "readiness: reading the advisory status failed"),
+        }
+    }
+    if readiness.advisories.stale {
+        readiness.warnings.push(match readiness.advisories.age_seconds {
+            Some(age) => format!(
+                "the advisory data is {age} s old, older than advisory_max_age_hours allows: run `bulwark db update` or POST /api/v1/advisories/update"
+            ),
+            None => "no advisory data was ever imported: scans find no vulnerabilities until `bulwark db update` runs".to_owned(),
+        });
+    }
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok((status, axum::Json(readiness)).into_response())
 }
 
 // ---- advisory data ----

@@ -204,6 +204,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ScanSettings {
             advisory_base_url: config.advisory_base_url.clone(),
             advisory_ecosystems: config.advisory_ecosystems.clone(),
+            advisory_max_age: Duration::from_secs(
+                config.advisory_max_age_hours.saturating_mul(3600),
+            ),
             ..ScanSettings::default()
         },
         background.node(),

@@ -32,7 +32,7 @@ async fn document_matches_the_router(backend: Backend) {
             .sum::<usize>(),
         bulwark_server::endpoints()
             .iter()
-            .filter(|(_, path)| path.starts_with("/api/"))
+            .filter(|(_, path)| !path.starts_with("/v2") && !path.starts_with("/auth/"))
             .count(),
         "the document lists every management endpoint"
     );

@@ -144,6 +144,7 @@ fn expected(endpoint: (&str, &str), who: Caller, public: bool) -> Expect {
         ("GET", "/api/v1/vulnerabilities/{id}/impact")
         | ("GET", "/api/v1/packages/{purl}/impact") => allow_if(signed_in),
         ("GET", "/api/v1/advisories") => allow_if(signed_in),
+        ("GET", "/healthz") | ("GET", "/readyz") => Expect::Allow,
         ("POST", "/api/v1/advisories/import")
         | ("POST", "/api/v1/advisories/update")
         | ("POST", "/api/v1/advisories/rematch") => allow_if(system),
@@ -525,6 +526,7 @@ async fn request_for(
             None,
         ),
         "/api/v1/advisories" => ("/api/v1/advisories".to_owned(), None),
+        "/healthz" | "/readyz" => (endpoint.1.to_owned(), None),
         "/api/v1/advisories/import" => (
             "/api/v1/advisories/import".to_owned(),
             Some((

@@ -336,6 +336,34 @@ async fn advisories_through_the_api(backend: Backend) {
     )
     .await;
     assert_eq!(status["records"], 0);
+    // Ready (both stores answer), with a warning: no advisory data yet.
+    let readiness = |server: &TestServer| {
+        let url = server.url("/readyz");
+        async move {
+            let response = common::anonymous_client().get(url).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let ready = readiness(&server).await;
+    assert_eq!(
+        (&ready["ready"], &ready["database"], &ready["storage"]),
+        (&Value::Bool(true), &Value::from("ok"), &Value::from("ok"))
+    );
+    assert_eq!(ready["advisories"]["stale"], true);
+    assert!(
+        ready["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("no advisory data"),
+        "{ready:#}"
+    );
+    let alive = common::anonymous_client()
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alive.status(), 200);
 
     let record = std::fs::read(fixtures().join("osv/crates/RUSTSEC-2020-0071.json")).unwrap();
     let upload = |client: reqwest::Client, media_type: &'static str| {
@@ -363,6 +391,10 @@ async fn advisories_through_the_api(backend: Backend) {
         (Some(1), Some("upload")),
         "{reports:#}"
     );
+
+    let ready = readiness(&server).await;
+    assert_eq!(ready["advisories"]["stale"], false, "{ready:#}");
+    assert_eq!(ready["warnings"], serde_json::json!([]));
 
     // A signed-in user who is not an administrator may read the status, not change it.
     common::api(
