@@ -14,6 +14,8 @@ command -v podman >/dev/null || need_apt+=(podman)
 command -v rpmbuild >/dev/null || need_apt+=(rpm)
 command -v db5.3_load >/dev/null || need_apt+=(db5.3-util)
 command -v go >/dev/null || need_apt+=(golang-go)
+# npm packs the old npm packages the real-content test makes an image of.
+command -v npm >/dev/null || need_apt+=(npm)
 if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need_apt+=(postgresql)
 fi

@@ -33,6 +33,7 @@
 //! ```
 
 mod index;
+pub mod nodejs_wg;
 pub mod osv;
 mod range;
 mod record;

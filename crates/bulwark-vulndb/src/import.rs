@@ -260,6 +260,13 @@ fn read_and_parse(
     Ok(())
 }
 
+/// Whether a JSON record names the fields of the Node.js security working group's format
+/// (a byte search, so OSV records pay no second parse).
+fn looks_like_nodejs_wg(bytes: &[u8]) -> bool {
+    let has = |needle: &[u8]| memchr::memmem::find(bytes, needle).is_some();
+    has(b"\"module_name\"") && has(b"\"vulnerable_versions\"")
+}
+
 /// Parses and checks one record and derives what it is stored and found by.
 fn to_stored(raw: RawRecord) -> Result<AdvisoryRecord, MalformedRecord> {
     let malformed = |id: Option<String>, message: String| MalformedRecord {
@@ -271,6 +278,22 @@ fn to_stored(raw: RawRecord) -> Result<AdvisoryRecord, MalformedRecord> {
         .bytes
         .as_ref()
         .map_err(|reason| malformed(None, reason.clone()))?;
+    // A Node.js security working group record is turned into OSV first (and stored so).
+    let converted = match raw.format {
+        Format::Json if looks_like_nodejs_wg(bytes) => {
+            let value: serde_json::Value = serde_json::from_slice(bytes)
+                .map_err(|error| malformed(None, error.to_string()))?;
+            if bulwark_advisory::nodejs_wg::is_nodejs_wg(&value) {
+                let osv = bulwark_advisory::nodejs_wg::to_osv(value)
+                    .map_err(|error| malformed(None, error.to_string()))?;
+                Some(osv.to_string().into_bytes())
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    let bytes = converted.as_deref().unwrap_or(bytes);
     let parsed = match raw.format {
         Format::Json => parse_json(bytes),
         Format::Yaml => parse_yaml(bytes),
@@ -292,8 +315,8 @@ fn to_stored(raw: RawRecord) -> Result<AdvisoryRecord, MalformedRecord> {
     let modified = micros(vulnerability.modified.instant())
         .ok_or_else(|| malformed(id.clone(), "modified is not a timestamp".into()))?;
     let withdrawn = micros(vulnerability.withdrawn.as_ref().and_then(|w| w.instant()));
-    let record = match (raw.format, raw.bytes) {
-        (Format::Json, Ok(bytes)) => String::from_utf8(bytes).ok(),
+    let record = match (raw.format, converted, raw.bytes) {
+        (Format::Json, Some(osv), _) | (Format::Json, None, Ok(osv)) => String::from_utf8(osv).ok(),
         _ => None,
     };
     let record = match record {

@@ -1,9 +1,9 @@
 //! Real content, made into a real image in the test and pushed with skopeo: an old `requests`
 //! fetched with `pip download` (installed as pip would, its wheel's `.dist-info` under
-//! site-packages) and the jars Debian's Maven ships (`/usr/share/maven/lib`, with their own
-//! `pom.properties`), matched against the PyPA advisory database and the GitHub advisory
-//! sample of `../shared/data` imported with `bulwark db import`: findings of `requests`
-//! and of Debian's `guava`.
+//! site-packages), an old `lodash` fetched with `npm pack` (under `node_modules`) and the jars Debian's Maven ships (`/usr/share/maven/lib`, with their own
+//! `pom.properties`), matched against the PyPA advisory database, the GitHub advisory
+//! sample and the Node.js security working group's records of `../shared/data` imported with
+//! `bulwark db import`: findings of `requests`, `lodash` and Debian's `guava`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -80,6 +80,44 @@ async fn an_old_wheel_and_debian_jars_pushed_with_skopeo() {
             std::fs::read(&entry).unwrap(),
         ));
     }
+    // An old lodash from the npm registry (`npm pack`), installed as npm lays it out.
+    let packs = work.path().join("packs");
+    std::fs::create_dir_all(&packs).unwrap();
+    run(
+        "npm",
+        &[
+            "pack",
+            "lodash@4.17.4",
+            "--silent",
+            "--pack-destination",
+            packs.to_str().unwrap(),
+        ],
+    );
+    let tarball = packs.join("lodash-4.17.4.tgz");
+    let unpacked = work.path().join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    run(
+        "tar",
+        &[
+            "-xzf",
+            tarball.to_str().unwrap(),
+            "-C",
+            unpacked.to_str().unwrap(),
+        ],
+    );
+    let package = unpacked.join("package");
+    for entry in walk(&package) {
+        let relative = entry
+            .strip_prefix(&package)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        python.push((
+            format!("srv/app/node_modules/lodash/{relative}"),
+            std::fs::read(&entry).unwrap(),
+        ));
+    }
     let mut jars = Vec::new();
     for name in ["commons-io.jar", "commons-lang3.jar", "guava.jar"] {
         let path = PathBuf::from("/usr/share/maven/lib").join(name);
@@ -110,6 +148,7 @@ async fn an_old_wheel_and_debian_jars_pushed_with_skopeo() {
         .args(["db", "import"])
         .arg(data.join("pypa/pypa-advisory-database-vulns.zip"))
         .arg(data.join("ghsa/ghsa-osvdev-sample.jsonl"))
+        .arg(data.join("npm-nodejs-security-wg/nodejs-security-wg-npm.jsonl"))
         .arg("--data-dir")
         .arg(&server.data_dir)
         .output()
@@ -191,6 +230,23 @@ async fn an_old_wheel_and_debian_jars_pushed_with_skopeo() {
                 .any(|v| v == fixed),
             "{finding:#}"
         );
+    }
+    // lodash 4.17.4 is affected by CVE-2018-3721 (NSWG-ECO-368, `<4.17.5`) and
+    // CVE-2018-16487 (NSWG-ECO-493, `<4.17.11`), as the Node.js security working group's
+    // records say (their own format, turned into OSV at import).
+    for (record, fixed) in [("NSWG-ECO-368", "4.17.5"), ("NSWG-ECO-493", "4.17.11")] {
+        let finding = findings
+            .iter()
+            .find(|f| {
+                f["id"] == record
+                    || f["aliases"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == record))
+            })
+            .unwrap_or_else(|| panic!("{record} not found: {report:#}"));
+        assert_eq!(finding["package"], "lodash");
+        assert_eq!(finding["installed"], "4.17.4");
+        assert_eq!(finding["fixed"], serde_json::json!([fixed]), "{finding:#}");
     }
     // Debian's guava is 31.1-jre, which Maven orders before 32.0.0-android: affected by
     // GHSA-5mg8-w23w-74h3 (CVE-2020-8908) and GHSA-7g45-4rm6-3mm3 (CVE-2023-2976), as
