@@ -15,8 +15,8 @@ use std::time::Duration;
 use bulwark_blobstore::BlobStore;
 use bulwark_layer::Limits;
 use bulwark_metadata::{
-    ArtifactComponent, ArtifactSecret, EventKind, Finished, MetadataStore, PackageFinding,
-    PackageVersion, ScanStatus, now_millis,
+    ArtifactComponent, ArtifactSecret, EventKind, Finished, ManifestSummary, MetadataStore,
+    PackageFinding, PackageVersion, ScanStatus, now_millis,
 };
 use bulwark_oci::{Digest, ManifestKind, ParsedManifest};
 use bulwark_package::PackageKey;
@@ -35,6 +35,8 @@ const FEED: &str = "scanner";
 const REMATCHED_IMPORT: &str = "rematched_import";
 /// The annotation that marks an SBOM referrer this service made.
 const GENERATED_SBOM: &str = "dev.bulwark.sbom";
+/// Referrers of an artifact read per repository when looking for SBOMs, at most.
+const MAX_REFERRERS_READ: u32 = 200;
 /// SBOM referrers of one artifact read as part of its inventory, at most.
 const MAX_ATTACHED_SBOMS: u32 = 16;
 /// Packages matched per read of the advisories and per transaction.
@@ -377,6 +379,28 @@ fn package_title(layer: &bulwark_oci::Descriptor) -> Option<&str> {
     bulwark_inventory::is_package_file(title).then_some(title.as_str())
 }
 
+/// Whether a referrer is an SBOM this service made.
+fn is_generated(referrer: &ManifestSummary) -> bool {
+    referrer
+        .annotations
+        .as_deref()
+        .is_some_and(|a| a.contains(GENERATED_SBOM))
+}
+
+/// Whether both SBOMs this service makes are among `referrers`.
+fn has_generated_sboms(referrers: &[ManifestSummary]) -> bool {
+    [
+        crate::sbom::CYCLONEDX_MEDIA_TYPE,
+        crate::sbom::SPDX_MEDIA_TYPE,
+    ]
+    .iter()
+    .all(|media_type| {
+        referrers
+            .iter()
+            .any(|r| r.artifact_type.as_deref() == Some(*media_type) && is_generated(r))
+    })
+}
+
 /// Whether a manifest is an SBOM attached to an artifact by someone other than this service.
 fn is_user_sbom(manifest: &ParsedManifest) -> bool {
     let sbom = manifest.artifact_type.as_deref().is_some_and(|t| {
@@ -622,9 +646,12 @@ impl Scanner {
                 .parse()
                 .map_err(|e| ServiceError::Unscannable(format!("digest {digest:?}: {e}")))?;
             let mut scanned = self.scanned(&parsed, 0).await?;
-            if scanned.describable {
-                self.add_attached_sboms(&parsed, &mut scanned).await?;
-            }
+            let sboms = if scanned.describable {
+                self.sbom_referrers(&parsed).await?
+            } else {
+                Vec::new()
+            };
+            self.add_attached_sboms(&sboms, &mut scanned).await?;
             self.match_new(&scanned.components).await?;
             fault("scan::before_finish").await?;
             let finished = self
@@ -648,10 +675,10 @@ impl Scanner {
                     "a scan's claim was lost before it finished; dropped"
                 ),
                 Finished::Unchanged if scanned.describable => {
-                    self.attach_sboms(&parsed, false).await?;
+                    self.attach_sboms(&parsed, false, &sboms).await?;
                 }
                 Finished::Stored if scanned.describable => {
-                    self.attach_sboms(&parsed, true).await?;
+                    self.attach_sboms(&parsed, true, &sboms).await?;
                 }
                 Finished::Unchanged | Finished::Stored => {}
             }
@@ -938,17 +965,18 @@ impl Scanner {
     ///
     /// When the inventory is `changed`, every repository gets the new documents; otherwise
     /// only a repository that has none of them yet (the artifact was pushed there since).
-    async fn attach_sboms(&self, digest: &Digest, changed: bool) -> Result<(), ServiceError> {
+    async fn attach_sboms(
+        &self,
+        digest: &Digest,
+        changed: bool,
+        sboms: &[(bulwark_oci::RepositoryName, Vec<ManifestSummary>)],
+    ) -> Result<(), ServiceError> {
         let key = digest.to_string();
-        let mut repositories = Vec::new();
-        for repository in self.metadata.repositories_with_manifest(&key).await? {
-            let Ok(name) = repository.parse::<bulwark_oci::RepositoryName>() else {
-                continue;
-            };
-            if changed || !self.has_generated_sboms(&name, digest).await? {
-                repositories.push(name);
-            }
-        }
+        let repositories: Vec<&bulwark_oci::RepositoryName> = sboms
+            .iter()
+            .filter(|(_, referrers)| changed || !has_generated_sboms(referrers))
+            .map(|(name, _)| name)
+            .collect();
         if repositories.is_empty() {
             return Ok(());
         }
@@ -1036,7 +1064,7 @@ impl Scanner {
                 (bytes, serde_json::to_vec(&manifest).unwrap_or_default())
             })
             .collect();
-        for name in &repositories {
+        for &name in &repositories {
             for (bytes, manifest) in &referrers {
                 let manifest_digest = Digest::sha256_of(manifest);
                 // The same inventory gives the same bytes: attached already, nothing to do.
@@ -1072,38 +1100,17 @@ impl Scanner {
     /// `sbom:<the SBOM's digest>`. An SBOM that cannot be read is a warning, not a failure.
     async fn add_attached_sboms(
         &self,
-        digest: &Digest,
+        sboms: &[(bulwark_oci::RepositoryName, Vec<ManifestSummary>)],
         scanned: &mut Scanned,
     ) -> Result<(), ServiceError> {
-        let mut documents: BTreeMap<Digest, bulwark_oci::RepositoryName> = BTreeMap::new();
-        for repository in self
-            .metadata
-            .repositories_with_manifest(&digest.to_string())
-            .await?
-        {
-            let Ok(name) = repository.parse::<bulwark_oci::RepositoryName>() else {
-                continue;
-            };
-            for media_type in [
-                crate::sbom::CYCLONEDX_MEDIA_TYPE,
-                crate::sbom::SPDX_MEDIA_TYPE,
-            ] {
-                for referrer in self
-                    .metadata
-                    .referrers(&name, digest, Some(media_type), None, MAX_ATTACHED_SBOMS)
-                    .await?
-                {
-                    let generated = referrer
-                        .annotations
-                        .as_deref()
-                        .is_some_and(|a| a.contains(GENERATED_SBOM));
-                    if !generated {
-                        documents
-                            .entry(referrer.digest)
-                            .or_insert_with(|| name.clone());
-                    }
-                }
+        let mut documents: BTreeMap<Digest, &bulwark_oci::RepositoryName> = BTreeMap::new();
+        for (name, referrers) in sboms {
+            for referrer in referrers.iter().filter(|r| !is_generated(r)) {
+                documents.entry(referrer.digest.clone()).or_insert(name);
             }
+        }
+        if documents.is_empty() {
+            return Ok(());
         }
         // What the files hold, by package URL without qualifiers (an SBOM's tool writes
         // other ones than the extractors) and by the package advisories name.
@@ -1197,31 +1204,35 @@ impl Scanner {
         Ok(listed.map_err(|e| e.to_string()))
     }
 
-    /// Whether `repository` has both SBOMs this service generates attached to `digest`.
-    async fn has_generated_sboms(
+    /// The SBOM referrers (CycloneDX and SPDX) of `digest` in each repository holding it: one
+    /// query per repository, shared by reading users' SBOMs and attaching this service's.
+    async fn sbom_referrers(
         &self,
-        repository: &bulwark_oci::RepositoryName,
         digest: &Digest,
-    ) -> Result<bool, ServiceError> {
-        for media_type in [
-            crate::sbom::CYCLONEDX_MEDIA_TYPE,
-            crate::sbom::SPDX_MEDIA_TYPE,
-        ] {
-            let attached = self
+    ) -> Result<Vec<(bulwark_oci::RepositoryName, Vec<ManifestSummary>)>, ServiceError> {
+        let mut found = Vec::new();
+        for repository in self
+            .metadata
+            .repositories_with_manifest(&digest.to_string())
+            .await?
+        {
+            let Ok(name) = repository.parse::<bulwark_oci::RepositoryName>() else {
+                continue;
+            };
+            let referrers = self
                 .metadata
-                .referrers(repository, digest, Some(media_type), None, 100)
-                .await?;
-            let generated = attached.iter().any(|referrer| {
-                referrer
-                    .annotations
-                    .as_deref()
-                    .is_some_and(|a| a.contains(GENERATED_SBOM))
-            });
-            if !generated {
-                return Ok(false);
-            }
+                .referrers(&name, digest, None, None, MAX_REFERRERS_READ)
+                .await?
+                .into_iter()
+                .filter(|r| {
+                    r.artifact_type.as_deref().is_some_and(|t| {
+                        t == crate::sbom::CYCLONEDX_MEDIA_TYPE || t == crate::sbom::SPDX_MEDIA_TYPE
+                    })
+                })
+                .collect();
+            found.push((name, referrers));
         }
-        Ok(true)
+        Ok(found)
     }
 
     /// Stores `bytes` as blob `digest` in `repository` (linking it, if already stored).
