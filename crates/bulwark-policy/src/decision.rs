@@ -166,9 +166,23 @@ impl Decision {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        format!("{head}: {body} — see bulwark report {report_ref}")
+        let message = format!("{head}: {body} — see bulwark report {report_ref}");
+        // Paths, package names and scan failure reasons come from the artifact: a newline
+        // or an escape sequence must not reach the puller's terminal or log as such.
+        let mut safe: String = message
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .take(MAX_DENIAL_CHARS)
+            .collect();
+        if message.chars().count() > MAX_DENIAL_CHARS {
+            safe.push('…');
+        }
+        safe
     }
 }
+
+/// A denial message is cut at this many characters (clients show it on one line).
+const MAX_DENIAL_CHARS: usize = 1_000;
 
 /// Decides on `facts` under `policy` (already [`Policy::effective`]) at `now_ms`.
 /// `exceptions` may hold any exceptions (scope and expiry are checked here); `vex` the

@@ -21,7 +21,7 @@
 //! block_secrets = true
 //! secret_severity = "high"         # … only secrets at or above this (absent: any)
 //! require_signature = true
-//! trusted_keys = ["SHA256:3kN1…"]  # absent: any verified signature
+//! trusted_keys = ["sha256:5f1e…"]  # key fingerprints; absent: any verified signature
 //! max_match_age_hours = 24         # advisory match must be this fresh
 //! immutable_tags = ["v*", "release-*"]
 //! ```
@@ -56,7 +56,14 @@ pub const MAX_IMMUTABLE_TAG_PATTERNS: usize = 256;
 pub const MAX_TRUSTED_KEYS: usize = 256;
 
 const MAX_NAME_LEN: usize = 64;
-const MAX_KEY_LEN: usize = 512;
+/// A trusted key is named by its fingerprint, `sha256:` and the 64 hex digits of the SHA-256
+/// of its SubjectPublicKeyInfo, exactly as `bulwark-signature` computes it: one spelling
+/// per key, so that comparing two lists (the system's and a project's) is comparing keys.
+fn is_key_fingerprint(key: &str) -> bool {
+    key.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
 
 /// Why a policy document was refused.
 #[derive(Debug, Error)]
@@ -248,12 +255,14 @@ impl Policy {
                     format!("more than {MAX_TRUSTED_KEYS} keys"),
                 ));
             }
-            if let Some(key) = keys.iter().find(|key| {
-                key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_whitespace)
-            }) {
+            if let Some(key) = keys.iter().find(|key| !is_key_fingerprint(key)) {
+                let shown: String = key.chars().take(80).collect();
                 return Err(invalid(
                     "trusted_keys",
-                    format!("{key:?} is not a key id (1 to {MAX_KEY_LEN} bytes, no whitespace)"),
+                    format!(
+                        "{shown:?} is not a key fingerprint: `sha256:` and 64 lower-case hex \
+                         digits (the SHA-256 of the key's DER SubjectPublicKeyInfo)"
+                    ),
                 ));
             }
         }
@@ -498,7 +507,7 @@ quarantine_wait_ms = 3000
 block_secrets = true
 secret_severity = "high"
 require_signature = true
-trusted_keys = ["SHA256:team-key"]
+trusted_keys = ["sha256:abababababababababababababababababababababababababababababababab"]
 max_match_age_hours = 24
 immutable_tags = ["v*", "release-*"]
 "#;
@@ -515,7 +524,7 @@ quarantine_wait_ms: 3000
 block_secrets: true
 secret_severity: high
 require_signature: true
-trusted_keys: ["SHA256:team-key"]
+trusted_keys: ["sha256:abababababababababababababababababababababababababababababababab"]
 max_match_age_hours: 24
 immutable_tags:
   - "v*"
@@ -538,7 +547,13 @@ immutable_tags:
         assert_eq!(toml.fix_older_than_days, Some(14));
         assert_eq!(toml.quarantine_wait_ms(), 3000);
         assert_eq!(toml.secret_severity, Some(Severity::High));
-        assert_eq!(toml.trusted_keys, Some(vec!["SHA256:team-key".to_owned()]));
+        assert_eq!(
+            toml.trusted_keys,
+            Some(vec![
+                "sha256:abababababababababababababababababababababababababababababababab"
+                    .to_owned()
+            ])
+        );
         assert_eq!(toml.immutable_tags, vec!["v*", "release-*"]);
         assert_eq!(Policy::parse_yaml(FULL_YAML).unwrap(), toml);
     }
@@ -549,6 +564,23 @@ immutable_tags:
         let written = full.to_toml().unwrap();
         assert_eq!(Policy::parse_toml(&written).unwrap(), full);
         assert_eq!(policy().to_toml().unwrap().trim(), "version = 1");
+    }
+
+    #[test]
+    fn trusted_keys_are_fingerprints() {
+        for bad in ["SHA256:team-key", "sha256:AB", "team-key", ""] {
+            let text = format!("version = 1\ntrusted_keys = [\"{bad}\"]\n");
+            let error = Policy::parse_toml(&text).unwrap_err();
+            assert!(
+                error.to_string().contains("not a key fingerprint"),
+                "{error}"
+            );
+        }
+        let good = format!(
+            "version = 1\ntrusted_keys = [\"sha256:{}\"]\n",
+            "0f".repeat(32)
+        );
+        assert!(Policy::parse_toml(&good).is_ok());
     }
 
     #[test]

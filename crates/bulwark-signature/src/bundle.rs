@@ -141,8 +141,13 @@ pub fn verify_bundle(
         bundle_json.len(),
         MAX_BUNDLE_BYTES,
     )?;
-    let bundle: BundleJson = serde_json::from_slice(bundle_json)
-        .map_err(|error| malformed(format!("not a bundle JSON document: {error}")))?;
+    let bundle: BundleJson = serde_json::from_slice(bundle_json).map_err(|error| {
+        // serde quotes offending values whole: a hostile document's could be huge.
+        malformed(format!(
+            "not a bundle JSON document: {}",
+            crate::excerpt(&error.to_string())
+        ))
+    })?;
 
     let media_type = bundle
         .media_type

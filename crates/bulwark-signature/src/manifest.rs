@@ -78,8 +78,13 @@ fn parse_manifest(manifest_json: &[u8]) -> Result<ManifestJson, SignatureError> 
         manifest_json.len(),
         MAX_MANIFEST_BYTES,
     )?;
-    let manifest: ManifestJson = serde_json::from_slice(manifest_json)
-        .map_err(|error| malformed(format!("not an OCI manifest JSON document: {error}")))?;
+    let manifest: ManifestJson = serde_json::from_slice(manifest_json).map_err(|error| {
+        // serde quotes offending values whole: a hostile document's could be huge.
+        malformed(format!(
+            "not an OCI manifest JSON document: {}",
+            crate::excerpt(&error.to_string())
+        ))
+    })?;
     let layers = manifest.layers.as_ref().map_or(0, Vec::len);
     check_size("manifest", "layers", layers, MAX_SIGNATURE_LAYERS)?;
     Ok(manifest)

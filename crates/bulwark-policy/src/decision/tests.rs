@@ -756,7 +756,10 @@ fn arb_severity() -> impl Strategy<Value = Severity> {
 
 fn arb_keys() -> impl Strategy<Value = Option<Vec<String>>> {
     proptest::option::of(proptest::collection::vec(
-        prop_oneof![Just("k1".to_owned()), Just("k2".to_owned())],
+        prop_oneof![
+            Just(format!("sha256:{}", "1".repeat(64))),
+            Just(format!("sha256:{}", "2".repeat(64)))
+        ],
         0..3,
     ))
 }
@@ -882,4 +885,23 @@ proptest! {
     ) {
         prop_assert!(Policy::effective(&system, &project).validate().is_ok());
     }
+}
+
+#[test]
+fn denial_messages_carry_no_control_characters_from_the_artifact() {
+    let mut facts = facts(vec![]);
+    facts.secrets.push(SecretFact {
+        rule: "aws-access-key-id".into(),
+        path: "app/\u{1b}[31mred\nnext".into(),
+        severity: Severity::High,
+    });
+    let policy = Policy {
+        block_secrets: Some(true),
+        ..Policy::default()
+    };
+    let decision = decide(&facts, &policy, &[], &[], NOW);
+    assert!(!decision.allowed);
+    let message = decision.denial_message("team/app@sha256:abc");
+    assert!(!message.chars().any(char::is_control), "{message:?}");
+    assert!(message.contains("red?next"), "{message}");
 }

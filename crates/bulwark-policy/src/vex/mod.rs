@@ -188,7 +188,8 @@ pub enum VexError {
     TooLarge { size: usize, max: usize },
     #[error("VEX document has more than {max} statements")]
     TooManyStatements { max: usize },
-    #[error("VEX document is not valid JSON of its format: {0}")]
+    // serde quotes offending values whole: a hostile document's could be huge.
+    #[error("VEX document is not valid JSON of its format: {}", excerpt(&.0.to_string()))]
     Json(#[from] serde_json::Error),
     #[error("not a VEX document Bulwark reads (expected OpenVEX, CycloneDX 1.4+ or CSAF 2.0 JSON)")]
     UnknownFormat,
@@ -325,6 +326,17 @@ pub(crate) fn source_label(author: Option<&str>, id: Option<&str>, format: VexFo
     }
 }
 
+/// At most 200 characters of `text`, marked when cut.
+fn excerpt(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(200).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,6 +445,14 @@ mod tests {
         assert!(matches!(parse_vex(b"{}"), Err(VexError::UnknownFormat)));
         assert!(matches!(parse_vex(b"[1, 2]"), Err(VexError::UnknownFormat)));
         assert!(matches!(parse_vex(b"not json"), Err(VexError::Json(_))));
+        // An error quotes no more than an excerpt of a hostile value.
+        let huge = format!(
+            r#"{{"@context": "https://openvex.dev/ns/v0.2.0", "statements": [{{"status": 1, "vulnerability": "{}"}}], "timestamp": ["{}"]}}"#,
+            "A".repeat(100_000),
+            "B".repeat(100_000)
+        );
+        let error = parse_vex(huge.as_bytes()).unwrap_err().to_string();
+        assert!(error.len() < 1_000, "{}", error.len());
         let with_bom = b"\xEF\xBB\xBF{\"bomFormat\": \"CycloneDX\", \"specVersion\": \"1.5\"}";
         assert!(parse_vex(with_bom).unwrap().is_empty());
     }

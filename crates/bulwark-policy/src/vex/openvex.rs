@@ -42,6 +42,9 @@ struct Statement {
     last_updated: Option<String>,
     #[serde(default)]
     products: Vec<ComponentField>,
+    /// OpenVEX v0.0.x: subcomponents of the statement, for every one of its products.
+    #[serde(default)]
+    subcomponents: Vec<ComponentField>,
     status: String,
     #[serde(default)]
     justification: Option<String>,
@@ -125,23 +128,28 @@ impl ComponentField {
         }
     }
 
-    fn subcomponent_purls(&self) -> Vec<String> {
-        let ComponentField::Component(component) = self else {
-            return Vec::new();
-        };
-        let mut purls: Vec<String> = component
-            .subcomponents
-            .iter()
-            .flat_map(ComponentField::products)
-            .filter_map(|product| match product {
-                Product::Purl(purl) => Some(purl),
-                Product::Digest(_) => None,
-            })
-            .collect();
-        purls.sort();
-        purls.dedup();
-        purls
+    /// The subcomponents this product entry declares (whether or not they can be named).
+    fn declared_subcomponents(&self) -> &[ComponentField] {
+        match self {
+            ComponentField::Component(component) => &component.subcomponents,
+            ComponentField::Id(_) => &[],
+        }
     }
+}
+
+/// The package URLs among `subcomponents`.
+fn subcomponent_purls(subcomponents: &[&ComponentField]) -> Vec<String> {
+    let mut purls: Vec<String> = subcomponents
+        .iter()
+        .flat_map(|s| s.products())
+        .filter_map(|product| match product {
+            Product::Purl(purl) => Some(purl),
+            Product::Digest(_) => None,
+        })
+        .collect();
+    purls.sort();
+    purls.dedup();
+    purls
 }
 
 pub(super) fn parse(value: Value, out: &mut Statements) -> Result<(), VexError> {
@@ -205,9 +213,19 @@ pub(super) fn parse(value: Value, out: &mut Statements) -> Result<(), VexError> 
             if products.is_empty() {
                 continue;
             }
-            let subcomponents = product.subcomponent_purls();
-            if subcomponents.is_empty() {
+            let declared: Vec<&ComponentField> = product
+                .declared_subcomponents()
+                .iter()
+                .chain(&statement.subcomponents)
+                .collect();
+            let subcomponents = subcomponent_purls(&declared);
+            if declared.is_empty() {
                 whole.extend(products);
+            } else if subcomponents.is_empty() {
+                // Subcomponents this model cannot name (a CPE, a bare hash) narrow the
+                // statement to something it cannot match: it applies to nothing, rather
+                // than to the whole product.
+                continue;
             } else {
                 out.push(make(products, subcomponents))?;
             }
@@ -289,6 +307,32 @@ mod tests {
   ]
 }}"#
         )
+    }
+
+    /// A statement narrowed to subcomponents it cannot name applies to nothing; v0.0.x
+    /// statement-level subcomponents narrow every product of the statement.
+    #[test]
+    fn subcomponents_narrow_and_never_widen() {
+        let document = format!(
+            r#"{{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "x", "author": "a",
+                "timestamp": "2023-01-08T18:02:03Z", "version": 1, "statements": [
+                {{"vulnerability": {{"name": "CVE-1"}}, "status": "not_affected",
+                  "justification": "component_not_present",
+                  "products": [{{"@id": "pkg:oci/app@{IMAGE}",
+                                 "subcomponents": [{{"@id": "cpe:2.3:a:openssl:openssl:3.0:*:*:*:*:*:*:*"}}]}}]}},
+                {{"vulnerability": "CVE-2", "status": "not_affected",
+                  "justification": "component_not_present",
+                  "products": ["pkg:oci/app@{IMAGE}"],
+                  "subcomponents": ["pkg:apk/alpine/openssl"]}}]}}"#
+        );
+        let statements = parse_vex(document.as_bytes()).unwrap();
+        let facts = facts();
+        let openssl = finding("CVE-1", "pkg:apk/alpine/openssl@3.0.0-r0");
+        let zlib = finding("CVE-2", "pkg:apk/alpine/zlib@1.3-r0");
+        let openssl2 = finding("CVE-2", "pkg:apk/alpine/openssl@3.0.0-r0");
+        assert!(!statements.iter().any(|s| s.applies_to(&facts, &openssl)));
+        assert!(!statements.iter().any(|s| s.applies_to(&facts, &zlib)));
+        assert!(statements.iter().any(|s| s.applies_to(&facts, &openssl2)));
     }
 
     #[test]
