@@ -69,6 +69,8 @@ pub struct ScanClaim {
     pub digest: String,
     /// Attempts so far, this one included.
     pub attempts: i64,
+    /// The hash of what the last finished scan stored (`ScanOutcome::inventory_hash`).
+    pub inventory_hash: Option<String>,
 }
 
 /// One component of an artifact's final filesystem.
@@ -266,7 +268,7 @@ impl MetadataStore {
             let claimed = sqlx::query(&format!(
                 "UPDATE scans SET status = 'running', holder = $1, lease_until = $2, \
                  attempts = attempts + 1, started_at = $3 WHERE digest = $4 AND {DUE} \
-                 RETURNING attempts"
+                 RETURNING attempts, inventory_hash"
             ))
             .bind(holder)
             .bind(now.saturating_add(lease_ms))
@@ -278,6 +280,7 @@ impl MetadataStore {
                 return Ok(Some(ScanClaim {
                     digest,
                     attempts: row.try_get(0)?,
+                    inventory_hash: row.try_get(1)?,
                 }));
             }
             // Another worker took it between the two statements: look again.

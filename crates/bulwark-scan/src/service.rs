@@ -593,7 +593,7 @@ impl Scanner {
                 break;
             };
             let started = std::time::Instant::now();
-            match self.run_claimed(&claim.digest, lease_ms).await {
+            match self.run_claimed(&claim, lease_ms).await {
                 Ok(()) => {
                     done.scanned += 1;
                     tracing::info!(
@@ -626,7 +626,12 @@ impl Scanner {
     }
 
     /// Runs one claimed scan, renewing the claim while it runs.
-    async fn run_claimed(&self, digest: &str, lease_ms: i64) -> Result<(), ServiceError> {
+    async fn run_claimed(
+        &self,
+        claim: &bulwark_metadata::ScanClaim,
+        lease_ms: i64,
+    ) -> Result<(), ServiceError> {
+        let digest = claim.digest.as_str();
         let renew = async {
             let mut ticker = tokio::time::interval(self.settings.lease / 3);
             ticker.tick().await;
@@ -652,7 +657,12 @@ impl Scanner {
                 Vec::new()
             };
             self.add_attached_sboms(&sboms, &mut scanned).await?;
-            self.match_new(&scanned.components).await?;
+            let hash = scanned.hash();
+            // The same outcome as the last finished scan: each of its package versions was
+            // matched before that scan finished, and matched versions stay matched.
+            if claim.inventory_hash.as_deref() != Some(hash.as_str()) {
+                self.match_new(&scanned.components).await?;
+            }
             fault("scan::before_finish").await?;
             let finished = self
                 .metadata
@@ -664,7 +674,7 @@ impl Scanner {
                         warnings: &serde_json::to_string(&scanned.warnings).unwrap_or_default(),
                         components: &scanned.components,
                         secrets: &scanned.secrets,
-                        inventory_hash: &scanned.hash(),
+                        inventory_hash: &hash,
                     },
                     now_millis(),
                 )
