@@ -332,15 +332,18 @@ fn bound(text: &str, inclusive: bool) -> Result<Bound, String> {
     })
 }
 
-/// The first version past a partial one: `1.2` → `1.3.0-0`, `1` → `2.0.0-0`.
-fn partial_ceiling(text: &str) -> Result<String, String> {
+/// The numbers of a version that may be partial (`1.2`, `1.2.x`), before any pre-release.
+fn numbers(text: &str) -> Result<Vec<u64>, String> {
     let core = text.split(['-', '+']).next().unwrap_or(text);
-    let parts: Vec<u64> = core
-        .split('.')
+    core.split('.')
         .take_while(|p| !matches!(*p, "x" | "X" | "*"))
         .map(|p| p.parse::<u64>().map_err(|e| format!("{text:?}: {e}")))
-        .collect::<Result<_, _>>()?;
-    Ok(match parts.as_slice() {
+        .collect()
+}
+
+/// The first version past a partial one: `1.2` → `1.3.0-0`, `1` → `2.0.0-0`.
+fn partial_ceiling(text: &str) -> Result<String, String> {
+    Ok(match numbers(text)?.as_slice() {
         [major] => format!("{}.0.0-0", major + 1),
         [major, minor] => format!("{major}.{}.0-0", minor + 1),
         [major, minor, patch] => format!("{major}.{minor}.{}-0", patch + 1),
@@ -350,13 +353,7 @@ fn partial_ceiling(text: &str) -> Result<String, String> {
 
 /// `~1.2.3` and `~1.2` allow patch changes, `~1` minor ones.
 fn tilde_ceiling(text: &str) -> Result<String, String> {
-    let core = text.split(['-', '+']).next().unwrap_or(text);
-    let parts: Vec<u64> = core
-        .split('.')
-        .take_while(|p| !matches!(*p, "x" | "X" | "*"))
-        .map(|p| p.parse::<u64>().map_err(|e| format!("{text:?}: {e}")))
-        .collect::<Result<_, _>>()?;
-    Ok(match parts.as_slice() {
+    Ok(match numbers(text)?.as_slice() {
         [major] => format!("{}.0.0-0", major + 1),
         [major, minor, ..] => format!("{major}.{}.0-0", minor + 1),
         _ => return Err(format!("{text:?} is not a version")),

@@ -212,15 +212,7 @@ async fn an_old_wheel_and_debian_jars_pushed_with_skopeo() {
     // CVE-2023-32681 (PYSEC-2023-74, fixed in 2.31.0), as the PyPA records say.
     let findings = report["findings"].as_array().unwrap();
     for (record, fixed) in [("PYSEC-2018-28", "2.20.0"), ("PYSEC-2023-74", "2.31.0")] {
-        let finding = findings
-            .iter()
-            .find(|f| {
-                f["id"] == record
-                    || f["aliases"]
-                        .as_array()
-                        .is_some_and(|a| a.iter().any(|x| x == record))
-            })
-            .unwrap_or_else(|| panic!("{record} not found: {report:#}"));
+        let finding = finding_named(findings, record, &report);
         assert_eq!(finding["package"], "requests");
         assert!(
             finding["fixed"]
@@ -235,15 +227,7 @@ async fn an_old_wheel_and_debian_jars_pushed_with_skopeo() {
     // CVE-2018-16487 (NSWG-ECO-493, `<4.17.11`), as the Node.js security working group's
     // records say (their own format, turned into OSV at import).
     for (record, fixed) in [("NSWG-ECO-368", "4.17.5"), ("NSWG-ECO-493", "4.17.11")] {
-        let finding = findings
-            .iter()
-            .find(|f| {
-                f["id"] == record
-                    || f["aliases"]
-                        .as_array()
-                        .is_some_and(|a| a.iter().any(|x| x == record))
-            })
-            .unwrap_or_else(|| panic!("{record} not found: {report:#}"));
+        let finding = finding_named(findings, record, &report);
         assert_eq!(finding["package"], "lodash");
         assert_eq!(finding["installed"], "4.17.4");
         assert_eq!(finding["fixed"], serde_json::json!([fixed]), "{finding:#}");
@@ -252,15 +236,7 @@ async fn an_old_wheel_and_debian_jars_pushed_with_skopeo() {
     // GHSA-5mg8-w23w-74h3 (CVE-2020-8908) and GHSA-7g45-4rm6-3mm3 (CVE-2023-2976), as
     // the GitHub records of the sample say.
     for record in ["GHSA-5mg8-w23w-74h3", "GHSA-7g45-4rm6-3mm3"] {
-        let finding = findings
-            .iter()
-            .find(|f| {
-                f["id"] == record
-                    || f["aliases"]
-                        .as_array()
-                        .is_some_and(|a| a.iter().any(|x| x == record))
-            })
-            .unwrap_or_else(|| panic!("{record} not found: {report:#}"));
+        let finding = finding_named(findings, record, &report);
         assert_eq!(finding["package"], "com.google.guava:guava");
         assert_eq!(finding["installed"], "31.1-jre");
         assert_eq!(
@@ -269,6 +245,19 @@ async fn an_old_wheel_and_debian_jars_pushed_with_skopeo() {
             "{finding:#}"
         );
     }
+}
+
+/// The finding that `record` is the name of, or one of the names of.
+fn finding_named<'a>(findings: &'a [Value], record: &str, report: &Value) -> &'a Value {
+    findings
+        .iter()
+        .find(|f| {
+            f["id"] == record
+                || f["aliases"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == record))
+        })
+        .unwrap_or_else(|| panic!("{record} not found: {report:#}"))
 }
 
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
