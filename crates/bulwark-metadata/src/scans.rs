@@ -84,6 +84,9 @@ pub struct ArtifactComponent {
     pub layer_digest: Option<String>,
     /// For an index: the platform manifest it came from.
     pub platform: Option<String>,
+    /// The repository whose attached SBOM listed it; `None`: the artifact's own content,
+    /// true in every repository holding it.
+    pub repository: Option<String>,
     /// The package advisories name it by: (ecosystem key, normalised name, version).
     pub package: Option<PackageVersion>,
 }
@@ -197,7 +200,12 @@ fn scan_from_row(row: &AnyRow) -> Result<ScanRecord> {
 }
 
 const COMPONENT_COLUMNS: &str = "c.kind, c.name, c.version, c.purl, c.path, c.layer_digest, \
-     c.platform, c.ecosystem, c.package, c.package_version";
+     c.platform, c.repository, c.ecosystem, c.package, c.package_version";
+
+/// A component row seen from repository `$n`: the artifact's own, or that repository's claim.
+fn seen_from(placeholder: &str) -> String {
+    format!("(c.repository IS NULL OR c.repository = {placeholder})")
+}
 
 fn component_from_row(row: &AnyRow) -> Result<ArtifactComponent> {
     let ecosystem: Option<String> = row.try_get("ecosystem")?;
@@ -211,6 +219,7 @@ fn component_from_row(row: &AnyRow) -> Result<ArtifactComponent> {
         path: row.try_get("path")?,
         layer_digest: row.try_get("layer_digest")?,
         platform: row.try_get("platform")?,
+        repository: row.try_get("repository")?,
         package: match (ecosystem, package, package_version) {
             (Some(ecosystem), Some(package), Some(version)) => Some(PackageVersion {
                 ecosystem,
@@ -239,7 +248,15 @@ impl MetadataStore {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        Ok(queued.rows_affected() == 1)
+        if queued.rows_affected() == 1 {
+            return Ok(true);
+        }
+        // A running scan may have read what changed before it changed: it runs again.
+        sqlx::query("UPDATE scans SET rescan = 1 WHERE digest = $1 AND status = 'running'")
+            .bind(digest)
+            .execute(&self.pool)
+            .await?;
+        Ok(false)
     }
 
     /// Takes the oldest due scan for `holder`: a pending one whose time has come, or a
@@ -316,9 +333,13 @@ impl MetadataStore {
             Some(at) => ("pending", at),
             None => ("failed", now),
         };
+        // Asked for again while it ran: it runs again now, whatever this run's fate.
         sqlx::query(
-            "UPDATE scans SET status = $1, reason = $2, not_before = $3, finished_at = $4, \
-             holder = NULL, lease_until = NULL WHERE digest = $5 AND holder = $6",
+            "UPDATE scans SET status = CASE WHEN rescan = 1 THEN 'pending' ELSE $1 END, \
+             reason = $2, not_before = CASE WHEN rescan = 1 THEN $4 ELSE $3 END, \
+             attempts = CASE WHEN rescan = 1 THEN 0 ELSE attempts END, rescan = 0, \
+             finished_at = $4, holder = NULL, lease_until = NULL \
+             WHERE digest = $5 AND holder = $6",
         )
         .bind(status)
         .bind(reason)
@@ -368,7 +389,8 @@ impl MetadataStore {
                 .await?
                 .try_get(0)?;
         sqlx::query(
-            "UPDATE scans SET status = 'done', reason = NULL, os = $1, warnings = $2, \
+            "UPDATE scans SET status = CASE WHEN rescan = 1 THEN 'pending' ELSE 'done' END, \
+             reason = NULL, os = $1, warnings = $2, not_before = $3, rescan = 0, \
              finished_at = $3, first_done_at = COALESCE(first_done_at, $3), holder = NULL, \
              lease_until = NULL, inventory_hash = $4 WHERE digest = $5",
         )
@@ -417,12 +439,12 @@ impl MetadataStore {
             }
             query.execute(&mut *tx).await?;
         }
-        const COLUMNS: usize = 12;
+        const COLUMNS: usize = 13;
         let mut position: i64 = 0;
         for chunk in components.chunks(CHUNK / COLUMNS) {
             let sql = insert_values(
                 "artifact_components (digest, position, kind, name, version, purl, path, \
-                 layer_digest, platform, ecosystem, package, package_version)",
+                 layer_digest, platform, repository, ecosystem, package, package_version)",
                 COLUMNS,
                 chunk.len(),
                 "",
@@ -440,6 +462,7 @@ impl MetadataStore {
                     .bind(component.path.as_str())
                     .bind(component.layer_digest.as_deref())
                     .bind(component.platform.as_deref())
+                    .bind(component.repository.as_deref())
                     .bind(package.map(|p| p.ecosystem.as_str()))
                     .bind(package.map(|p| p.package.as_str()))
                     .bind(package.map(|p| p.version.as_str()));
@@ -528,12 +551,19 @@ impl MetadataStore {
             .collect()
     }
 
-    pub async fn artifact_components(&self, digest: &str) -> Result<Vec<ArtifactComponent>> {
+    /// The components of `digest` as `repository` sees them (`None`: its own content only).
+    pub async fn artifact_components(
+        &self,
+        digest: &str,
+        repository: Option<&str>,
+    ) -> Result<Vec<ArtifactComponent>> {
         let rows = sqlx::query(&format!(
             "SELECT {COMPONENT_COLUMNS} FROM artifact_components c WHERE c.digest = $1 \
-             ORDER BY c.position"
+             AND {} ORDER BY c.position",
+            seen_from("$2")
         ))
         .bind(digest)
+        .bind(repository)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(component_from_row).collect()
@@ -566,18 +596,24 @@ impl MetadataStore {
     }
 
     /// Every finding of an artifact: its components joined with their package versions'
-    /// findings, worst first.
-    pub async fn artifact_findings(&self, digest: &str) -> Result<Vec<ArtifactFinding>> {
+    /// findings, worst first, as `repository` sees them (`None`: its own content only).
+    pub async fn artifact_findings(
+        &self,
+        digest: &str,
+        repository: Option<&str>,
+    ) -> Result<Vec<ArtifactFinding>> {
         let rows = sqlx::query(&format!(
             "SELECT {COMPONENT_COLUMNS}, f.vulnerability, f.severity_rank, f.malicious, \
              f.detail, f.first_seen, s.first_done_at FROM artifact_components c \
              JOIN package_findings f ON f.ecosystem = c.ecosystem AND f.package = c.package \
              AND f.version = c.package_version \
              LEFT JOIN scans s ON s.digest = c.digest \
-             WHERE c.digest = $1 \
-             ORDER BY f.malicious DESC, f.severity_rank DESC, f.vulnerability, c.position"
+             WHERE c.digest = $1 AND {} \
+             ORDER BY f.malicious DESC, f.severity_rank DESC, f.vulnerability, c.position",
+            seen_from("$2")
         ))
         .bind(digest)
+        .bind(repository)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -594,20 +630,6 @@ impl MetadataStore {
                 })
             })
             .collect()
-    }
-
-    /// The package versions of `digest` never matched yet.
-    pub async fn unmatched_packages(&self, digest: &str) -> Result<Vec<PackageVersion>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT c.ecosystem, c.package, c.package_version FROM artifact_components c \
-             WHERE c.digest = $1 AND c.ecosystem IS NOT NULL AND NOT EXISTS (\
-             SELECT 1 FROM matched_packages m WHERE m.ecosystem = c.ecosystem \
-             AND m.package = c.package AND m.version = c.package_version)",
-        )
-        .bind(digest)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(package_from_row).collect()
     }
 
     /// Which of `candidates` were matched already.
@@ -774,15 +796,18 @@ impl MetadataStore {
     pub async fn resolved_findings(
         &self,
         digest: &str,
+        repository: Option<&str>,
         limit: u32,
     ) -> Result<Vec<(PackageVersion, String, i64)>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT DISTINCT h.ecosystem, h.package, h.version, h.vulnerability, h.at \
              FROM finding_changes h JOIN artifact_components c ON c.ecosystem = h.ecosystem \
              AND c.package = h.package AND c.package_version = h.version \
-             WHERE c.digest = $1 AND h.change = 'resolved' ORDER BY h.at DESC LIMIT $2",
-        )
+             WHERE c.digest = $1 AND {} AND h.change = 'resolved' ORDER BY h.at DESC LIMIT $3",
+            seen_from("$2")
+        ))
         .bind(digest)
+        .bind(repository)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -872,6 +897,7 @@ impl MetadataStore {
              AND c.package_version = i.version \
              JOIN manifests m ON m.digest = c.digest \
              JOIN repositories r ON r.id = m.repository_id \
+             AND (c.repository IS NULL OR c.repository = r.name) \
              WHERE i.id = $1 {} ORDER BY r.name, c.digest LIMIT $2",
             in_projects(projects, 3)
         );
@@ -894,6 +920,7 @@ impl MetadataStore {
              c.package_version, NULL AS vulnerability FROM artifact_components c \
              JOIN manifests m ON m.digest = c.digest \
              JOIN repositories r ON r.id = m.repository_id \
+             AND (c.repository IS NULL OR c.repository = r.name) \
              WHERE c.ecosystem = $1 AND c.package = $2 \
              AND ($3 IS NULL OR c.package_version = $3) {} ORDER BY r.name, c.digest LIMIT $4",
             in_projects(projects, 5)

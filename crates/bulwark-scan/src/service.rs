@@ -813,6 +813,7 @@ impl Scanner {
                     path: component.path.clone(),
                     layer_digest: located.layer.and_then(|i| digests.get(i).cloned()),
                     platform: None,
+                    repository: None,
                     package: component.osv_package(inventory.os.as_ref()).map(
                         |(ecosystem, name, version)| {
                             let key = PackageKey::new(&ecosystem, &name);
@@ -993,45 +994,9 @@ impl Scanner {
         let Some(record) = self.metadata.manifest_anywhere(&key).await? else {
             return Ok(());
         };
-        // The inventory alone: findings change with the advisory data, an SBOM does not.
-        let components: Vec<ComponentReport> = self
-            .metadata
-            .artifact_components(&key)
-            .await?
-            .iter()
-            .map(component_report)
-            .collect();
         let scan = self.metadata.scan(&key).await?;
         let os = scan.as_ref().and_then(|s| s.os.clone());
         let created = scan.and_then(|s| s.first_done_at).unwrap_or(0);
-        let fingerprint = {
-            use sha2::Digest as _;
-            let mut hash = sha2::Sha256::new();
-            hash.update(key.as_bytes());
-            hash.update(serde_json::to_vec(&components).unwrap_or_default());
-            hash.finalize()
-        };
-        let mut seed = [0u8; 16];
-        seed.copy_from_slice(&fingerprint[..16]);
-        let subject = crate::sbom::SbomSubject {
-            name: &key,
-            digest: Some(&key),
-            os: os.as_deref(),
-            created_millis: created,
-            serial: uuid::Builder::from_random_bytes(seed).into_uuid(),
-        };
-        let documents = [
-            (
-                crate::sbom::CYCLONEDX_MEDIA_TYPE,
-                "sbom.cdx.json",
-                crate::sbom::cyclonedx(&subject, &components, &[]),
-            ),
-            (
-                crate::sbom::SPDX_MEDIA_TYPE,
-                "sbom.spdx.json",
-                crate::sbom::spdx(&subject, &components),
-            ),
-        ];
         let context = bulwark_oci::RequestContext {
             actor: "bulwark-scanner".into(),
             token_id: None,
@@ -1039,44 +1004,26 @@ impl Scanner {
             request_id: format!("scan-{key}"),
             at_millis: now_millis(),
         };
-        const EMPTY_CONFIG: &[u8] = b"{}";
-        let empty = Digest::sha256_of(EMPTY_CONFIG);
-        let referrers: Vec<(Vec<u8>, Vec<u8>)> = documents
-            .iter()
-            .map(|(media_type, title, document)| {
-                let bytes = serde_json::to_vec(document).unwrap_or_default();
-                let manifest = serde_json::json!({
-                    "schemaVersion": 2,
-                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                    "artifactType": media_type,
-                    "config": {
-                        "mediaType": "application/vnd.oci.empty.v1+json",
-                        "digest": empty.to_string(),
-                        "size": EMPTY_CONFIG.len(),
-                    },
-                    "layers": [{
-                        "mediaType": media_type,
-                        "digest": Digest::sha256_of(&bytes).to_string(),
-                        "size": bytes.len(),
-                        "annotations": { "org.opencontainers.image.title": title },
-                    }],
-                    "subject": {
-                        "mediaType": record.media_type,
-                        "digest": key,
-                        "size": record.content.len(),
-                    },
-                    "annotations": {
-                        "org.opencontainers.image.created": rfc3339(created),
-                        // GENERATED_SBOM
-                        "dev.bulwark.sbom": "generated from the stored inventory",
-                    },
-                });
-                (bytes, serde_json::to_vec(&manifest).unwrap_or_default())
-            })
-            .collect();
-        for &name in &repositories {
-            for (bytes, manifest) in &referrers {
-                let manifest_digest = Digest::sha256_of(manifest);
+        for name in repositories {
+            // The inventory alone, as this repository sees it (what SBOMs attached in
+            // another repository claim is not this one's): findings change with the
+            // advisory data, an SBOM does not.
+            let components: Vec<ComponentReport> = self
+                .metadata
+                .artifact_components(&key, Some(name.as_str()))
+                .await?
+                .iter()
+                .map(component_report)
+                .collect();
+            let subject = SbomSubjectFacts {
+                key: &key,
+                os: os.as_deref(),
+                created,
+                media_type: &record.media_type,
+                size: record.content.len(),
+            };
+            for (bytes, manifest) in generated_sboms(&subject, &components) {
+                let manifest_digest = Digest::sha256_of(&manifest);
                 // The same inventory gives the same bytes: attached already, nothing to do.
                 if self
                     .metadata
@@ -1086,8 +1033,9 @@ impl Scanner {
                 {
                     continue;
                 }
-                self.put_bytes(name, &empty, EMPTY_CONFIG).await?;
-                self.put_bytes(name, &Digest::sha256_of(bytes), bytes)
+                self.put_bytes(name, &Digest::sha256_of(EMPTY_CONFIG), EMPTY_CONFIG)
+                    .await?;
+                self.put_bytes(name, &Digest::sha256_of(&bytes), &bytes)
                     .await?;
                 self.registry
                     .put_manifest(
@@ -1096,7 +1044,7 @@ impl Scanner {
                         &bulwark_oci::Reference::Digest(manifest_digest),
                         &[],
                         Some("application/vnd.oci.image.manifest.v1+json"),
-                        manifest.clone().into(),
+                        manifest.into(),
                     )
                     .await
                     .map_err(|e| ServiceError::Task(format!("attaching an SBOM: {e}")))?;
@@ -1105,18 +1053,20 @@ impl Scanner {
         Ok(())
     }
 
-    /// Adds to `scanned` the packages that SBOMs attached to `digest` by someone else (in any
-    /// repository holding it) list and its files do not hold: each marked as found in
-    /// `sbom:<the SBOM's digest>`. An SBOM that cannot be read is a warning, not a failure.
+    /// Adds to `scanned` the packages that SBOMs attached to `digest` by someone else list and
+    /// its files do not hold: each marked as found in `sbom:<the SBOM's digest>` and as the
+    /// claim of the repository the SBOM is attached in, which is the only one that sees it
+    /// (whoever may push to one project must not add findings to another's report). An SBOM
+    /// that cannot be read is a warning, not a failure.
     async fn add_attached_sboms(
         &self,
         sboms: &[(bulwark_oci::RepositoryName, Vec<ManifestSummary>)],
         scanned: &mut Scanned,
     ) -> Result<(), ServiceError> {
-        let mut documents: BTreeMap<Digest, &bulwark_oci::RepositoryName> = BTreeMap::new();
+        let mut documents: BTreeSet<(&bulwark_oci::RepositoryName, &Digest)> = BTreeSet::new();
         for (name, referrers) in sboms {
             for referrer in referrers.iter().filter(|r| !is_generated(r)) {
-                documents.entry(referrer.digest.clone()).or_insert(name);
+                documents.insert((name, &referrer.digest));
             }
         }
         if documents.is_empty() {
@@ -1137,7 +1087,7 @@ impl Scanner {
             .map(|p| unqualified(&p))
             .collect();
         let mut added = Vec::new();
-        for (sbom, repository) in documents.iter().take(MAX_ATTACHED_SBOMS as usize) {
+        for &(repository, sbom) in documents.iter().take(MAX_ATTACHED_SBOMS as usize) {
             let listed = match self.attached_sbom(repository, sbom).await? {
                 Ok(listed) => listed,
                 Err(reason) => {
@@ -1163,13 +1113,16 @@ impl Scanner {
                     path: format!("sbom:{sbom}"),
                     layer_digest: None,
                     platform: None,
+                    repository: Some(repository.to_string()),
                     package: advisory_name,
                 });
             }
         }
-        // Two SBOMs may list the same package.
-        added.sort_by(|a, b| (&a.purl, &a.path).cmp(&(&b.purl, &b.path)));
-        added.dedup_by(|a, b| a.purl == b.purl);
+        // Two SBOMs in one repository may list the same package.
+        added.sort_by(|a, b| {
+            (&a.repository, &a.purl, &a.path).cmp(&(&b.repository, &b.purl, &b.path))
+        });
+        added.dedup_by(|a, b| a.repository == b.repository && a.purl == b.purl);
         scanned.components.extend(added);
         Ok(())
     }
@@ -1431,14 +1384,21 @@ impl Scanner {
         true
     }
 
-    /// The scan status, components and findings of the artifact `digest`.
-    pub async fn report(&self, digest: &Digest) -> Result<ScanReport, ServiceError> {
+    /// The scan status, components and findings of the artifact `digest` as `repository`
+    /// sees it: its own content and what SBOMs attached there list (`None`: its own content
+    /// only).
+    pub async fn report(
+        &self,
+        digest: &Digest,
+        repository: Option<&bulwark_oci::RepositoryName>,
+    ) -> Result<ScanReport, ServiceError> {
         let key = digest.to_string();
+        let seen_from = repository.map(|r| r.as_str());
         let scan = self.metadata.scan(&key).await?;
         let status = self.vulndb.status().await?;
-        let components = self.metadata.artifact_components(&key).await?;
+        let components = self.metadata.artifact_components(&key, seen_from).await?;
         let mut findings = Vec::new();
-        for finding in self.metadata.artifact_findings(&key).await? {
+        for finding in self.metadata.artifact_findings(&key, seen_from).await? {
             let detail: VulnerabilityMatch =
                 serde_json::from_str(&finding.detail).map_err(|e| {
                     ServiceError::Corrupt(format!("finding {}: {e}", finding.vulnerability))
@@ -1482,7 +1442,7 @@ impl Scanner {
         }
         let resolved = self
             .metadata
-            .resolved_findings(&key, 100)
+            .resolved_findings(&key, seen_from, 100)
             .await?
             .into_iter()
             .map(|(package, id, at)| ResolvedReport {
@@ -1591,4 +1551,87 @@ fn os_name(os: &bulwark_inventory::OsRelease) -> String {
         Some(version) => format!("{} {version}", os.id),
         None => os.id.clone(),
     }
+}
+
+/// The config of an SBOM artifact: OCI's empty descriptor content.
+const EMPTY_CONFIG: &[u8] = b"{}";
+
+/// What a generated SBOM says of the artifact it describes.
+struct SbomSubjectFacts<'a> {
+    key: &'a str,
+    os: Option<&'a str>,
+    created: i64,
+    media_type: &'a str,
+    size: usize,
+}
+
+/// A CycloneDX 1.6 and an SPDX 2.3 document of `components`, each as (document bytes,
+/// artifact manifest bytes whose `subject` is the artifact). Times and serial numbers derive
+/// from the artifact and its components, so the same inventory gives the same bytes.
+fn generated_sboms(
+    subject: &SbomSubjectFacts<'_>,
+    components: &[ComponentReport],
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let fingerprint = {
+        use sha2::Digest as _;
+        let mut hash = sha2::Sha256::new();
+        hash.update(subject.key.as_bytes());
+        hash.update(serde_json::to_vec(components).unwrap_or_default());
+        hash.finalize()
+    };
+    let mut seed = [0u8; 16];
+    seed.copy_from_slice(&fingerprint[..16]);
+    let described = crate::sbom::SbomSubject {
+        name: subject.key,
+        digest: Some(subject.key),
+        os: subject.os,
+        created_millis: subject.created,
+        serial: uuid::Builder::from_random_bytes(seed).into_uuid(),
+    };
+    let documents = [
+        (
+            crate::sbom::CYCLONEDX_MEDIA_TYPE,
+            "sbom.cdx.json",
+            crate::sbom::cyclonedx(&described, components, &[]),
+        ),
+        (
+            crate::sbom::SPDX_MEDIA_TYPE,
+            "sbom.spdx.json",
+            crate::sbom::spdx(&described, components),
+        ),
+    ];
+    let empty = Digest::sha256_of(EMPTY_CONFIG);
+    documents
+        .iter()
+        .map(|(media_type, title, document)| {
+            let bytes = serde_json::to_vec(document).unwrap_or_default();
+            let manifest = serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "artifactType": media_type,
+                "config": {
+                    "mediaType": "application/vnd.oci.empty.v1+json",
+                    "digest": empty.to_string(),
+                    "size": EMPTY_CONFIG.len(),
+                },
+                "layers": [{
+                    "mediaType": media_type,
+                    "digest": Digest::sha256_of(&bytes).to_string(),
+                    "size": bytes.len(),
+                    "annotations": { "org.opencontainers.image.title": title },
+                }],
+                "subject": {
+                    "mediaType": subject.media_type,
+                    "digest": subject.key,
+                    "size": subject.size,
+                },
+                "annotations": {
+                    "org.opencontainers.image.created": rfc3339(subject.created),
+                    // GENERATED_SBOM
+                    "dev.bulwark.sbom": "generated from the stored inventory",
+                },
+            });
+            (bytes, serde_json::to_vec(&manifest).unwrap_or_default())
+        })
+        .collect()
 }

@@ -937,7 +937,8 @@ async fn scan_report(
     Path((repository, reference)): Path<(String, String)>,
 ) -> ApiResult {
     let digest = artifact(&state, &caller, &repository, &reference, Action::ReadScans).await?;
-    ok(state.scanner.report(&digest).await?)
+    let name: RepositoryName = repository.parse().map_err(|_| no_such_artifact())?;
+    ok(state.scanner.report(&digest, Some(&name)).await?)
 }
 
 async fn request_scan(

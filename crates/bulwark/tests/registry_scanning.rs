@@ -9,6 +9,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -754,7 +755,17 @@ async fn indexes_and_failures(backend: Backend) {
     // that scans is scanned there, for every repository holding it.)
     let own_layer = gzip(&tar_of(&[("etc/quiet", b"only here\n")]));
     push_layers(&server, "quiet/app", &[own_layer], "1.0").await;
-    let amd64 = push_layers(&server, "proj/multi", &[alpine], "amd64").await;
+    let amd64 = push_layers(
+        &server,
+        "proj/multi",
+        std::slice::from_ref(&alpine),
+        "amd64",
+    )
+    .await;
+    // The same image in another project.
+    server.create_project("elsewhere", false).await;
+    let copy = push_layers(&server, "elsewhere/copy", &[alpine], "1.0").await;
+    assert_eq!(copy, amd64);
     let arm64 = push_layers(&server, "proj/multi", &[rust], "arm64").await;
     let index = serde_json::to_vec(&json!({
         "schemaVersion": 2,
@@ -850,6 +861,33 @@ async fn indexes_and_failures(backend: Backend) {
         .unwrap();
     assert_eq!(listed["path"], format!("sbom:{sbom_digest}"));
     assert_eq!(listed["layer"], Value::Null);
+    // What it lists is the claim of the repository it is attached in: the same image in
+    // another project neither lists it nor is found by it (whoever may push to one project
+    // cannot add findings to another's).
+    let elsewhere = report_when(&server, "elsewhere/copy", "1.0", |r| r["status"] == "done").await;
+    assert_eq!(
+        names(&elsewhere, "components", "name"),
+        ["busybox", "musl-utils"]
+    );
+    assert!(!names(&elsewhere, "findings", "id").contains(&"GHSA-bwk-minimist".to_owned()));
+    let impact = api(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/vulnerabilities/GHSA-bwk-minimist/impact",
+        Value::Null,
+    )
+    .await;
+    let holders: BTreeSet<&str> = impact["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["digest"] == sha256(&amd64).to_string())
+        .map(|i| i["repository"].as_str().unwrap())
+        .collect();
+    assert_eq!(holders, BTreeSet::from(["proj/multi"]));
+    let copy_sboms =
+        report_when_referrers(&server, "elsewhere/copy", &sha256(&amd64).to_string()).await;
+    assert!(!copy_sboms.is_empty());
 
     // A layer that is no archive fails its scan with the reason; what is stored stays.
     let garbage = gzip(b"this is not a tar archive, though it says it is one; \0\0\0\x01");

@@ -111,6 +111,7 @@ fn component(n: u32, v: u32) -> ArtifactComponent {
         path: format!("app/lib/{name}/{version}"),
         layer_digest: Some(format!("sha256:{:064x}", n % BASES)),
         platform: None,
+        repository: None,
         package: Some(PackageVersion {
             ecosystem: key.ecosystem.to_string(),
             package: key.name,
@@ -426,7 +427,7 @@ async fn scan_now(scanner: &Scanner, digest: &Digest) -> anyhow::Result<Duration
     scanner.request(digest).await?;
     scanner.work(1).await?;
     let elapsed = start.elapsed();
-    let report = scanner.report(digest).await?;
+    let report = scanner.report(digest, None).await?;
     if report.status != "done" {
         bail!(
             "the scan of {digest} ended {}: {:?}",
@@ -563,7 +564,7 @@ async fn image(dir: &Path) -> anyhow::Result<()> {
 
     let first = push_image(&registry, "first").await?;
     let first_scan = scan_now(&scanner, &first).await?;
-    let report = scanner.report(&first).await?;
+    let report = scanner.report(&first, None).await?;
     let mut rescans = Vec::new();
     for _ in 0..15 {
         rescans.push(scan_now(&scanner, &first).await?);
@@ -587,7 +588,7 @@ async fn image(dir: &Path) -> anyhow::Result<()> {
         let committed = Instant::now();
         let deadline = committed + Duration::from_secs(60);
         loop {
-            let report = scanner.report(&digest).await?;
+            let report = scanner.report(&digest, None).await?;
             if report.status == "done" && !report.findings.is_empty() {
                 break;
             }
