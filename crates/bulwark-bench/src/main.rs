@@ -217,17 +217,32 @@ fn start_server(data_dir: PathBuf) -> anyhow::Result<(String, String)> {
                 let scanner = bulwark_scan::service::Scanner::new(
                     metadata.clone(),
                     registry.clone(),
-                    bulwark_vulndb::VulnDb::new(metadata),
+                    bulwark_vulndb::VulnDb::new(metadata.clone()),
                     bulwark_scan::service::ScanSettings::default(),
                     "bench",
                 );
+                let governance = bulwark_governance::Governance::new(
+                    metadata,
+                    registry.clone(),
+                    scanner.clone(),
+                    bulwark_governance::GovernanceSettings::default(),
+                    bulwark_governance::Clock::system(),
+                );
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
                 let address = listener.local_addr()?;
-                anyhow::Ok((registry, auth, scanner, token.token, listener, address))
+                anyhow::Ok((
+                    registry,
+                    auth,
+                    scanner,
+                    governance,
+                    token.token,
+                    listener,
+                    address,
+                ))
             }
             .await;
             match started {
-                Ok((registry, auth, scanner, token, listener, address)) => {
+                Ok((registry, auth, scanner, governance, token, listener, address)) => {
                     address_tx
                         .send(Ok((format!("http://{address}"), token)))
                         .ok();
@@ -237,6 +252,7 @@ fn start_server(data_dir: PathBuf) -> anyhow::Result<(String, String)> {
                             registry,
                             auth,
                             scanner,
+                            governance,
                             public_url: None,
                             trusted_proxies: Vec::new(),
                         },

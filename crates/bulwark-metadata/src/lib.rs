@@ -15,6 +15,7 @@
 mod access;
 mod advisories;
 mod events;
+mod governance;
 mod registry;
 mod scans;
 
@@ -33,6 +34,7 @@ pub use advisories::{
     AdvisoryRecord, AdvisoryStatus,
 };
 pub use events::{Event, EventContext, EventKind};
+pub use governance::{ExceptionRecord, PolicyRecord, TrustedKeyRecord, VexRecord};
 pub use registry::{
     BlobUnlink, ManifestDelete, ManifestRecord, ManifestSummary, MissingContent, NewManifest,
     PutManifestError, UploadPart, UploadRecord,

@@ -55,5 +55,5 @@ pub use policy::{
 };
 pub use vex::{
     MAX_VEX_BYTES, MAX_VEX_STATEMENTS, Product, VexError, VexFormat, VexStatement, VexStatus,
-    parse_vex, parse_vex_as,
+    detect_vex, parse_vex, parse_vex_as,
 };

@@ -13,10 +13,10 @@
 //! version = 1
 //! name = "no-critical"
 //! block_severity = "critical"      # block findings at or above this severity
-//! only_fixable = true              # … but only those with a fixed version
+//! block_only_fixable = true        # … but only those with a fixed version
 //! fix_older_than_days = 14         # … whose fix is at least this old
 //! block_malicious = true           # OSV MAL-* advisories (only the system may say false)
-//! quarantine = true                # refuse until a scan has completed
+//! quarantine_unscanned = true      # refuse until a scan has completed
 //! quarantine_wait_ms = 5000        # how long a pull may wait for a pending scan
 //! block_secrets = true
 //! secret_severity = "high"         # … only secrets at or above this (absent: any)
@@ -65,6 +65,24 @@ fn is_key_fingerprint(key: &str) -> bool {
     })
 }
 
+fn schema_version() -> u32 {
+    POLICY_SCHEMA_VERSION
+}
+
+/// A severity name, or `none` for no threshold.
+fn severity_or_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Severity>, D::Error> {
+    let word = String::deserialize(deserializer)?;
+    if word.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    Severity::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(
+        &word.to_ascii_lowercase(),
+    ))
+    .map(Some)
+}
+
 /// Why a policy document was refused.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -92,18 +110,31 @@ pub enum PolicyError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
-    /// Schema version of the document, [`POLICY_SCHEMA_VERSION`]. Mandatory, so that a
-    /// future schema can change a field's meaning without old documents silently
+    /// Schema version of the document, [`POLICY_SCHEMA_VERSION`]; a document without one
+    /// is read as this version, and the stored canonical form always names it, so a
+    /// future schema can change a field's meaning without stored documents silently
     /// changing theirs.
+    #[serde(default = "schema_version")]
     pub version: u32,
     /// Shown in messages: `policy "<name>" rule "<rule>": …`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Block findings at or above this severity (never `unknown`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Block findings at or above this severity (never `unknown`); `"none"` says nothing
+    /// is blocked by severity here (the system's threshold, if any, still applies).
+    #[serde(
+        default,
+        deserialize_with = "severity_or_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub block_severity: Option<Severity>,
-    /// Only findings with a fixed version count toward `block_severity`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Only findings with a fixed version count toward `block_severity`. Written
+    /// `block_only_fixable` (`only_fixable` is read too).
+    #[serde(
+        default,
+        rename = "block_only_fixable",
+        alias = "only_fixable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub only_fixable: Option<bool>,
     /// Only findings whose fix was published at least this many days ago count toward
     /// `block_severity` (implies `only_fixable`). A fix of unknown publication date counts
@@ -114,8 +145,14 @@ pub struct Policy {
     /// it off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_malicious: Option<bool>,
-    /// Refuse artifacts whose scan has not completed (or failed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Refuse artifacts whose scan has not completed (or failed). Written
+    /// `quarantine_unscanned` (`quarantine` is read too).
+    #[serde(
+        default,
+        rename = "quarantine_unscanned",
+        alias = "quarantine",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub quarantine: Option<bool>,
     /// How long the caller may wait for a pending scan before refusing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -595,8 +632,26 @@ immutable_tags:
 
     #[test]
     fn requires_a_supported_schema_version() {
-        let error = Policy::parse_toml("block_severity = \"high\"\n").unwrap_err();
-        assert!(error.to_string().contains("version"), "{error}");
+        // No version: the current one (the issue's documented file has none).
+        let unversioned = Policy::parse_toml(
+            "block_severity = \"high\"\nblock_only_fixable = false\nquarantine_unscanned = true\n\
+             block_secrets = true\nrequire_signature = true\nimmutable_tags = [\"v*\", \"release-*\"]\n",
+        )
+        .unwrap();
+        assert_eq!(unversioned.version, POLICY_SCHEMA_VERSION);
+        assert_eq!(unversioned.quarantine, Some(true));
+        assert_eq!(unversioned.only_fixable, Some(false));
+        let canonical = unversioned.to_toml().unwrap();
+        assert!(canonical.contains("version = 1"), "{canonical}");
+        assert!(
+            canonical.contains("quarantine_unscanned = true"),
+            "{canonical}"
+        );
+        assert_eq!(Policy::parse_toml(&canonical).unwrap(), unversioned);
+        // `none` switches the threshold off (here; a system threshold still applies).
+        let off = Policy::parse_toml("block_severity = \"none\"\n").unwrap();
+        assert_eq!(off.block_severity, None);
+        assert!(Policy::parse_toml("block_severity = \"severe\"\n").is_err());
         let error = Policy::parse_toml("version = 2\n").unwrap_err();
         assert!(matches!(
             error,

@@ -806,6 +806,12 @@ impl Registry {
         Ok((tags, more))
     }
 
+    /// The tags of `repository` that point at manifest `digest`.
+    pub async fn tags_of(&self, repository: &RepositoryName, digest: &Digest) -> Result<Vec<Tag>> {
+        let names = self.metadata.manifest_tags(repository, digest).await?;
+        Ok(names.iter().filter_map(|t| t.parse().ok()).collect())
+    }
+
     /// One page of repository names, and whether more follow.
     /// The public projects, whose repositories every signed-in caller may list.
     pub async fn public_projects(&self) -> Result<Vec<String>> {

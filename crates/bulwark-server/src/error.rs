@@ -4,6 +4,7 @@
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bulwark_auth::AuthError;
+use bulwark_governance::GovernanceError;
 use bulwark_oci::{DigestError, ErrorCode, NameError, RouteError};
 use bulwark_registry::RegistryError;
 use bulwark_scan::service::ServiceError;
@@ -322,6 +323,40 @@ impl From<ServiceError> for ManagementError {
         match error {
             ServiceError::Invalid(message) => ManagementError::bad_request(message),
             other => ManagementError::internal(&other),
+        }
+    }
+}
+
+impl From<GovernanceError> for ManagementError {
+    fn from(error: GovernanceError) -> Self {
+        let message = error.to_string();
+        match error {
+            GovernanceError::Invalid(_) => ManagementError::bad_request(message),
+            GovernanceError::NotFound => {
+                ManagementError::new(StatusCode::NOT_FOUND, "not_found", "not found")
+            }
+            GovernanceError::Refused { .. } | GovernanceError::Immutable { .. } => {
+                ManagementError::new(StatusCode::FORBIDDEN, "denied", message)
+            }
+            GovernanceError::Registry(error) => error.into(),
+            GovernanceError::Scan(error) => error.into(),
+            GovernanceError::Metadata(error) => ManagementError::internal(&error),
+        }
+    }
+}
+
+impl From<GovernanceError> for ApiError {
+    fn from(error: GovernanceError) -> Self {
+        let message = error.to_string();
+        match error {
+            GovernanceError::Refused { .. } | GovernanceError::Immutable { .. } => {
+                ApiError::new(ErrorCode::Denied, message)
+            }
+            GovernanceError::Registry(error) => error.into(),
+            GovernanceError::NotFound => ApiError::code(ErrorCode::ManifestUnknown),
+            GovernanceError::Invalid(_)
+            | GovernanceError::Scan(_)
+            | GovernanceError::Metadata(_) => internal(&message),
         }
     }
 }

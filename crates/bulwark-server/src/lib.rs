@@ -4,6 +4,7 @@
 
 mod access;
 pub mod error;
+mod governance_api;
 mod headers;
 mod management_api;
 mod registry_api;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub registry: Registry,
     pub auth: Auth,
     pub scanner: bulwark_scan::service::Scanner,
+    /// Policies, trusted keys, exceptions, VEX: what pulls, tag changes and promotions obey.
+    pub governance: bulwark_governance::Governance,
     /// The URL clients reach this registry at (scheme, host, port), used in token realms;
     /// `None` = the `Host` the client addressed, over http.
     pub public_url: Option<String>,

@@ -21,11 +21,15 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use bulwark_governance::promote::Promotion;
+use bulwark_governance::{Evaluation, ExceptionView, KeyView, NewException, PolicyView, VexView};
+
 use crate::AppState;
 use crate::access::Caller;
 use crate::error::ManagementError;
+use crate::governance_api;
 
-type ApiResult = Result<Response, ManagementError>;
+pub(crate) type ApiResult = Result<Response, ManagementError>;
 
 /// Management requests are small JSON documents.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -93,11 +97,17 @@ const ADVISORY_UPLOAD: Upload = Upload {
     max_bytes: 4 << 30,
 };
 
+/// VEX documents: JSON, at most what the policy crate reads.
+const VEX_UPLOAD: Upload = Upload {
+    media_types: &["application/json"],
+    max_bytes: governance_api::VEX_UPLOAD_BYTES,
+};
+
 /// A page of a listing: the items and the cursor of the next page (`null` on the last).
 #[derive(Serialize, JsonSchema)]
-struct Listing<T> {
-    items: Vec<T>,
-    next: Option<String>,
+pub(crate) struct Listing<T> {
+    pub(crate) items: Vec<T>,
+    pub(crate) next: Option<String>,
 }
 
 /// A scan asked for.
@@ -148,6 +158,7 @@ const ANYONE_SIGNED_IN: &str = "any signed-in caller";
 const ADMIN: &str = "system administrators";
 const SELF_OR_ADMIN: &str = "the user itself (with a full credential) or an administrator";
 const PROJECT_OWNER: &str = "the project's owners and administrators";
+const PROJECT_READERS: &str = "whoever may read the project's scan reports (members, auditors), administrators; others see 404";
 const SCAN_READERS: &str =
     "whoever may pull the artifact, the project's auditors, administrators; others see 404";
 
@@ -256,6 +267,44 @@ fn table() -> Vec<Endpoint> {
             "Match every stored package version against the advisory data again, now (after an engine upgrade or alias changes)",
             ADMIN, paged: false, request: Some(schema::<serde_json::Value>),
             answer: Answer::Ok(schema::<bulwark_scan::service::Rematch>), post(rematch_advisories)),
+        endpoint!(GET "/api/v1/policy", "The system-wide policy: every project's policy may tighten it, never loosen it",
+            ANYONE_SIGNED_IN, paged: false, request: None, answer: Answer::Ok(schema::<PolicyView>), get(governance_api::get_system_policy)),
+        endpoint!(PUT "/api/v1/policy", "Set the system-wide policy (TOML or YAML, versioned; each version kept with author and time)",
+            ADMIN, paged: false, request: Some(schema::<governance_api::PolicyDocument>), answer: Answer::Ok(schema::<PolicyView>), put(governance_api::set_system_policy)),
+        endpoint!(GET "/api/v1/projects/{project}/policy", "A project's policy document and the policy in force (the system's tightened by it)",
+            PROJECT_READERS, paged: false, request: None, answer: Answer::Ok(schema::<PolicyView>), get(governance_api::get_policy)),
+        endpoint!(PUT "/api/v1/projects/{project}/policy", "Set a project's policy (TOML or YAML, versioned; each version kept with author and time)",
+            PROJECT_OWNER, paged: false, request: Some(schema::<governance_api::PolicyDocument>), answer: Answer::Ok(schema::<PolicyView>), put(governance_api::set_policy)),
+        endpoint!(GET "/api/v1/projects/{project}/policy/history", "Every version of a project's policy, newest first",
+            PROJECT_READERS, paged: false, request: None, answer: Answer::Ok(schema::<Listing<PolicyView>>), get(governance_api::policy_history)),
+        endpoint!(GET "/api/v1/projects/{project}/trusted-keys", "The public keys whose signatures the project accepts",
+            PROJECT_READERS, paged: false, request: None, answer: Answer::Ok(schema::<Listing<KeyView>>), get(governance_api::list_keys)),
+        endpoint!(POST "/api/v1/projects/{project}/trusted-keys", "Trust a public key (PEM, ECDSA P-256 or Ed25519, as cosign.pub) for the project's signatures",
+            PROJECT_OWNER, paged: false, request: Some(schema::<governance_api::NewKey>), answer: Answer::Created(schema::<KeyView>), post(governance_api::add_key)),
+        endpoint!(DELETE "/api/v1/projects/{project}/trusted-keys/{fingerprint}", "Stop trusting a key",
+            PROJECT_OWNER, paged: false, request: None, answer: Answer::NoContent, delete(governance_api::remove_key)),
+        endpoint!(GET "/api/v1/exceptions", "Exceptions (?project=P: that project's and the system's; ?stale=true: only those that match no current finding), with whether each expired",
+            "any signed-in caller; only exceptions of projects whose reports the caller may read, and the system's",
+            paged: false, request: None, answer: Answer::Ok(schema::<Listing<ExceptionView>>), get(governance_api::list_exceptions)),
+        endpoint!(POST "/api/v1/exceptions", "Waive one vulnerability (optionally for one package, repository or artifact) until a mandatory expiry, with a reason",
+            "the project's owners (administrators for system-wide exceptions)", paged: false,
+            request: Some(schema::<NewException>), answer: Answer::Created(schema::<ExceptionView>), post(governance_api::add_exception)),
+        endpoint!(DELETE "/api/v1/exceptions/{id}", "Remove an exception",
+            "the project's owners (administrators for system-wide exceptions); others see 404", paged: false,
+            request: None, answer: Answer::NoContent, delete(governance_api::remove_exception)),
+        endpoint!(GET "/api/v1/projects/{project}/vex", "The VEX documents uploaded to a project",
+            PROJECT_READERS, paged: false, request: None, answer: Answer::Ok(schema::<Listing<VexView>>), get(governance_api::list_vex)),
+        endpoint!(POST "/api/v1/projects/{project}/vex", "Upload a VEX document (OpenVEX, CycloneDX VEX or CSAF VEX): its not_affected and fixed statements suppress the findings they name, shown as suppressed",
+            PROJECT_OWNER, paged: false, request: None, answer: Answer::Created(schema::<VexView>), post(governance_api::upload_vex))
+            .upload(VEX_UPLOAD),
+        endpoint!(DELETE "/api/v1/projects/{project}/vex/{digest}", "Remove an uploaded VEX document",
+            PROJECT_OWNER, paged: false, request: None, answer: Answer::NoContent, delete(governance_api::remove_vex)),
+        endpoint!(GET "/api/v1/repositories/{repository}/artifacts/{reference}/policy",
+            "Dry run: whether the artifact may be pulled, rule by rule, with the exceptions and VEX statements that applied (?project=P: under P's policy, as a promotion would be judged)",
+            SCAN_READERS, paged: false, request: None, answer: Answer::Ok(schema::<Evaluation>), get(governance_api::check_policy)),
+        endpoint!(POST "/api/v1/promotions", "Promote an artifact into another project by reference (blobs linked, referrers with it), if the destination's policy passes",
+            "whoever may pull the source and push the destination", paged: false,
+            request: Some(schema::<governance_api::PromotionRequest>), answer: Answer::Created(schema::<Promotion>), post(governance_api::promote)),
     ]
 }
 
@@ -486,20 +535,20 @@ async fn require_media_type(
     next.run(request).await
 }
 
-fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ManagementError> {
+pub(crate) fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ManagementError> {
     serde_json::from_slice(body)
         .map_err(|e| ManagementError::bad_request(format!("invalid JSON body: {e}")))
 }
 
-fn ok(value: impl serde::Serialize) -> ApiResult {
+pub(crate) fn ok(value: impl serde::Serialize) -> ApiResult {
     Ok(axum::Json(value).into_response())
 }
 
-fn created(value: impl serde::Serialize) -> ApiResult {
+pub(crate) fn created(value: impl serde::Serialize) -> ApiResult {
     Ok((StatusCode::CREATED, axum::Json(value)).into_response())
 }
 
-fn no_content() -> ApiResult {
+pub(crate) fn no_content() -> ApiResult {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -890,14 +939,14 @@ async fn rotate_token(
 
 // ---- scans ----
 
-fn no_such_artifact() -> ManagementError {
+pub(crate) fn no_such_artifact() -> ManagementError {
     ManagementError::new(StatusCode::NOT_FOUND, "not_found", "artifact not found")
 }
 
 /// The digest of the artifact `reference` names in `repository`, once the caller is allowed
 /// `action` on it. A caller who may not even read its reports is told it does not exist,
 /// exactly as for an artifact that does not.
-async fn artifact(
+pub(crate) async fn artifact(
     state: &AppState,
     caller: &bulwark_auth::Caller,
     repository: &str,

@@ -374,6 +374,22 @@ async fn get_manifest(call: Call) -> ApiResult {
     let name = call.repository()?;
     let reference = parse_lookup_reference(call.parameter())?;
     let manifest = call.state().registry.manifest(&name, &reference).await?;
+    // The one place pulls are judged (an index's platforms are pulled by digest, and
+    // judged each on its own).
+    let verdict = call
+        .state()
+        .governance
+        .check_pull(
+            &name,
+            &manifest.digest,
+            &manifest.content,
+            &manifest.media_type,
+        )
+        .await?;
+    if let bulwark_governance::PullVerdict::Denied(message) = verdict {
+        tracing::info!(repository = %name, digest = %manifest.digest, actor = %call.caller.context.actor, %message, "pull refused by policy");
+        return Err(ApiError::new(ErrorCode::Denied, message));
+    }
     let reply = Reply::new(StatusCode::OK)
         .header(CONTENT_TYPE, &manifest.media_type)
         .header(CONTENT_LENGTH, manifest.content.len().to_string())
@@ -389,11 +405,81 @@ async fn get_manifest(call: Call) -> ApiResult {
 async fn delete_manifest(call: Call) -> ApiResult {
     let name = call.repository()?;
     let reference = parse_lookup_reference(call.parameter())?;
+    // Deleting a manifest deletes its tags: each must be allowed to go.
+    let tags = match &reference {
+        Reference::Tag(tag) => vec![tag.clone()],
+        Reference::Digest(digest) => call.state().registry.tags_of(&name, digest).await?,
+    };
+    for tag in &tags {
+        check_tag_change(&call.state, &call.caller, &call.headers, &name, tag, None).await?;
+    }
     call.state()
         .registry
         .delete_manifest(&call.caller.context, &name, &reference)
         .await?;
+    call.state().governance.changed();
     Ok(Reply::new(StatusCode::ACCEPTED).empty())
+}
+
+/// Header with which a system administrator explicitly moves or deletes an immutable tag.
+const OVERRIDE_IMMUTABLE: HeaderName = HeaderName::from_static("bulwark-override-immutable");
+
+/// Refuses moving `tag` of `name` to `next` (`None`: deleting it) when an immutable-tag
+/// pattern of the project's policy covers it, unless a system administrator asked to
+/// override (audited).
+async fn check_tag_change(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    name: &RepositoryName,
+    tag: &Tag,
+    next: Option<&Digest>,
+) -> Result<(), ApiError> {
+    let current = match state
+        .registry
+        .manifest(name, &Reference::Tag(tag.clone()))
+        .await
+    {
+        Ok(found) => Some(found.digest),
+        Err(RegistryError::ManifestUnknown) => None,
+        Err(other) => return Err(other.into()),
+    };
+    if current.is_none() || current.as_ref() == next {
+        return Ok(());
+    }
+    let override_requested = headers
+        .get(&OVERRIDE_IMMUTABLE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+    let system_admin = override_requested
+        && state
+            .auth
+            .authorize(caller, Action::ManageSystem, Resource::System)
+            .await
+            .is_ok();
+    let change = state
+        .governance
+        .tag_change(
+            name,
+            tag.as_str(),
+            current.as_ref(),
+            next,
+            system_admin,
+            override_requested,
+        )
+        .await?;
+    match change {
+        bulwark_governance::TagChange::Denied { pattern } => Err(ApiError::new(
+            ErrorCode::Denied,
+            format!(
+                "tag {tag} is immutable (policy pattern {pattern:?}): it can be neither moved nor deleted; push a new tag"
+            ),
+        )),
+        bulwark_governance::TagChange::AllowedByOverride { pattern } => {
+            tracing::warn!(target: "audit", repository = %name, %tag, pattern, actor = %caller.context.actor, request = %caller.context.request_id, "immutable tag override");
+            Ok(())
+        }
+        bulwark_governance::TagChange::Allowed => Ok(()),
+    }
 }
 
 async fn head_blob(call: Call) -> ApiResult {
@@ -668,6 +754,20 @@ async fn put_manifest(call: Call) -> ApiResult {
     }
     let content = content.freeze();
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    // The digest the tags would point at (what the registry will verify and store).
+    let next = match reference {
+        Reference::Digest(digest) => digest.clone(),
+        Reference::Tag(_) => Digest::sha256_of(&content),
+    };
+    let tags = match reference {
+        Reference::Tag(tag) => std::iter::once(tag)
+            .chain(also_tag.iter())
+            .collect::<Vec<_>>(),
+        Reference::Digest(_) => also_tag.iter().collect(),
+    };
+    for tag in tags {
+        check_tag_change(&state, &caller, headers, name, tag, Some(&next)).await?;
+    }
     let outcome = state
         .registry
         .put_manifest(
@@ -693,6 +793,7 @@ async fn put_manifest(call: Call) -> ApiResult {
     if let Some(subject) = outcome.subject {
         reply = reply.header(OCI_SUBJECT, subject.to_string());
     }
+    state.governance.changed();
     Ok(reply.empty())
 }
 

@@ -132,14 +132,40 @@ impl ApiClient {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.base);
-        let mut request = self
-            .http
-            .request(method.clone(), &url)
-            .basic_auth(&self.username, Some(&self.secret));
+        let mut request = self.request(&method, path);
         if let Some(body) = body {
             request = request.json(&body);
         }
+        self.send(&method, path, request).await
+    }
+
+    /// Sends `body` as it is, with `content_type`: a document whose digest is of its bytes.
+    pub async fn call_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<Value> {
+        let request = self
+            .request(&method, path)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        self.send(&method, path, request).await
+    }
+
+    fn request(&self, method: &Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .basic_auth(&self.username, Some(&self.secret))
+    }
+
+    async fn send(
+        &self,
+        method: &Method,
+        path: &str,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<Value> {
         let response = request
             .send()
             .await

@@ -6,6 +6,7 @@ mod admin_cmd;
 mod client;
 mod config;
 mod db_cmd;
+mod governance_cmd;
 mod report_cmd;
 mod scan_cmd;
 mod version_cmd;
@@ -103,6 +104,22 @@ enum Command {
     Rescan(report_cmd::RescanArgs),
     /// List the stored artifacts a vulnerability (or a package) affects
     Impact(report_cmd::ImpactArgs),
+    /// Manage policies: set, show and list the versions of a project's (or the system's),
+    /// and check an artifact against one (exit status 3 when blocked)
+    #[command(subcommand)]
+    Policy(governance_cmd::PolicyCommand),
+    /// Manage the public keys a project trusts for signatures
+    #[command(subcommand)]
+    Trust(governance_cmd::TrustCommand),
+    /// Manage exceptions: reasoned, expiring waivers of one vulnerability
+    #[command(subcommand)]
+    Exception(governance_cmd::ExceptionCommand),
+    /// Manage a project's VEX documents
+    #[command(subcommand)]
+    Vex(governance_cmd::VexCommand),
+    /// Copy a stored artifact and its referrers into another project, if that project's
+    /// policy allows it
+    Promote(governance_cmd::PromoteArgs),
 }
 
 fn init_logging(format: LogFormat) {
@@ -200,7 +217,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let scanner = Scanner::new(
         metadata.clone(),
         registry.clone(),
-        VulnDb::new(metadata),
+        VulnDb::new(metadata.clone()),
         ScanSettings {
             advisory_base_url: config.advisory_base_url.clone(),
             advisory_ecosystems: config.advisory_ecosystems.clone(),
@@ -212,6 +229,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         background.node(),
     );
     scanner.schedule(&mut background);
+    let governance = bulwark_governance::Governance::new(
+        metadata,
+        registry.clone(),
+        scanner.clone(),
+        bulwark_governance::GovernanceSettings::default(),
+        bulwark_governance::Clock::system(),
+    );
     {
         let registry = registry.clone();
         background.every("upload-sweep", sweep_every, Placement::OneNode, move || {
@@ -249,6 +273,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             registry,
             auth,
             scanner,
+            governance,
             public_url,
             trusted_proxies: config.trusted_proxies.clone(),
         },
@@ -276,6 +301,9 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     if let Command::Scan(args) = cli.command {
         return scan_cmd::run(cli.config.as_deref(), args).await;
+    }
+    if let Command::Policy(command) = cli.command {
+        return governance_cmd::policy(command).await;
     }
     command(cli).await.map(|()| std::process::ExitCode::SUCCESS)
 }
@@ -310,6 +338,11 @@ async fn command(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => report_cmd::report(args).await,
         Command::Rescan(args) => report_cmd::rescan(args).await,
         Command::Impact(args) => report_cmd::impact(args).await,
+        Command::Trust(command) => governance_cmd::trust(command).await,
+        Command::Exception(command) => governance_cmd::exception(command).await,
+        Command::Vex(command) => governance_cmd::vex(command).await,
+        Command::Promote(args) => governance_cmd::promote(args).await,
+        Command::Policy(_) => anyhow::bail!("policy runs on its own"),
         Command::Config => {
             let config = Config::load(cli.config.as_deref(), &FlagOverrides::default())?;
             // The database URL may embed a password.

@@ -36,7 +36,7 @@ pub struct ImpactArgs {
 }
 
 /// Splits `project/repo:tag` / `project/repo@digest` into repository and reference.
-fn split_reference(raw: &str) -> anyhow::Result<(String, String)> {
+pub(crate) fn split_reference(raw: &str) -> anyhow::Result<(String, String)> {
     let (repository, reference) = match raw.split_once('@') {
         Some((repository, digest)) => (repository, digest),
         None => {

@@ -206,6 +206,11 @@ pub fn parse_vex(bytes: &[u8]) -> Result<Vec<VexStatement>, VexError> {
     parse_value(format, value)
 }
 
+/// Which format a VEX document is in, without reading its statements.
+pub fn detect_vex(bytes: &[u8]) -> Result<VexFormat, VexError> {
+    detect(&read_json(bytes)?).ok_or(VexError::UnknownFormat)
+}
+
 /// Reads a VEX document of a known format.
 pub fn parse_vex_as(format: VexFormat, bytes: &[u8]) -> Result<Vec<VexStatement>, VexError> {
     parse_value(format, read_json(bytes)?)

@@ -1,0 +1,741 @@
+//! Policy governance as a service: what `bulwark-policy` decides on, kept and gathered.
+//!
+//! - **Records** (in `bulwark-metadata`): each project's policy document with its history
+//!   and the system-wide one, the keys a project trusts, exceptions, uploaded VEX documents.
+//! - **Facts** ([`facts`]): an artifact's scan report as its repository sees it, its cosign
+//!   signatures verified against the project's keys (`bulwark-signature`; a signed index
+//!   covers its platforms), the VEX statements that may apply (uploaded, or attached as
+//!   referrers).
+//! - **Decisions**: [`Governance::evaluate`] hands them to [`bulwark_policy::decide`], the
+//!   one policy decision point; [`Governance::check_pull`] is what the registry's manifest
+//!   `GET`/`HEAD` asks, answered from a per-node cache keyed by the artifact, the policy's
+//!   canonical form and a snapshot of everything else a decision depends on (refreshed at
+//!   most every [`GovernanceSettings::snapshot_ttl`], at once after a change made through
+//!   this node), so enforcement costs a map lookup on the pull path.
+//! - **Tags** ([`Governance::tag_change`]): immutable tag patterns, with the system
+//!   administrator's explicit override.
+//! - **Promotion** ([`promote`]): an artifact linked into another project by reference, its
+//!   referrers with it, only when the destination's policy passes.
+//!
+//! Time comes from a [`Clock`] so tests can move it (exception expiry) without sleeping.
+
+pub mod facts;
+pub mod promote;
+mod views;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bulwark_metadata::{ExceptionRecord, MetadataStore, TrustedKeyRecord, VexRecord};
+use bulwark_oci::{Digest, ParsedManifest, RepositoryName};
+use bulwark_policy::{Exception, Policy, Scope, VexStatement};
+use bulwark_registry::Registry;
+use bulwark_scan::service::Scanner;
+use bulwark_signature::TrustedKey;
+
+pub use bulwark_policy::{Decision, MAX_VEX_BYTES, TagChange};
+pub use views::{
+    Evaluation, ExceptionView, KeyView, NewException, PolicyView, RuleOutcome, SignatureView,
+    VexView,
+};
+
+/// Why a governance operation failed. Mapped to the wire in the server's one place.
+#[derive(Debug, thiserror::Error)]
+pub enum GovernanceError {
+    /// The request is malformed (a policy that does not parse, a key that is not a key).
+    #[error("{0}")]
+    Invalid(String),
+    /// What the request names does not exist (or the caller may not know it does).
+    #[error("not found")]
+    NotFound,
+    /// The policy refuses (promotion): the decision says why.
+    #[error("{message}")]
+    Refused {
+        message: String,
+        decision: Box<Decision>,
+    },
+    /// An immutable tag would move or go.
+    #[error("tag {tag} is immutable (policy pattern {pattern:?}): push a new tag instead")]
+    Immutable { tag: String, pattern: String },
+    #[error(transparent)]
+    Metadata(#[from] bulwark_metadata::MetadataError),
+    #[error(transparent)]
+    Registry(#[from] bulwark_registry::RegistryError),
+    #[error(transparent)]
+    Scan(#[from] bulwark_scan::service::ServiceError),
+}
+
+pub type Result<T, E = GovernanceError> = std::result::Result<T, E>;
+
+/// Unix milliseconds, from the system clock or one a test sets.
+#[derive(Clone)]
+pub struct Clock(Option<Arc<AtomicI64>>);
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock(None)
+    }
+
+    /// A clock that reads `at` until told otherwise ([`Clock::set`]).
+    pub fn manual(at: i64) -> Clock {
+        Clock(Some(Arc::new(AtomicI64::new(at))))
+    }
+
+    pub fn set(&self, at: i64) {
+        if let Some(now) = &self.0 {
+            now.store(at, Ordering::SeqCst);
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        match &self.0 {
+            Some(now) => now.load(Ordering::SeqCst),
+            None => bulwark_metadata::now_millis(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GovernanceSettings {
+    /// How long a node trusts its snapshot of what decisions depend on before reading it
+    /// again: how late another node's change (a scan finished, a signature pushed, an
+    /// exception added elsewhere) may reach this node's pulls.
+    pub snapshot_ttl: Duration,
+    /// Decisions a node keeps at most (it forgets them all when full).
+    pub cache_entries: usize,
+    /// How often a pull waiting for a pending scan looks again.
+    pub scan_poll: Duration,
+}
+
+impl Default for GovernanceSettings {
+    fn default() -> Self {
+        GovernanceSettings {
+            snapshot_ttl: Duration::from_secs(1),
+            cache_entries: 50_000,
+            scan_poll: Duration::from_millis(100),
+        }
+    }
+}
+
+/// What a pull is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullVerdict {
+    Allowed,
+    /// Refused, with the one-line message the client shows.
+    Denied(String),
+}
+
+struct Cached {
+    snapshot: String,
+    decision: Arc<Decision>,
+}
+
+struct Inner {
+    metadata: MetadataStore,
+    registry: Registry,
+    scanner: Scanner,
+    settings: GovernanceSettings,
+    clock: Clock,
+    snapshot: Mutex<Option<(Instant, String)>>,
+    decisions: Mutex<HashMap<String, Cached>>,
+}
+
+/// The governance service; cheap to clone.
+#[derive(Clone)]
+pub struct Governance {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Governance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Governance")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The scope name of the system-wide policy in `policy_versions`.
+const SYSTEM_SCOPE: &str = "";
+
+/// At most this many exceptions are considered for one decision (and listed at once).
+pub const MAX_EXCEPTIONS: u32 = 10_000;
+
+impl Governance {
+    pub fn new(
+        metadata: MetadataStore,
+        registry: Registry,
+        scanner: Scanner,
+        settings: GovernanceSettings,
+        clock: Clock,
+    ) -> Governance {
+        Governance {
+            inner: Arc::new(Inner {
+                metadata,
+                registry,
+                scanner,
+                settings,
+                clock,
+                snapshot: Mutex::new(None),
+                decisions: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    pub(crate) fn metadata(&self) -> &MetadataStore {
+        &self.inner.metadata
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// Forgets this node's snapshot: the next decision reads it again. Called after a
+    /// change made through this node (a push, a policy set), so its own caller sees it.
+    pub fn changed(&self) {
+        if let Ok(mut snapshot) = self.inner.snapshot.lock() {
+            *snapshot = None;
+        }
+    }
+
+    async fn snapshot(&self) -> Result<String> {
+        let ttl = self.inner.settings.snapshot_ttl;
+        if let Ok(held) = self.inner.snapshot.lock()
+            && let Some((read_at, snapshot)) = held.as_ref()
+            && read_at.elapsed() < ttl
+        {
+            return Ok(snapshot.clone());
+        }
+        let fresh = self.inner.metadata.decision_snapshot().await?;
+        if let Ok(mut held) = self.inner.snapshot.lock() {
+            *held = Some((Instant::now(), fresh.clone()));
+        }
+        Ok(fresh)
+    }
+
+    // ---- policies ----
+
+    /// The policy document of `project` (`None`: the system's) and what is in force.
+    pub async fn policy(&self, project: Option<&str>) -> Result<PolicyView> {
+        let scope = project.unwrap_or(SYSTEM_SCOPE);
+        let record = self.inner.metadata.policy(scope).await?;
+        let effective = match project {
+            Some(project) => self.effective_policy(project).await?,
+            None => self.system_policy().await?,
+        };
+        Ok(PolicyView::new(scope, record.as_ref(), &effective))
+    }
+
+    pub async fn policy_history(&self, project: Option<&str>) -> Result<Vec<PolicyView>> {
+        let scope = project.unwrap_or(SYSTEM_SCOPE);
+        let history = self.inner.metadata.policy_history(scope, 100).await?;
+        let effective = match project {
+            Some(project) => self.effective_policy(project).await?,
+            None => self.system_policy().await?,
+        };
+        Ok(history
+            .iter()
+            .map(|record| PolicyView::new(scope, Some(record), &effective))
+            .collect())
+    }
+
+    /// Reads, validates and stores a new version of a policy document (TOML or YAML).
+    pub async fn set_policy(
+        &self,
+        project: Option<&str>,
+        document: &str,
+        yaml: bool,
+        author: &str,
+    ) -> Result<PolicyView> {
+        let parsed = if yaml {
+            Policy::parse_yaml(document)
+        } else {
+            Policy::parse_toml(document)
+        }
+        .map_err(|e| GovernanceError::Invalid(e.to_string()))?;
+        let canonical = parsed
+            .to_toml()
+            .map_err(|e| GovernanceError::Invalid(e.to_string()))?;
+        let scope = project.unwrap_or(SYSTEM_SCOPE);
+        self.inner
+            .metadata
+            .put_policy(scope, document, &canonical, author, self.inner.clock.now())
+            .await?;
+        self.changed();
+        tracing::info!(target: "audit", scope, author, "policy changed");
+        self.policy(project).await
+    }
+
+    async fn stored_policy(&self, scope: &str) -> Result<Policy> {
+        match self.inner.metadata.policy(scope).await? {
+            // What was stored was validated; a canonical form that no longer reads (a
+            // schema change) fails closed rather than silently enforcing nothing.
+            Some(record) => Policy::parse_toml(&record.canonical).map_err(|e| {
+                GovernanceError::Invalid(format!(
+                    "the stored policy of {:?} no longer reads: {e}",
+                    record.scope
+                ))
+            }),
+            None => Ok(Policy::default()),
+        }
+    }
+
+    async fn system_policy(&self) -> Result<Policy> {
+        self.stored_policy(SYSTEM_SCOPE).await
+    }
+
+    /// What is enforced in `project`: the system's policy tightened by the project's.
+    pub async fn effective_policy(&self, project: &str) -> Result<Policy> {
+        let system = self.system_policy().await?;
+        let own = self.stored_policy(project).await?;
+        Ok(Policy::effective(&system, &own))
+    }
+
+    // ---- trusted keys ----
+
+    pub async fn add_key(
+        &self,
+        project: &str,
+        pem: &str,
+        name: Option<&str>,
+        author: &str,
+    ) -> Result<KeyView> {
+        let key = TrustedKey::from_pem(pem).map_err(|e| GovernanceError::Invalid(e.to_string()))?;
+        if let Some(name) = name
+            && (name.len() > 200 || name.chars().any(char::is_control))
+        {
+            return Err(GovernanceError::Invalid(
+                "a key's name is at most 200 characters, none of them control characters".into(),
+            ));
+        }
+        let record = TrustedKeyRecord {
+            project: project.to_owned(),
+            fingerprint: key.fingerprint().to_owned(),
+            algorithm: key.algorithm().as_str().to_owned(),
+            pem: key.to_pem(),
+            name: name.map(str::to_owned),
+            added_by: author.to_owned(),
+            added_at: self.inner.clock.now(),
+        };
+        if self.inner.metadata.trusted_keys(project).await?.len()
+            >= bulwark_policy::MAX_TRUSTED_KEYS
+        {
+            return Err(GovernanceError::Invalid(format!(
+                "a project trusts at most {} keys",
+                bulwark_policy::MAX_TRUSTED_KEYS
+            )));
+        }
+        self.inner.metadata.add_trusted_key(&record).await?;
+        self.changed();
+        tracing::info!(target: "audit", project, author, fingerprint = %record.fingerprint, "key trusted");
+        Ok(KeyView::from(&record))
+    }
+
+    pub async fn keys(&self, project: &str) -> Result<Vec<KeyView>> {
+        Ok(self
+            .inner
+            .metadata
+            .trusted_keys(project)
+            .await?
+            .iter()
+            .map(KeyView::from)
+            .collect())
+    }
+
+    pub async fn remove_key(&self, project: &str, fingerprint: &str, author: &str) -> Result<()> {
+        if !self
+            .inner
+            .metadata
+            .remove_trusted_key(project, fingerprint)
+            .await?
+        {
+            return Err(GovernanceError::NotFound);
+        }
+        self.changed();
+        tracing::info!(target: "audit", project, author, fingerprint, "key no longer trusted");
+        Ok(())
+    }
+
+    /// The keys `project` trusts, parsed (a stored key that no longer parses is skipped
+    /// with a warning: it cannot verify anything).
+    pub(crate) async fn trusted(&self, project: &str) -> Result<Vec<TrustedKey>> {
+        let mut keys = Vec::new();
+        for record in self.inner.metadata.trusted_keys(project).await? {
+            match TrustedKey::from_pem(&record.pem) {
+                Ok(key) => keys.push(key),
+                Err(error) => {
+                    tracing::warn!(project, fingerprint = %record.fingerprint, %error, "a stored key does not parse")
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    // ---- exceptions ----
+
+    pub async fn add_exception(&self, new: &NewException, author: &str) -> Result<ExceptionView> {
+        let now = self.inner.clock.now();
+        let expires_at = views::parse_expiry(&new.expires_at)?;
+        if expires_at <= now {
+            return Err(GovernanceError::Invalid(format!(
+                "the expiry {} is not in the future",
+                new.expires_at
+            )));
+        }
+        if let Some(repository) = &new.repository {
+            let name: RepositoryName = repository
+                .parse()
+                .map_err(|e| GovernanceError::Invalid(format!("repository {repository:?}: {e}")))?;
+            if new.project.as_deref().is_some_and(|p| p != name.project()) {
+                return Err(GovernanceError::Invalid(format!(
+                    "repository {repository} is not in project {}",
+                    new.project.as_deref().unwrap_or_default()
+                )));
+            }
+        }
+        let record = ExceptionRecord {
+            id: format!("exc-{}", uuid::Uuid::new_v4().simple()),
+            project: new.project.clone(),
+            vulnerability: new.vulnerability.trim().to_owned(),
+            package: new.package.clone(),
+            repository: new.repository.clone(),
+            digest: new.digest.clone(),
+            reason: new.reason.trim().to_owned(),
+            author: author.to_owned(),
+            created_at: now,
+            expires_at,
+        };
+        let exception = views::exception_of(&record);
+        exception
+            .validate()
+            .map_err(|e| GovernanceError::Invalid(e.to_string()))?;
+        if new.reason.len() > 2_000 || new.vulnerability.len() > 200 {
+            return Err(GovernanceError::Invalid(
+                "a reason is at most 2,000 bytes, a vulnerability id 200".into(),
+            ));
+        }
+        self.inner.metadata.add_exception(&record).await?;
+        self.changed();
+        tracing::info!(target: "audit", id = %record.id, author, vulnerability = %record.vulnerability, "exception added");
+        Ok(ExceptionView::new(&record, now, None))
+    }
+
+    /// Exceptions of `projects` (`None`: all) and, with `system`, the system's; each with
+    /// whether it expired and, with `staleness`, how many current findings it matches.
+    pub async fn exceptions(
+        &self,
+        projects: Option<&[String]>,
+        system: bool,
+        staleness: bool,
+    ) -> Result<Vec<ExceptionView>> {
+        let now = self.inner.clock.now();
+        let records = self
+            .inner
+            .metadata
+            .exceptions(projects, system, MAX_EXCEPTIONS)
+            .await?;
+        let mut views = Vec::with_capacity(records.len());
+        for record in &records {
+            let matches = if staleness {
+                Some(self.exception_matches(record).await?)
+            } else {
+                None
+            };
+            views.push(ExceptionView::new(record, now, matches));
+        }
+        Ok(views)
+    }
+
+    /// How many current findings `record` names, from the impact index (the artifacts that
+    /// hold the vulnerability, narrowed by the exception's scope).
+    async fn exception_matches(&self, record: &ExceptionRecord) -> Result<u64> {
+        let projects = record.project.clone().map(|p| vec![p]);
+        let impacted = self
+            .inner
+            .scanner
+            .impact(
+                &bulwark_scan::service::ImpactQuery::Vulnerability(record.vulnerability.clone()),
+                projects.as_deref(),
+                1_000,
+            )
+            .await?;
+        let exception = views::exception_of(record);
+        Ok(impacted
+            .iter()
+            .filter(|hit| {
+                // The impact index found it by any name it is known by.
+                let finding = bulwark_policy::Finding {
+                    id: hit
+                        .vulnerability
+                        .clone()
+                        .unwrap_or_else(|| record.vulnerability.clone()),
+                    aliases: vec![record.vulnerability.clone()],
+                    ecosystem: hit.ecosystem.clone(),
+                    package: hit.package.clone(),
+                    version: hit.version.clone(),
+                    purl: None,
+                    severity: bulwark_policy::Severity::Unknown,
+                    fixed: Vec::new(),
+                    fix_published_ms: None,
+                    malicious: false,
+                };
+                exception.matches(&hit.repository, &hit.digest, &finding)
+            })
+            .count() as u64)
+    }
+
+    pub async fn exception(&self, id: &str) -> Result<ExceptionRecord> {
+        self.inner
+            .metadata
+            .exception(id)
+            .await?
+            .ok_or(GovernanceError::NotFound)
+    }
+
+    pub async fn remove_exception(&self, id: &str, author: &str) -> Result<()> {
+        if !self.inner.metadata.remove_exception(id).await? {
+            return Err(GovernanceError::NotFound);
+        }
+        self.changed();
+        tracing::info!(target: "audit", id, author, "exception removed");
+        Ok(())
+    }
+
+    /// The exceptions that may apply in `project` (its own and the system's; expiry and
+    /// scope are the decision's to check).
+    pub(crate) async fn exceptions_for(&self, project: &str) -> Result<Vec<Exception>> {
+        let records = self
+            .inner
+            .metadata
+            .exceptions(Some(&[project.to_owned()]), true, MAX_EXCEPTIONS)
+            .await?;
+        Ok(records.iter().map(views::exception_of).collect())
+    }
+
+    // ---- VEX ----
+
+    pub async fn upload_vex(
+        &self,
+        project: &str,
+        document: &[u8],
+        author: &str,
+    ) -> Result<VexView> {
+        let format = bulwark_policy::detect_vex(document)
+            .map_err(|e| GovernanceError::Invalid(e.to_string()))?;
+        let statements = bulwark_policy::parse_vex_as(format, document)
+            .map_err(|e| GovernanceError::Invalid(e.to_string()))?;
+        if statements.is_empty() {
+            return Err(GovernanceError::Invalid(
+                "the document holds no VEX statement".into(),
+            ));
+        }
+        let record = VexRecord {
+            project: project.to_owned(),
+            digest: Digest::sha256_of(document).to_string(),
+            format: format.to_string(),
+            document: document.to_vec(),
+            statements: i64::try_from(statements.len()).unwrap_or(i64::MAX),
+            uploaded_by: author.to_owned(),
+            uploaded_at: self.inner.clock.now(),
+        };
+        self.inner.metadata.add_vex(&record).await?;
+        self.changed();
+        tracing::info!(target: "audit", project, author, digest = %record.digest, "VEX document uploaded");
+        Ok(VexView::from(&record))
+    }
+
+    pub async fn vex(&self, project: &str) -> Result<Vec<VexView>> {
+        Ok(self
+            .inner
+            .metadata
+            .vex_documents(project)
+            .await?
+            .iter()
+            .map(VexView::from)
+            .collect())
+    }
+
+    pub async fn remove_vex(&self, project: &str, digest: &str, author: &str) -> Result<()> {
+        if !self.inner.metadata.remove_vex(project, digest).await? {
+            return Err(GovernanceError::NotFound);
+        }
+        self.changed();
+        tracing::info!(target: "audit", project, author, digest, "VEX document removed");
+        Ok(())
+    }
+
+    /// The statements of the VEX documents uploaded to `project`.
+    pub(crate) async fn uploaded_statements(&self, project: &str) -> Result<Vec<VexStatement>> {
+        let mut statements = Vec::new();
+        for record in self.inner.metadata.vex_documents(project).await? {
+            match bulwark_policy::parse_vex(&record.document) {
+                Ok(found) => statements.extend(found),
+                Err(error) => {
+                    tracing::warn!(project, digest = %record.digest, %error, "a stored VEX document does not parse")
+                }
+            }
+        }
+        Ok(statements)
+    }
+
+    // ---- decisions ----
+
+    /// The decision on `digest` in `repository` under the policy of `policy_project` (the
+    /// repository's own project, or a promotion's destination), with the facts behind it.
+    pub async fn evaluate(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+        policy_project: Option<&str>,
+    ) -> Result<Evaluation> {
+        let project = policy_project.unwrap_or(repository.project());
+        let now = self.inner.clock.now();
+        let policy = self.effective_policy(project).await?;
+        let keys = self.trusted(project).await?;
+        let gathered = facts::gather(self, repository, digest, project, &keys, now).await?;
+        let mut vex = self.uploaded_statements(project).await?;
+        vex.extend(gathered.attached_vex.iter().cloned());
+        let exceptions = self.exceptions_for(project).await?;
+        let decision = bulwark_policy::decide(&gathered.facts, &policy, &exceptions, &vex, now);
+        Ok(Evaluation::new(
+            repository,
+            digest,
+            project,
+            &policy,
+            &gathered,
+            decision,
+            &exceptions,
+            now,
+        ))
+    }
+
+    /// Whether manifest `digest` (stored in `repository` as `manifest`) may be pulled.
+    /// Attachments (signatures, SBOMs, VEX, attestations: manifests with a subject, or
+    /// cosign's `.sig` manifests) always may: they are what lets a client judge the
+    /// artifact, and a policy that blocked them would block verifying it. A pull of an
+    /// artifact whose scan is pending or running waits for it up to the policy's bound.
+    pub async fn check_pull(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+        manifest: &[u8],
+        media_type: &str,
+    ) -> Result<PullVerdict> {
+        if is_attachment(media_type, manifest) {
+            return Ok(PullVerdict::Allowed);
+        }
+        let started = Instant::now();
+        loop {
+            let decision = self.decision(repository, digest).await?;
+            if decision.allowed {
+                return Ok(PullVerdict::Allowed);
+            }
+            let wait = Duration::from_millis(
+                self.effective_policy(repository.project())
+                    .await?
+                    .quarantine_wait_ms(),
+            );
+            if decision.wait_for_scan && started.elapsed() + self.inner.settings.scan_poll < wait {
+                tokio::time::sleep(self.inner.settings.scan_poll).await;
+                continue;
+            }
+            let report_ref = format!("{repository}@{digest}");
+            return Ok(PullVerdict::Denied(decision.denial_message(&report_ref)));
+        }
+    }
+
+    /// The decision on `digest` in `repository`, from the cache when nothing it depends on
+    /// changed.
+    async fn decision(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Arc<Decision>> {
+        let snapshot = self.snapshot().await?;
+        let key = format!("{repository}@{digest}");
+        let now = self.inner.clock.now();
+        if let Ok(cache) = self.inner.decisions.lock()
+            && let Some(cached) = cache.get(&key)
+            && cached.snapshot == snapshot
+            && cached
+                .decision
+                .valid_until_ms
+                .is_none_or(|until| now < until)
+        {
+            return Ok(cached.decision.clone());
+        }
+        let decision = Arc::new(self.evaluate(repository, digest, None).await?.decision);
+        // A decision on an incomplete scan holds only now: it is not kept.
+        let lasting = decision.valid_until_ms.is_none_or(|until| now < until);
+        if lasting && let Ok(mut cache) = self.inner.decisions.lock() {
+            if cache.len() >= self.inner.settings.cache_entries {
+                cache.clear();
+            }
+            cache.insert(
+                key,
+                Cached {
+                    snapshot,
+                    decision: decision.clone(),
+                },
+            );
+        }
+        Ok(decision)
+    }
+
+    // ---- tags ----
+
+    /// Whether `tag` in `repository`, now pointing at `current` (`None`: no such tag), may
+    /// be pointed at `next` (`None`: deleted). Creating a tag, and re-pushing the digest it
+    /// has, is never a change.
+    pub async fn tag_change(
+        &self,
+        repository: &RepositoryName,
+        tag: &str,
+        current: Option<&Digest>,
+        next: Option<&Digest>,
+        system_admin: bool,
+        override_requested: bool,
+    ) -> Result<TagChange> {
+        let Some(current) = current else {
+            return Ok(TagChange::Allowed);
+        };
+        if next == Some(current) {
+            return Ok(TagChange::Allowed);
+        }
+        let policy = self.effective_policy(repository.project()).await?;
+        let change = bulwark_policy::tag_change(&policy, tag, system_admin, override_requested);
+        if let TagChange::AllowedByOverride { pattern } = &change {
+            tracing::warn!(target: "audit", %repository, tag, pattern, "immutable tag changed by a system administrator's override");
+        }
+        Ok(change)
+    }
+}
+
+/// Media types of manifests cosign's simple signing writes as layers.
+const SIMPLE_SIGNING_LAYER: &str = bulwark_signature::SIMPLE_SIGNING_MEDIA_TYPE;
+
+/// A manifest that describes another (a referrer: signature, SBOM, VEX, attestation) or a
+/// cosign simple-signing `.sig` manifest (its layers are all signature payloads).
+fn is_attachment(media_type: &str, manifest: &[u8]) -> bool {
+    let Ok(parsed) = ParsedManifest::parse(Some(media_type), manifest) else {
+        return false;
+    };
+    parsed.subject.is_some()
+        || (!parsed.layers.is_empty()
+            && parsed
+                .layers
+                .iter()
+                .all(|layer| layer.media_type == SIMPLE_SIGNING_LAYER))
+}
+
+pub(crate) fn scope_of(record: &ExceptionRecord) -> Scope {
+    match &record.project {
+        Some(project) => Scope::Project(project.clone()),
+        None => Scope::System,
+    }
+}
