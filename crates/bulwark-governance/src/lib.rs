@@ -595,7 +595,11 @@ impl Governance {
     ) -> Result<Evaluation> {
         let project = policy_project.unwrap_or(repository.project());
         let now = self.inner.clock.now();
-        let policy = self.effective_policy(project).await?;
+        let mut policy = self.effective_policy(project).await?;
+        // A refusal names the policy; an unnamed one by its project.
+        if policy.name.is_none() {
+            policy.name = Some(project.to_owned());
+        }
         let keys = self.trusted(project).await?;
         let gathered = facts::gather(self, repository, digest, project, &keys, now).await?;
         let mut vex = self.uploaded_statements(project).await?;
@@ -630,17 +634,30 @@ impl Governance {
             return Ok(PullVerdict::Allowed);
         }
         let started = Instant::now();
+        let mut queued = false;
         loop {
-            let decision = self.decision(repository, digest).await?;
+            let (decision, not_scanned) = self.decision(repository, digest).await?;
             if decision.allowed {
                 return Ok(PullVerdict::Allowed);
+            }
+            // Not scanned at all (pushed a moment ago and not yet queued from the outbox,
+            // or pushed where scans are off): asked for now, and waited for like any
+            // pending scan.
+            let only_quarantine = decision
+                .violations
+                .iter()
+                .all(|v| v.rule == bulwark_policy::Rule::Quarantine);
+            let waits = decision.wait_for_scan || (not_scanned && only_quarantine);
+            if not_scanned && waits && !queued {
+                self.inner.scanner.request(digest).await?;
+                queued = true;
             }
             let wait = Duration::from_millis(
                 self.effective_policy(repository.project())
                     .await?
                     .quarantine_wait_ms(),
             );
-            if decision.wait_for_scan && started.elapsed() + self.inner.settings.scan_poll < wait {
+            if waits && started.elapsed() + self.inner.settings.scan_poll < wait {
                 tokio::time::sleep(self.inner.settings.scan_poll).await;
                 continue;
             }
@@ -650,12 +667,12 @@ impl Governance {
     }
 
     /// The decision on `digest` in `repository`, from the cache when nothing it depends on
-    /// changed.
+    /// changed, and whether the artifact was never scanned.
     async fn decision(
         &self,
         repository: &RepositoryName,
         digest: &Digest,
-    ) -> Result<Arc<Decision>> {
+    ) -> Result<(Arc<Decision>, bool)> {
         let snapshot = self.snapshot().await?;
         let key = format!("{repository}@{digest}");
         let now = self.inner.clock.now();
@@ -667,9 +684,11 @@ impl Governance {
                 .valid_until_ms
                 .is_none_or(|until| now < until)
         {
-            return Ok(cached.decision.clone());
+            return Ok((cached.decision.clone(), false));
         }
-        let decision = Arc::new(self.evaluate(repository, digest, None).await?.decision);
+        let evaluation = self.evaluate(repository, digest, None).await?;
+        let not_scanned = evaluation.scan.status == "not_scanned";
+        let decision = Arc::new(evaluation.decision);
         // A decision on an incomplete scan holds only now: it is not kept.
         let lasting = decision.valid_until_ms.is_none_or(|until| now < until);
         if lasting && let Ok(mut cache) = self.inner.decisions.lock() {
@@ -684,7 +703,7 @@ impl Governance {
                 },
             );
         }
-        Ok(decision)
+        Ok((decision, not_scanned))
     }
 
     // ---- tags ----
