@@ -607,9 +607,6 @@ impl Governance {
         let exceptions = self.exceptions_for(project).await?;
         let decision = bulwark_policy::decide(&gathered.facts, &policy, &exceptions, &vex, now);
         Ok(Evaluation::new(
-            repository,
-            digest,
-            project,
             &policy,
             &gathered,
             decision,

@@ -1,7 +1,6 @@
 //! What the API answers: records and decisions as JSON documents, times in RFC 3339.
 
 use bulwark_metadata::{ExceptionRecord, PolicyRecord, TrustedKeyRecord, VexRecord};
-use bulwark_oci::{Digest, RepositoryName};
 use bulwark_policy::{Decision, Exception, Policy, Rule, Suppression, Violation};
 use serde::{Deserialize, Serialize};
 
@@ -260,9 +259,6 @@ pub struct Evaluation {
 
 impl Evaluation {
     pub(crate) fn new(
-        repository: &RepositoryName,
-        digest: &Digest,
-        project: &str,
         policy: &Policy,
         gathered: &Gathered,
         decision: Decision,
@@ -326,21 +322,21 @@ impl Evaluation {
         // someone remembers no longer helps.
         let now_expired: Vec<String> = exceptions
             .iter()
-            .filter(|e| e.in_scope(project) && e.is_expired(now))
+            .filter(|e| e.in_scope(&gathered.facts.project) && e.is_expired(now))
             .filter(|e| {
                 gathered
                     .facts
                     .findings
                     .iter()
-                    .any(|f| e.matches(repository.as_str(), &gathered.facts.digest, f))
+                    .any(|f| e.matches(&gathered.facts.repository, &gathered.facts.digest, f))
             })
             .map(|e| e.id.clone())
             .collect();
-        let report_ref = format!("{repository}@{digest}");
+        let report_ref = format!("{}@{}", gathered.facts.repository, gathered.facts.digest);
         Evaluation {
-            repository: repository.to_string(),
-            digest: digest.to_string(),
-            project: project.to_owned(),
+            repository: gathered.facts.repository.clone(),
+            digest: gathered.facts.digest.clone(),
+            project: gathered.facts.project.clone(),
             allowed: decision.allowed,
             policy: decision.policy.clone(),
             message: if decision.allowed {

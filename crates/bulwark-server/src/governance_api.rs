@@ -25,8 +25,11 @@ fn not_found() -> ManagementError {
     ManagementError::new(StatusCode::NOT_FOUND, "not_found", "not found")
 }
 
-/// Allows `action` on `project`, or refuses: 403 when the caller may see the project, 404
-/// (as for a project that does not exist) when it may not.
+/// Allows `action` on `project`, or refuses: 403 when the caller may read the project's
+/// reports (its members and auditors), 404 (as for a project that does not exist) when it
+/// may not. A project's policy, keys, exceptions and VEX are its members' business, public
+/// project or not (a public project's artifacts' dry runs are readable through their
+/// repository, like their reports).
 async fn on_project(
     state: &AppState,
     caller: &bulwark_auth::Caller,
@@ -89,11 +92,20 @@ fn is_yaml(format: Option<&str>) -> Result<bool, ManagementError> {
     }
 }
 
+fn signed_in(caller: &bulwark_auth::Caller) -> Result<(), ManagementError> {
+    if caller.is_authenticated() {
+        Ok(())
+    } else {
+        Err(AuthError::Unauthenticated.into())
+    }
+}
+
 pub(crate) async fn get_system_policy(
     State(state): State<AppState>,
-    Caller(_caller): Caller,
+    Caller(caller): Caller,
 ) -> ApiResult {
     // Every project lives under it: any signed-in caller may read it.
+    signed_in(&caller)?;
     ok(state.governance.policy(None).await?)
 }
 
@@ -213,6 +225,7 @@ pub(crate) async fn list_exceptions(
     Caller(caller): Caller,
     Query(filter): Query<ExceptionFilter>,
 ) -> ApiResult {
+    signed_in(&caller)?;
     let stale = filter.stale.unwrap_or(false);
     let projects: Option<Vec<String>> = match &filter.project {
         Some(project) => {

@@ -79,6 +79,12 @@ fn expected(endpoint: (&str, &str), who: Caller, public: bool) -> Expect {
             who,
             Reader | Developer | Maintainer | Owner | Auditor | RobotWithScope | Admin
         );
+    // Members of the project (robots with a right on it, auditors included), whatever its
+    // visibility: who may read its governance.
+    let member = matches!(
+        who,
+        Reader | Developer | Maintainer | Owner | Auditor | RobotWithScope | Admin
+    );
     let user_account = matches!(
         who,
         Reader | Developer | Maintainer | Owner | Auditor | OtherMember | Admin
@@ -148,6 +154,41 @@ fn expected(endpoint: (&str, &str), who: Caller, public: bool) -> Expect {
         ("POST", "/api/v1/advisories/import")
         | ("POST", "/api/v1/advisories/update")
         | ("POST", "/api/v1/advisories/rematch") => allow_if(system),
+        // Governance: reading follows the project's reports; changing is the owners'.
+        ("GET", "/api/v1/policy") | ("GET", "/api/v1/exceptions") => allow_if(signed_in),
+        ("PUT", "/api/v1/policy") => allow_if(system),
+        ("GET", "/api/v1/projects/{project}/policy")
+        | ("GET", "/api/v1/projects/{project}/policy/history")
+        | ("GET", "/api/v1/projects/{project}/trusted-keys")
+        | ("GET", "/api/v1/projects/{project}/vex") => hide_unless(member),
+        ("GET", "/api/v1/repositories/{repository}/artifacts/{reference}/policy") => {
+            hide_unless(pull || who == Auditor)
+        }
+        ("PUT", "/api/v1/projects/{project}/policy")
+        | ("POST", "/api/v1/projects/{project}/trusted-keys")
+        | ("DELETE", "/api/v1/projects/{project}/trusted-keys/{fingerprint}")
+        | ("POST", "/api/v1/projects/{project}/vex")
+        | ("DELETE", "/api/v1/projects/{project}/vex/{digest}")
+        | ("POST", "/api/v1/exceptions")
+        | ("DELETE", "/api/v1/exceptions/{id}") => {
+            if manage {
+                Expect::Allow
+            } else if member {
+                allow_if(false)
+            } else {
+                hide_unless(false)
+            }
+        }
+        // Pulling the source, pushing the destination (here both in the project).
+        ("POST", "/api/v1/promotions") => {
+            if push {
+                Expect::Allow
+            } else if pull || who == Auditor {
+                allow_if(false)
+            } else {
+                hide_unless(false)
+            }
+        }
         other => panic!("no expectation for {other:?}: add the new endpoint to this table"),
     }
 }
@@ -352,6 +393,39 @@ struct CellRequest {
     body: Option<(String, Vec<u8>)>,
 }
 
+/// A P-256 public key (made with openssl for this table).
+const MATRIX_KEY: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE7EAbzHxPuWcMNk42HrbLPj4o5F26
+nGo70vOLu9Zgt/j2F0e90NMCOAeG+FTTP83/ws1Q6jOD+/ezWI0V1LfDPg==
+-----END PUBLIC KEY-----
+";
+
+fn matrix_exception() -> Value {
+    json!({
+        "project": "proj",
+        "vulnerability": "CVE-2021-3177",
+        "reason": "the authorization matrix",
+        "expires_at": "2999-01-01",
+    })
+}
+
+fn matrix_vex() -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://example.com/vex/matrix",
+        "author": "matrix",
+        "timestamp": "2024-01-01T00:00:00Z",
+        "version": 1,
+        "statements": [{
+            "vulnerability": {"name": "CVE-2021-3177"},
+            "products": [{"@id": "pkg:pypi/django@3.2.0"}],
+            "status": "not_affected",
+            "justification": "component_not_present",
+        }],
+    }))
+    .unwrap()
+}
+
 fn json_body(value: Value) -> Option<(String, Vec<u8>)> {
     Some((
         "application/json".to_owned(),
@@ -537,6 +611,68 @@ async fn request_for(
         "/api/v1/advisories/update" | "/api/v1/advisories/rematch" => {
             (endpoint.1.to_owned(), json_body(json!({})))
         }
+        "/api/v1/policy" => (
+            "/api/v1/policy".to_owned(),
+            json_body(json!({ "document": "block_malicious = true\n" })),
+        ),
+        "/api/v1/projects/{project}/policy" => (
+            "/api/v1/projects/proj/policy".to_owned(),
+            json_body(json!({ "document": "immutable_tags = [\"never-*\"]\n" })),
+        ),
+        "/api/v1/projects/{project}/policy/history" => {
+            ("/api/v1/projects/proj/policy/history".to_owned(), None)
+        }
+        "/api/v1/projects/{project}/trusted-keys" => (
+            "/api/v1/projects/proj/trusted-keys".to_owned(),
+            json_body(json!({ "pem": MATRIX_KEY })),
+        ),
+        "/api/v1/projects/{project}/trusted-keys/{fingerprint}" => {
+            let key = api(
+                server,
+                Method::POST,
+                "/api/v1/projects/proj/trusted-keys",
+                json!({ "pem": MATRIX_KEY }),
+            )
+            .await;
+            let fingerprint = key["fingerprint"].as_str().unwrap();
+            (format!("/api/v1/projects/proj/trusted-keys/{fingerprint}"), None)
+        }
+        "/api/v1/exceptions" => (
+            "/api/v1/exceptions".to_owned(),
+            json_body(matrix_exception()),
+        ),
+        "/api/v1/exceptions/{id}" => {
+            let exception = api(server, Method::POST, "/api/v1/exceptions", matrix_exception()).await;
+            let id = exception["id"].as_str().unwrap();
+            (format!("/api/v1/exceptions/{id}"), None)
+        }
+        "/api/v1/projects/{project}/vex" => (
+            "/api/v1/projects/proj/vex".to_owned(),
+            Some(("application/json".to_owned(), matrix_vex())),
+        ),
+        "/api/v1/projects/{project}/vex/{digest}" => {
+            let response = server
+                .client()
+                .post(server.url("/api/v1/projects/proj/vex"))
+                .header("content-type", "application/json")
+                .body(matrix_vex())
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success());
+            (
+                format!("/api/v1/projects/proj/vex/{}", sha256(&matrix_vex())),
+                None,
+            )
+        }
+        "/api/v1/repositories/{repository}/artifacts/{reference}/policy" => (
+            "/api/v1/repositories/proj%2Fapp/artifacts/v1/policy".to_owned(),
+            None,
+        ),
+        "/api/v1/promotions" => (
+            "/api/v1/promotions".to_owned(),
+            json_body(json!({ "source": "proj/app:v1", "destination": format!("proj/promoted:c{cell}") })),
+        ),
         other => panic!("no request for {other}: add the new endpoint to this test"),
     };
     let body = match method {
