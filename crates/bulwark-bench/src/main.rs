@@ -173,8 +173,9 @@ fn write_blob_file(path: &Path, mib: u64) -> anyhow::Result<()> {
 }
 
 /// Starts the server with an administrator and the `bench` project; returns its URL and the
-/// administrator's access token.
-fn start_server(data_dir: PathBuf) -> anyhow::Result<(String, String)> {
+/// administrator's access token. With `enforce_pulls` false, manifest GETs are not judged
+/// by policy: the baseline that judging them is measured against.
+fn start_server(data_dir: PathBuf, enforce_pulls: bool) -> anyhow::Result<(String, String)> {
     let (address_tx, address_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -225,7 +226,10 @@ fn start_server(data_dir: PathBuf) -> anyhow::Result<(String, String)> {
                     metadata,
                     registry.clone(),
                     scanner.clone(),
-                    bulwark_governance::GovernanceSettings::default(),
+                    bulwark_governance::GovernanceSettings {
+                        enforce_pulls,
+                        ..bulwark_governance::GovernanceSettings::default()
+                    },
                     bulwark_governance::Clock::system(),
                 );
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -325,6 +329,37 @@ async fn manifest_gets(
     Ok(count.load(Ordering::Relaxed) as f64 / load_time.as_secs_f64())
 }
 
+/// A client that does what registry clients do: one token request, then a bearer token on
+/// every request.
+async fn bearer_client(
+    base: &str,
+    admin_token: &str,
+    connections: usize,
+) -> anyhow::Result<reqwest::Client> {
+    let token: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/auth/token"))
+        .basic_auth("bench", Some(admin_token))
+        .query(&[
+            ("service", "bulwark"),
+            ("scope", "repository:bench/blob:pull,push"),
+            ("scope", "repository:bench/app:pull,push"),
+        ])
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", token["token"].as_str().unwrap_or_default()).parse()?,
+    );
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .default_headers(headers)
+        .build()?)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -365,31 +400,9 @@ async fn main() -> anyhow::Result<()> {
         .parse()
         .context("openssl's digest")?;
 
-    let (base, admin_token) = start_server(work.path().join("data"))?;
+    let (base, admin_token) = start_server(work.path().join("data"), true)?;
     let repo = "bench/blob";
-    // Like registry clients: one token request, then a bearer token on every request.
-    let token: serde_json::Value = reqwest::Client::new()
-        .get(format!("{base}/auth/token"))
-        .basic_auth("bench", Some(&admin_token))
-        .query(&[
-            ("service", "bulwark"),
-            ("scope", "repository:bench/blob:pull,push"),
-            ("scope", "repository:bench/app:pull,push"),
-        ])
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {}", token["token"].as_str().unwrap_or_default()).parse()?,
-    );
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.connections)
-        .default_headers(headers)
-        .build()?;
+    let client = bearer_client(&base, &admin_token, args.connections).await?;
 
     // Push: one streamed request, the server hashing and writing as it reads.
     let body = reqwest::Body::wrap_stream(file_chunks(&file)?);
@@ -428,11 +441,34 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    // Manifest GETs at N connections.
+    // Manifest GETs at N connections: judged by a policy (severity, secrets, malicious
+    // packages) on this server, not judged at all on a second one, alternating rounds so
+    // that the machine's drift falls on both alike.
     let gets = if args.seconds == 0 {
         None
     } else {
-        Some(manifest_gets(&client, &base, args.connections, args.seconds).await?)
+        client
+            .put(format!("{base}/api/v1/projects/bench/policy"))
+            .basic_auth("bench", Some(&admin_token))
+            .header("content-type", "application/json")
+            .body(
+                serde_json::json!({
+                    "document": "block_severity = \"high\"\nblock_secrets = true\n"
+                })
+                .to_string(),
+            )
+            .send()
+            .await?
+            .error_for_status()?;
+        let (baseline, baseline_token) = start_server(work.path().join("baseline"), false)?;
+        let baseline_client = bearer_client(&baseline, &baseline_token, args.connections).await?;
+        let round = (args.seconds / 2).max(1);
+        let (mut judged, mut unjudged) = (0.0, 0.0);
+        for _ in 0..2 {
+            judged += manifest_gets(&client, &base, args.connections, round).await?;
+            unjudged += manifest_gets(&baseline_client, &baseline, args.connections, round).await?;
+        }
+        Some((judged / 2.0, unjudged / 2.0))
     };
 
     let hash_rate = mib_per_s(size, openssl_time);
@@ -467,10 +503,11 @@ async fn main() -> anyhow::Result<()> {
             pull_rate / loopback_rate
         );
     }
-    if let Some(gets) = gets {
+    if let Some((judged, unjudged)) = gets {
         println!(
-            "manifest GET, {} conns       {gets:8.0} req/s",
-            args.connections
+            "manifest GET, {} conns       {judged:8.0} req/s   {:.3}x without policy enforcement ({unjudged:.0} req/s)",
+            args.connections,
+            judged / unjudged
         );
     }
     Ok(())

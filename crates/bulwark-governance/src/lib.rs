@@ -107,6 +107,9 @@ pub struct GovernanceSettings {
     pub cache_entries: usize,
     /// How often a pull waiting for a pending scan looks again.
     pub scan_poll: Duration,
+    /// Whether pulls are judged. Only the benchmark's baseline turns it off, to measure
+    /// what judging costs; no configuration reaches it.
+    pub enforce_pulls: bool,
 }
 
 impl Default for GovernanceSettings {
@@ -115,6 +118,7 @@ impl Default for GovernanceSettings {
             snapshot_ttl: Duration::from_secs(1),
             cache_entries: 50_000,
             scan_poll: Duration::from_millis(100),
+            enforce_pulls: true,
         }
     }
 }
@@ -128,8 +132,12 @@ pub enum PullVerdict {
 }
 
 struct Cached {
-    snapshot: String,
+    snapshot: Arc<str>,
     decision: Arc<Decision>,
+    /// Until when it may be served (Unix ms): the decision's own horizon (an exception's
+    /// expiry), or for an incomplete scan one snapshot lifetime.
+    until: i64,
+    not_scanned: bool,
 }
 
 struct Inner {
@@ -138,7 +146,7 @@ struct Inner {
     scanner: Scanner,
     settings: GovernanceSettings,
     clock: Clock,
-    snapshot: Mutex<Option<(Instant, String)>>,
+    snapshot: Mutex<Option<(Instant, Arc<str>)>>,
     decisions: Mutex<HashMap<String, Cached>>,
 }
 
@@ -203,7 +211,7 @@ impl Governance {
         }
     }
 
-    async fn snapshot(&self) -> Result<String> {
+    async fn snapshot(&self) -> Result<Arc<str>> {
         let ttl = self.inner.settings.snapshot_ttl;
         if let Ok(held) = self.inner.snapshot.lock()
             && let Some((read_at, snapshot)) = held.as_ref()
@@ -211,7 +219,7 @@ impl Governance {
         {
             return Ok(snapshot.clone());
         }
-        let fresh = self.inner.metadata.decision_snapshot().await?;
+        let fresh: Arc<str> = self.inner.metadata.decision_snapshot().await?.into();
         if let Ok(mut held) = self.inner.snapshot.lock() {
             *held = Some((Instant::now(), fresh.clone()));
         }
@@ -627,13 +635,18 @@ impl Governance {
         manifest: &[u8],
         media_type: &str,
     ) -> Result<PullVerdict> {
-        if is_attachment(media_type, manifest) {
+        if !self.inner.settings.enforce_pulls {
             return Ok(PullVerdict::Allowed);
         }
         let started = Instant::now();
         let mut queued = false;
+        let mut fresh = false;
         loop {
-            let (decision, not_scanned) = self.decision(repository, digest).await?;
+            // Waiting for a scan looks at the facts themselves, not at what is cached.
+            let (decision, not_scanned) = self
+                .decision(repository, digest, (manifest, media_type), fresh)
+                .await?;
+            fresh = true;
             if decision.allowed {
                 return Ok(PullVerdict::Allowed);
             }
@@ -663,32 +676,55 @@ impl Governance {
         }
     }
 
-    /// The decision on `digest` in `repository`, from the cache when nothing it depends on
-    /// changed, and whether the artifact was never scanned.
+    /// The decision on `digest` in `repository` — from the cache when nothing it depends on
+    /// changed, unless `fresh` — and whether the artifact was never scanned.
     async fn decision(
         &self,
         repository: &RepositoryName,
         digest: &Digest,
+        (manifest, media_type): (&[u8], &str),
+        fresh: bool,
     ) -> Result<(Arc<Decision>, bool)> {
         let snapshot = self.snapshot().await?;
         let key = format!("{repository}@{digest}");
         let now = self.inner.clock.now();
-        if let Ok(cache) = self.inner.decisions.lock()
+        if !fresh
+            && let Ok(cache) = self.inner.decisions.lock()
             && let Some(cached) = cache.get(&key)
             && cached.snapshot == snapshot
-            && cached
-                .decision
-                .valid_until_ms
-                .is_none_or(|until| now < until)
+            && now < cached.until
         {
-            return Ok((cached.decision.clone(), false));
+            return Ok((cached.decision.clone(), cached.not_scanned));
         }
-        let evaluation = self.evaluate(repository, digest, None).await?;
-        let not_scanned = evaluation.scan.status == "not_scanned";
-        let decision = Arc::new(evaluation.decision);
-        // A decision on an incomplete scan holds only now: it is not kept.
-        let lasting = decision.valid_until_ms.is_none_or(|until| now < until);
-        if lasting && let Ok(mut cache) = self.inner.decisions.lock() {
+        // What the bytes are never changes: an attachment is decided once, here.
+        let (decision, not_scanned, complete) = if is_attachment(media_type, manifest) {
+            let allowed = Decision {
+                allowed: true,
+                wait_for_scan: false,
+                policy: None,
+                violations: Vec::new(),
+                suppressed: Vec::new(),
+                valid_until_ms: None,
+            };
+            (Arc::new(allowed), false, true)
+        } else {
+            let evaluation = self.evaluate(repository, digest, None).await?;
+            let not_scanned = evaluation.scan.status == "not_scanned";
+            let complete = evaluation.scan.status == "done";
+            (Arc::new(evaluation.decision), not_scanned, complete)
+        };
+        // A finished scan moves the snapshot, so a decision on an incomplete one may be
+        // served until then too; the rest of its horizon (`decide` says "now") is bounded
+        // by one snapshot lifetime.
+        let ttl = i64::try_from(self.inner.settings.snapshot_ttl.as_millis()).unwrap_or(i64::MAX);
+        let until = if complete {
+            decision.valid_until_ms.unwrap_or(i64::MAX)
+        } else {
+            now.saturating_add(ttl)
+        };
+        if now < until
+            && let Ok(mut cache) = self.inner.decisions.lock()
+        {
             if cache.len() >= self.inner.settings.cache_entries {
                 cache.clear();
             }
@@ -697,6 +733,8 @@ impl Governance {
                 Cached {
                     snapshot,
                     decision: decision.clone(),
+                    until,
+                    not_scanned,
                 },
             );
         }
