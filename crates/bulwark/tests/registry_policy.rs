@@ -279,28 +279,17 @@ async fn put_signature(
     assert_eq!(response.status(), 201);
 }
 
-/// Attaches `document` to `digest` in `repository` as a referrer of `artifact_type`.
+/// Attaches `document` to `digest` (a manifest of `subject_size` bytes) in `repository` as
+/// a referrer of `artifact_type`.
 async fn attach(
     server: &TestServer,
     repository: &str,
-    digest: &str,
+    (digest, subject_size): (&str, u64),
     artifact_type: &str,
     document: &[u8],
 ) {
     let empty = push_blob(server, repository, b"{}").await;
     let layer = push_blob(server, repository, document).await;
-    let subject_size = server
-        .client()
-        .head(server.url(&format!("/v2/{repository}/manifests/{digest}")))
-        .header("accept", "application/vnd.oci.image.manifest.v1+json")
-        .send()
-        .await
-        .unwrap()
-        .headers()["content-length"]
-        .to_str()
-        .unwrap()
-        .parse::<u64>()
-        .unwrap();
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -320,6 +309,46 @@ async fn attach(
     )
     .await;
     assert_eq!(response.status(), 201);
+}
+
+/// The size of manifest `digest` in the OCI layout at `layout`.
+fn manifest_size(layout: &Path, digest: &str) -> u64 {
+    let hex = digest.trim_start_matches("sha256:");
+    std::fs::metadata(layout.join("blobs/sha256").join(hex))
+        .unwrap()
+        .len()
+}
+
+/// A Sigstore bundle (v0.3) as `cosign sign --new-bundle-format` writes one for a key: a
+/// DSSE envelope of an in-toto statement about `digest`, signed over DSSE's
+/// pre-authentication encoding.
+fn bundle(key: &Path, digest: &str, predicate_type: &str) -> Vec<u8> {
+    let statement = serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "team/app", "digest": {"sha256": digest.trim_start_matches("sha256:")}}],
+        "predicateType": predicate_type,
+        "predicate": {},
+    }))
+    .unwrap();
+    let payload_type = "application/vnd.in-toto+json";
+    let mut pae = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        statement.len()
+    )
+    .into_bytes();
+    pae.extend_from_slice(&statement);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    serde_json::to_vec(&json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": ""}, "tlogEntries": []},
+        "dsseEnvelope": {
+            "payload": b64.encode(&statement),
+            "payloadType": payload_type,
+            "signatures": [{"sig": sign(key, &pae), "keyid": ""}],
+        },
+    }))
+    .unwrap()
 }
 
 fn openvex(digest: &str) -> Vec<u8> {
@@ -392,6 +421,47 @@ async fn pull_policy(backend: Backend) {
     );
     assert!(!by_tag.contains('\u{1b}'));
     assert_refused(&server, &format!("team/app@{digest}"), &[CVE]);
+    // An index is the union of its platforms; each platform pulled by digest is judged on
+    // its own.
+    let platform = work.path().join("platform");
+    let platform_digest = write_oci_image(&platform, "1.0", &[alpine(CLEAN_APK)]).to_string();
+    push(&server, &platform, "team/app:clean");
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": digest, "size": manifest_size(&vulnerable, &digest),
+             "platform": {"os": "linux", "architecture": "amd64"}},
+            {"mediaType": OCI_MANIFEST, "digest": platform_digest, "size": manifest_size(&platform, &platform_digest),
+             "platform": {"os": "linux", "architecture": "arm64"}},
+        ],
+    }))
+    .unwrap();
+    assert_eq!(
+        put_manifest(&server, "team/app", "multi", OCI_INDEX, &index)
+            .await
+            .status(),
+        201
+    );
+    let get = |reference: String| {
+        let (client, url) = (
+            server.client(),
+            server.url(&format!("/v2/team/app/manifests/{reference}")),
+        );
+        async move {
+            client
+                .get(url)
+                .header("accept", format!("{OCI_INDEX}, {OCI_MANIFEST}"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let refused = get("multi".into()).await;
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains(CVE));
+    assert_eq!(get(platform_digest.clone()).await.status(), 200);
+    assert_eq!(get(digest.clone()).await.status(), 403);
     let head = server
         .client()
         .head(server.url("/v2/team/app/manifests/1.0"))
@@ -510,10 +580,11 @@ async fn pull_policy(backend: Backend) {
     );
     assert_refused(&server, "team/app:1.0", &[CVE]);
     // … and so does the same document attached to the image as a referrer.
+    let subject = (digest.as_str(), manifest_size(&vulnerable, &digest));
     attach(
         &server,
         "team/app",
-        &digest,
+        subject,
         "application/openvex+json",
         &openvex(&digest),
     )
@@ -663,6 +734,44 @@ async fn pull_policy(backend: Backend) {
     .await;
     assert_eq!(evaluation["signatures"][0]["key"], trusted["fingerprint"]);
     assert_eq!(evaluation["signatures"][0]["format"], "simple-signing");
+
+    // A Sigstore bundle attached as a referrer counts too (it names no repository, so the
+    // same image elsewhere in the project can carry its own): refused for another digest,
+    // another key, or an attestation that is not cosign's signing predicate.
+    push(&server, &clean, "team/bundled:1.0");
+    assert_refused(&server, "team/bundled:1.0", &["signature"]);
+    let subject = (clean_digest.as_str(), manifest_size(&clean, &clean_digest));
+    const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+    const SIGN: &str = "https://sigstore.dev/cosign/sign/v1";
+    for wrong in [
+        bundle(&trusted_key, &digest, SIGN),
+        bundle(&other_key, &clean_digest, SIGN),
+        bundle(
+            &trusted_key,
+            &clean_digest,
+            "https://slsa.dev/provenance/v1",
+        ),
+    ] {
+        attach(&server, "team/bundled", subject, BUNDLE, &wrong).await;
+        assert_refused(&server, "team/bundled:1.0", &["signature"]);
+    }
+    attach(
+        &server,
+        "team/bundled",
+        subject,
+        BUNDLE,
+        &bundle(&trusted_key, &clean_digest, SIGN),
+    )
+    .await;
+    assert_pulls(&server, "team/bundled:1.0");
+    let evaluation = api(
+        &server,
+        reqwest::Method::GET,
+        "/api/v1/repositories/team%2Fbundled/artifacts/1.0/policy",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(evaluation["signatures"][0]["format"], "sigstore-bundle");
 
     // Immutable tags: `v1` can be neither moved nor deleted, except by an administrator's
     // explicit override.
