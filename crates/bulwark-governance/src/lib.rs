@@ -614,6 +614,29 @@ impl Governance {
         vex.extend(gathered.attached_vex.iter().cloned());
         let exceptions = self.exceptions_for(project).await?;
         let decision = bulwark_policy::decide(&gathered.facts, &policy, &exceptions, &vex, now);
+        // A project's exceptions waive its own rules, not the system's: the system policy
+        // is also judged with the system's exceptions alone, and its refusal stands.
+        let mut system = self.system_policy().await?;
+        if system.name.is_none() {
+            system.name = Some("system".to_owned());
+        }
+        let system_exceptions: Vec<Exception> = exceptions
+            .iter()
+            .filter(|e| e.scope == Scope::System)
+            .cloned()
+            .collect();
+        let by_system =
+            bulwark_policy::decide(&gathered.facts, &system, &system_exceptions, &vex, now);
+        let horizon = match (decision.valid_until_ms, by_system.valid_until_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let mut decision = if decision.allowed && !by_system.allowed {
+            by_system
+        } else {
+            decision
+        };
+        decision.valid_until_ms = horizon;
         Ok(Evaluation::new(
             &policy,
             &gathered,

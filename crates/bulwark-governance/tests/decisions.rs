@@ -264,6 +264,36 @@ async fn suite(backend: Backend) {
         past.is_err(),
         "an expiry in the past, a repository of another project"
     );
+
+    // A project's exception waives its own rules, never the system's.
+    governance
+        .set_policy(None, "block_severity = \"high\"\n", false, "root")
+        .await
+        .unwrap();
+    let waiver = |project: Option<&str>| NewException {
+        project: project.map(str::to_owned),
+        vulnerability: CVE.into(),
+        package: None,
+        repository: None,
+        digest: None,
+        reason: "accepted risk".into(),
+        expires_at: "2031-01-01".into(),
+    };
+    governance
+        .add_exception(&waiver(Some("team")), "alice")
+        .await
+        .unwrap();
+    match pull().await.unwrap() {
+        PullVerdict::Denied(message) => {
+            assert!(message.contains("policy \"system\""), "{message}")
+        }
+        PullVerdict::Allowed => panic!("a project exception must not waive a system rule"),
+    }
+    governance
+        .add_exception(&waiver(None), "root")
+        .await
+        .unwrap();
+    assert_eq!(pull().await.unwrap(), PullVerdict::Allowed);
 }
 
 #[tokio::test]
