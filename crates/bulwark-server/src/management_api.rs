@@ -110,6 +110,16 @@ pub(crate) struct Listing<T> {
     pub(crate) next: Option<String>,
 }
 
+/// An artifact's scan and what its project's policy makes of it: which findings are
+/// suppressed (by which exception or VEX statement), which signatures verified, whether a
+/// pull is allowed. Suppressed findings stay listed in `findings`.
+#[derive(Serialize, JsonSchema)]
+struct ArtifactReport {
+    #[serde(flatten)]
+    scan: ScanReport,
+    policy: Evaluation,
+}
+
 /// A scan asked for.
 #[derive(Serialize, JsonSchema)]
 struct ScanRequested {
@@ -238,7 +248,7 @@ fn table() -> Vec<Endpoint> {
             paged: false, request: Some(schema::<Rotation>), answer: Answer::Ok(schema::<NewToken>), post(rotate_token)),
         endpoint!(GET "/api/v1/repositories/{repository}/artifacts/{reference}/scan",
             "An artifact's scan: status, components and findings, with the age of the advisory data (repository URL-encoded: team%2Fapp; reference a tag or digest)",
-            SCAN_READERS, paged: false, request: None, answer: Answer::Ok(schema::<ScanReport>), get(scan_report)),
+            SCAN_READERS, paged: false, request: None, answer: Answer::Ok(schema::<ArtifactReport>), get(scan_report)),
         endpoint!(POST "/api/v1/repositories/{repository}/artifacts/{reference}/scan",
             "Scan an artifact again (queued; its layers already read are not read again)",
             "whoever may push to the repository, administrators", paged: false, request: None,
@@ -987,7 +997,10 @@ async fn scan_report(
 ) -> ApiResult {
     let digest = artifact(&state, &caller, &repository, &reference, Action::ReadScans).await?;
     let name: RepositoryName = repository.parse().map_err(|_| no_such_artifact())?;
-    ok(state.scanner.report(&digest, Some(&name)).await?)
+    ok(ArtifactReport {
+        scan: state.scanner.report(&digest, Some(&name)).await?,
+        policy: state.governance.evaluate(&name, &digest, None).await?,
+    })
 }
 
 async fn request_scan(

@@ -105,10 +105,18 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
         report["secrets"].as_array().map_or(0, Vec::len),
         age(&report["advisories_age_seconds"]),
     );
+    // Which findings the project's policy does not count, and why: shown, never hidden.
+    let suppressed: std::collections::BTreeMap<u64, String> = report["policy"]["suppressed"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| Some((s["index"].as_u64()?, suppression(&s["by"]))))
+        .collect();
     if !findings.is_empty() {
         let rows = findings
             .iter()
-            .map(|f| {
+            .enumerate()
+            .map(|(index, f)| {
                 let fixed = f["fixed"]
                     .as_array()
                     .map_or_else(Vec::new, |v| v.iter().map(text).collect::<Vec<_>>());
@@ -131,6 +139,7 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
                     },
                     text(&f["component"]["path"]),
                     text(&f["first_seen"]),
+                    suppressed.get(&(index as u64)).cloned().unwrap_or_default(),
                 ]
             })
             .collect();
@@ -142,9 +151,24 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
                 "fixed in",
                 "found in",
                 "first seen",
+                "suppressed by",
             ],
             rows,
         );
+    }
+    let policy = &report["policy"];
+    for signature in policy["signatures"].as_array().into_iter().flatten() {
+        println!(
+            "signed: key {} ({}, over {})",
+            text(&signature["key"]),
+            text(&signature["format"]),
+            text(&signature["signed_digest"])
+        );
+    }
+    match policy["allowed"].as_bool() {
+        Some(true) => println!("policy: a pull is allowed"),
+        Some(false) => println!("policy: a pull is refused: {}", text(&policy["message"])),
+        None => {}
     }
     let secrets = report["secrets"].as_array().cloned().unwrap_or_default();
     if !secrets.is_empty() {
@@ -174,6 +198,32 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
         eprintln!("warning: {}", text(warning));
     }
     Ok(())
+}
+
+/// What suppressed a finding, in a few words: an exception (id, author, expiry) or a VEX
+/// statement (source, status, justification).
+fn suppression(by: &Value) -> String {
+    match by["kind"].as_str() {
+        Some("exception") => format!(
+            "exception {} by {} until {}",
+            text(&by["id"]),
+            text(&by["author"]),
+            by["expires_ms"]
+                .as_i64()
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                .map_or_else(|| "?".into(), |t| t.strftime("%Y-%m-%d").to_string())
+        ),
+        Some("vex") => format!(
+            "VEX {} ({}{})",
+            text(&by["source"]),
+            text(&by["status"]),
+            by["justification"]
+                .as_str()
+                .map(|j| format!(": {j}"))
+                .unwrap_or_default()
+        ),
+        _ => text(by),
+    }
 }
 
 pub async fn rescan(args: RescanArgs) -> anyhow::Result<()> {

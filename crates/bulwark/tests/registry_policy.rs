@@ -504,6 +504,14 @@ async fn pull_policy(backend: Backend) {
     let exception: Value = serde_json::from_str(&added).unwrap();
     let id = exception["id"].as_str().unwrap().to_owned();
     assert_pulls(&server, "team/app:1.0");
+    // The report keeps the finding, marked with what suppressed it.
+    let shown = cli_ok(&server, &["report", "team/app:1.0"]);
+    assert!(shown.contains(CVE), "{shown}");
+    assert!(
+        shown.contains(&format!("exception {id} by admin until 2999-01-01")),
+        "{shown}"
+    );
+    assert!(shown.contains("policy: a pull is allowed"), "{shown}");
     let evaluation = api(
         &server,
         reqwest::Method::GET,
@@ -734,6 +742,14 @@ async fn pull_policy(backend: Backend) {
     .await;
     assert_eq!(evaluation["signatures"][0]["key"], trusted["fingerprint"]);
     assert_eq!(evaluation["signatures"][0]["format"], "simple-signing");
+    let shown = cli_ok(&server, &["report", "team/clean:1.0"]);
+    assert!(
+        shown.contains(&format!(
+            "signed: key {} (simple-signing",
+            trusted["fingerprint"].as_str().unwrap()
+        )),
+        "{shown}"
+    );
 
     // A Sigstore bundle attached as a referrer counts too (it names no repository, so the
     // same image elsewhere in the project can carry its own): refused for another digest,
