@@ -2,10 +2,11 @@
 //! repository sees it, the signatures that verify against the project's keys, and the VEX
 //! statements attached to the artifact.
 //!
-//! Everything read here is bounded: at most [`MAX_SIGNATURE_MANIFESTS`] signature
-//! manifests and [`MAX_SIGNATURES`] signatures per artifact, blobs only up to the signature
-//! crate's caps (their size is checked before a byte is read), VEX documents up to
-//! `bulwark_policy::MAX_VEX_BYTES`.
+//! Everything read here is bounded per evaluation, whatever a pusher attached: at most
+//! [`MAX_PARENT_INDEXES`] parent indexes, [`MAX_SIGNATURE_MANIFESTS`] signature manifests
+//! and [`MAX_SIGNATURES`] signatures in all, [`MAX_READ_BYTES`] of signature and VEX blobs
+//! in all, each blob only up to its format's cap (its size is checked before a byte is
+//! read).
 
 use bulwark_oci::{Digest, Reference, RepositoryName};
 use bulwark_policy::{ArtifactFacts, Finding, ScanState, SecretFact, Severity, VerifiedSignature};
@@ -20,8 +21,32 @@ use crate::{Governance, Result, SignatureView};
 pub const MAX_SIGNATURE_MANIFESTS: usize = 32;
 /// At most this many signatures (layers) are tried per artifact.
 pub const MAX_SIGNATURES: usize = 64;
-/// At most this many VEX referrers are read per artifact.
+/// At most this many VEX referrers are read per evaluation.
 pub const MAX_VEX_REFERRERS: usize = 16;
+/// At most this many indexes listing the artifact are looked at for signatures and VEX.
+pub const MAX_PARENT_INDEXES: usize = 4;
+/// At most this many bytes of signature payloads, bundles and VEX documents are read per
+/// evaluation.
+pub const MAX_READ_BYTES: u64 = 32 << 20;
+
+/// What one evaluation may still read and verify.
+struct Budget {
+    signatures: usize,
+    signature_manifests: usize,
+    vex_referrers: usize,
+    bytes: u64,
+}
+
+impl Budget {
+    fn new() -> Budget {
+        Budget {
+            signatures: MAX_SIGNATURES,
+            signature_manifests: MAX_SIGNATURE_MANIFESTS,
+            vex_referrers: MAX_VEX_REFERRERS,
+            bytes: MAX_READ_BYTES,
+        }
+    }
+}
 
 /// Artifact types of VEX documents attached as referrers.
 pub const VEX_ARTIFACT_TYPES: [&str; 4] = [
@@ -61,20 +86,24 @@ pub(crate) async fn gather(
         .metadata()
         .parent_indexes(repository.as_str(), &digest.to_string())
         .await?
+        .into_iter()
+        .take(MAX_PARENT_INDEXES)
     {
         if let Ok(parent) = parent.parse::<Digest>() {
             subjects.push(parent);
         }
     }
+    let mut budget = Budget::new();
     let mut signatures = Vec::new();
     if !keys.is_empty() {
         for subject in &subjects {
-            signatures.extend(signatures_of(governance, repository, subject, keys).await?);
+            signatures
+                .extend(signatures_of(governance, repository, subject, keys, &mut budget).await?);
         }
     }
     let mut attached_vex = Vec::new();
     for subject in &subjects {
-        attached_vex.extend(attached_vex_of(governance, repository, subject).await?);
+        attached_vex.extend(attached_vex_of(governance, repository, subject, &mut budget).await?);
     }
     let facts = ArtifactFacts {
         project: project.to_owned(),
@@ -101,9 +130,9 @@ pub(crate) async fn gather(
             .collect(),
         // The findings are as fresh as the advisory data they were last matched with:
         // every import is re-matched against every stored inventory.
-        matched_at_ms: report
-            .advisories_age_seconds
-            .map(|age| now.saturating_sub(i64::try_from(age).unwrap_or(i64::MAX / 1000) * 1000)),
+        matched_at_ms: report.advisories_age_seconds.map(|age| {
+            now.saturating_sub(i64::try_from(age).unwrap_or(i64::MAX).saturating_mul(1000))
+        }),
     };
     Ok(Gathered {
         facts,
@@ -144,12 +173,14 @@ fn finding_of(finding: &bulwark_scan::service::FindingReport) -> Finding {
     }
 }
 
-/// Reads blob `digest` of `repository` whole, if it is at most `max` bytes.
+/// Reads blob `digest` of `repository` whole, if it is at most `max` bytes and the budget
+/// still allows it.
 async fn small_blob(
     governance: &Governance,
     repository: &RepositoryName,
     digest: &str,
     max: usize,
+    budget: &mut Budget,
 ) -> Result<Option<Vec<u8>>> {
     let Ok(digest) = digest.parse::<Digest>() else {
         return Ok(None);
@@ -159,9 +190,10 @@ async fn small_blob(
         Err(bulwark_registry::RegistryError::BlobUnknown) => return Ok(None),
         Err(other) => return Err(other.into()),
     };
-    if size > max as u64 {
+    if size > max as u64 || size > budget.bytes {
         return Ok(None);
     }
+    budget.bytes -= size;
     let content = governance
         .registry()
         .read_blob(repository, &digest, None)
@@ -190,10 +222,10 @@ async fn signatures_of(
     repository: &RepositoryName,
     subject: &Digest,
     keys: &[TrustedKey],
+    budget: &mut Budget,
 ) -> Result<Vec<SignatureView>> {
     let mut found = Vec::new();
     let subject_text = subject.to_string();
-    let mut tried = 0usize;
     // Simple signing.
     if let Ok(tag) = bulwark_signature::simple_signing_tag(&subject_text)
         && let Ok(tag) = tag.parse::<bulwark_oci::Tag>()
@@ -206,13 +238,17 @@ async fn signatures_of(
             Ok(manifest) if manifest.content.len() <= bulwark_signature::MAX_MANIFEST_BYTES => {
                 let layers =
                     bulwark_signature::simple_signing_layers(&manifest.content).unwrap_or_default();
-                for layer in layers.iter().take(MAX_SIGNATURES) {
-                    tried += 1;
+                for layer in &layers {
+                    if budget.signatures == 0 {
+                        break;
+                    }
+                    budget.signatures -= 1;
                     let Some(payload) = small_blob(
                         governance,
                         repository,
                         &layer.digest,
                         bulwark_signature::MAX_PAYLOAD_BYTES,
+                        budget,
                     )
                     .await?
                     else {
@@ -241,15 +277,15 @@ async fn signatures_of(
         .registry()
         .referrers(repository, subject, None, None)
         .await?;
-    for referrer in referrers
-        .iter()
-        .filter(|r| {
-            r.artifact_type
-                .as_deref()
-                .is_some_and(bulwark_signature::is_bundle_media_type)
-        })
-        .take(MAX_SIGNATURE_MANIFESTS)
-    {
+    for referrer in referrers.iter().filter(|r| {
+        r.artifact_type
+            .as_deref()
+            .is_some_and(bulwark_signature::is_bundle_media_type)
+    }) {
+        if budget.signature_manifests == 0 {
+            break;
+        }
+        budget.signature_manifests -= 1;
         let manifest = match governance
             .registry()
             .manifest(repository, &Reference::Digest(referrer.digest.clone()))
@@ -263,15 +299,16 @@ async fn signatures_of(
             continue;
         }
         for layer in bulwark_signature::bundle_layers(&manifest.content).unwrap_or_default() {
-            if tried >= MAX_SIGNATURES {
+            if budget.signatures == 0 {
                 break;
             }
-            tried += 1;
+            budget.signatures -= 1;
             let Some(bundle) = small_blob(
                 governance,
                 repository,
                 &layer.digest,
                 bulwark_signature::MAX_BUNDLE_BYTES,
+                budget,
             )
             .await?
             else {
@@ -300,21 +337,22 @@ async fn attached_vex_of(
     governance: &Governance,
     repository: &RepositoryName,
     subject: &Digest,
+    budget: &mut Budget,
 ) -> Result<Vec<bulwark_policy::VexStatement>> {
     let (referrers, _) = governance
         .registry()
         .referrers(repository, subject, None, None)
         .await?;
     let mut statements = Vec::new();
-    for referrer in referrers
-        .iter()
-        .filter(|r| {
-            r.artifact_type
-                .as_deref()
-                .is_some_and(|t| VEX_ARTIFACT_TYPES.contains(&t))
-        })
-        .take(MAX_VEX_REFERRERS)
-    {
+    for referrer in referrers.iter().filter(|r| {
+        r.artifact_type
+            .as_deref()
+            .is_some_and(|t| VEX_ARTIFACT_TYPES.contains(&t))
+    }) {
+        if budget.vex_referrers == 0 {
+            break;
+        }
+        budget.vex_referrers -= 1;
         let manifest = match governance
             .registry()
             .manifest(repository, &Reference::Digest(referrer.digest.clone()))
@@ -335,6 +373,7 @@ async fn attached_vex_of(
                 repository,
                 &layer.digest.to_string(),
                 bulwark_policy::MAX_VEX_BYTES,
+                budget,
             )
             .await?
             else {

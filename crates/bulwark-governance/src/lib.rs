@@ -611,7 +611,9 @@ impl Governance {
         let keys = self.trusted(project).await?;
         let gathered = facts::gather(self, repository, digest, project, &keys, now).await?;
         let mut vex = self.uploaded_statements(project).await?;
-        vex.extend(gathered.attached_vex.iter().cloned());
+        if policy.trusts_attached_vex() {
+            vex.extend(gathered.attached_vex.iter().cloned());
+        }
         let exceptions = self.exceptions_for(project).await?;
         let decision = bulwark_policy::decide(&gathered.facts, &policy, &exceptions, &vex, now);
         // A project's exceptions waive its own rules, not the system's: the system policy
@@ -646,19 +648,20 @@ impl Governance {
         ))
     }
 
-    /// Whether manifest `digest` (stored in `repository` as `manifest`) may be pulled.
-    /// Attachments (signatures, SBOMs, VEX, attestations: manifests with a subject, or
-    /// cosign's `.sig` manifests) always may: they are what lets a client judge the
-    /// artifact, and a policy that blocked them would block verifying it. A pull of an
+    /// Whether manifest `digest` (stored in `repository` as `manifest`, pulled by `tag` or
+    /// by digest) may be pulled. Attachments (signatures, SBOMs, VEX, attestations attached
+    /// as referrers, and cosign's `.sig` manifests pulled by their tag) always may: they
+    /// are what lets a client judge the artifact, and a policy that blocked them would
+    /// block verifying it. A pull of an
     /// artifact whose scan is pending or running waits for it up to the policy's bound.
     pub async fn check_pull(
         &self,
         repository: &RepositoryName,
         digest: &Digest,
-        manifest: &[u8],
-        media_type: &str,
+        (manifest, media_type): (&[u8], &str),
+        tag: Option<&str>,
     ) -> Result<PullVerdict> {
-        if !self.inner.settings.enforce_pulls {
+        if !self.inner.settings.enforce_pulls || is_signature_manifest(tag, media_type, manifest) {
             return Ok(PullVerdict::Allowed);
         }
         let started = Instant::now();
@@ -690,8 +693,28 @@ impl Governance {
                     .await?
                     .quarantine_wait_ms(),
             );
-            if waits && started.elapsed() + self.inner.settings.scan_poll < wait {
-                tokio::time::sleep(self.inner.settings.scan_poll).await;
+            let poll = self.inner.settings.scan_poll;
+            if waits && started.elapsed() + poll < wait {
+                // Only the scan's state is read while it runs; the facts are gathered again
+                // once it has moved on.
+                loop {
+                    tokio::time::sleep(poll).await;
+                    let running = self
+                        .inner
+                        .metadata
+                        .scan(&digest.to_string())
+                        .await?
+                        .is_some_and(|scan| {
+                            matches!(
+                                scan.status,
+                                bulwark_metadata::ScanStatus::Pending
+                                    | bulwark_metadata::ScanStatus::Running
+                            )
+                        });
+                    if !running || started.elapsed() + poll >= wait {
+                        break;
+                    }
+                }
                 continue;
             }
             let report_ref = format!("{repository}@{digest}");
@@ -720,7 +743,7 @@ impl Governance {
             return Ok((cached.decision.clone(), cached.not_scanned));
         }
         // What the bytes are never changes: an attachment is decided once, here.
-        let (decision, not_scanned, complete) = if is_attachment(media_type, manifest) {
+        let (decision, not_scanned, complete) = if is_referrer_attachment(media_type, manifest) {
             let allowed = Decision {
                 allowed: true,
                 wait_for_scan: false,
@@ -793,21 +816,77 @@ impl Governance {
     }
 }
 
-/// Media types of manifests cosign's simple signing writes as layers.
-const SIMPLE_SIGNING_LAYER: &str = bulwark_signature::SIMPLE_SIGNING_MEDIA_TYPE;
+/// Artifact types of what is attached to an artifact rather than run: signatures,
+/// attestations, SBOMs, VEX. Only a referrer of one of these types is exempt from judging.
+const ATTACHMENT_TYPES: &[&str] = &[
+    bulwark_signature::BUNDLE_MEDIA_TYPE,
+    "application/vnd.dev.sigstore.bundle+json;version=0.3",
+    "application/vnd.dev.sigstore.bundle.v0.2+json",
+    "application/vnd.dev.sigstore.bundle.v0.1+json",
+    "application/vnd.dev.cosign.artifact.sig.v1+json",
+    "application/vnd.dsse.envelope.v1+json",
+    "application/vnd.in-toto+json",
+    "application/vnd.cncf.notary.signature",
+    "application/vnd.cyclonedx+json",
+    "application/spdx+json",
+    "application/openvex+json",
+    "application/vnd.openvex+json",
+    "application/csaf+json",
+    "application/vnd.cyclonedx.vex+json",
+];
 
-/// A manifest that describes another (a referrer: signature, SBOM, VEX, attestation) or a
-/// cosign simple-signing `.sig` manifest (its layers are all signature payloads).
-fn is_attachment(media_type: &str, manifest: &[u8]) -> bool {
+/// Config media types of images: a manifest with one is run, whatever else it says.
+const IMAGE_CONFIGS: [&str; 2] = [
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.docker.container.image.v1+json",
+];
+
+/// A referrer that describes another artifact (a signature, an attestation, an SBOM, a VEX
+/// document): it has a subject, an attachment's artifact type, no image config and no
+/// filesystem layer. A `subject` alone is not enough: any image can carry one, and would
+/// then skip every rule.
+fn is_referrer_attachment(media_type: &str, manifest: &[u8]) -> bool {
     let Ok(parsed) = ParsedManifest::parse(Some(media_type), manifest) else {
         return false;
     };
+    let Some(artifact_type) = parsed.artifact_type.as_deref() else {
+        return false;
+    };
     parsed.subject.is_some()
-        || (!parsed.layers.is_empty()
-            && parsed
-                .layers
-                .iter()
-                .all(|layer| layer.media_type == SIMPLE_SIGNING_LAYER))
+        && !parsed.kind.is_index()
+        && ATTACHMENT_TYPES.contains(&artifact_type)
+        && parsed
+            .config
+            .as_ref()
+            .is_none_or(|c| !IMAGE_CONFIGS.contains(&c.media_type.as_str()))
+        && parsed
+            .layers
+            .iter()
+            .all(|layer| !layer.media_type.contains("tar") && !layer.media_type.contains("rootfs"))
+}
+
+/// A cosign simple-signing manifest pulled by its `sha256-<hex>.sig` tag: every layer a
+/// small signature payload carrying a signature annotation.
+fn is_signature_manifest(tag: Option<&str>, media_type: &str, manifest: &[u8]) -> bool {
+    let signature_tag = tag
+        .and_then(|t| t.strip_prefix("sha256-"))
+        .and_then(|t| t.strip_suffix(".sig"))
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !signature_tag {
+        return false;
+    }
+    let Ok(parsed) = ParsedManifest::parse(Some(media_type), manifest) else {
+        return false;
+    };
+    !parsed.layers.is_empty()
+        && parsed.layers.iter().all(|layer| {
+            layer.media_type == bulwark_signature::SIMPLE_SIGNING_MEDIA_TYPE
+                && layer.size <= bulwark_signature::MAX_PAYLOAD_BYTES as i64
+                && layer
+                    .annotations
+                    .as_ref()
+                    .is_some_and(|a| a.contains_key(bulwark_signature::SIGNATURE_ANNOTATION))
+        })
 }
 
 pub(crate) fn scope_of(record: &ExceptionRecord) -> Scope {

@@ -116,8 +116,8 @@ async fn suite(backend: Backend) {
         governance.check_pull(
             &repository,
             &digest,
-            &manifest,
-            "application/vnd.oci.image.manifest.v1+json",
+            (&manifest, "application/vnd.oci.image.manifest.v1+json"),
+            Some("1.0"),
         )
     };
 

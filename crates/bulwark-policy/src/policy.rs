@@ -176,6 +176,11 @@ pub struct Policy {
     /// Tags matching any of these patterns cannot be moved or deleted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub immutable_tags: Vec<String>,
+    /// Count VEX documents attached to an image as referrers (whoever may push may attach
+    /// one, and so suppress findings); absent means no: only VEX uploaded by the project's
+    /// owners counts. The system's `false` stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_attached_vex: Option<bool>,
 }
 
 impl Default for Policy {
@@ -196,6 +201,7 @@ impl Default for Policy {
             trusted_keys: None,
             max_match_age_hours: None,
             immutable_tags: Vec::new(),
+            trust_attached_vex: None,
         }
     }
 }
@@ -338,6 +344,8 @@ impl Policy {
     ///   of the side that has one.
     /// - `max_match_age_hours`: the smaller.
     /// - `immutable_tags`: the union, sorted.
+    /// - `trust_attached_vex`: the project's, unless the system says `false` (trusting
+    ///   pushers' VEX loosens the rules, so the system can forbid it).
     /// - `name`: the project's, else the system's.
     pub fn effective(system: &Policy, project: &Policy) -> Policy {
         let (block_severity, only_fixable, fix_older_than_days) =
@@ -424,7 +432,17 @@ impl Policy {
             trusted_keys,
             max_match_age_hours: smaller(system.max_match_age_hours, project.max_match_age_hours),
             immutable_tags,
+            trust_attached_vex: match (system.trust_attached_vex, project.trust_attached_vex) {
+                (Some(false), _) => Some(false),
+                (_, Some(trust)) => Some(trust),
+                (system, None) => system,
+            },
         }
+    }
+
+    /// Whether VEX documents attached as referrers count (absent: no).
+    pub fn trusts_attached_vex(&self) -> bool {
+        self.trust_attached_vex.unwrap_or(false)
     }
 
     /// Whether known-malicious packages are blocked (absent: yes).

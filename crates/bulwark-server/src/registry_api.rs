@@ -382,8 +382,11 @@ async fn get_manifest(call: Call) -> ApiResult {
         .check_pull(
             &name,
             &manifest.digest,
-            &manifest.content,
-            &manifest.media_type,
+            (&manifest.content, &manifest.media_type),
+            match &reference {
+                Reference::Tag(tag) => Some(tag.as_str()),
+                Reference::Digest(_) => None,
+            },
         )
         .await?;
     if let bulwark_governance::PullVerdict::Denied(message) = verdict {

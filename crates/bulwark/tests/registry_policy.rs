@@ -462,6 +462,29 @@ async fn pull_policy(backend: Backend) {
     assert!(refused.text().await.unwrap().contains(CVE));
     assert_eq!(get(platform_digest.clone()).await.status(), 200);
     assert_eq!(get(digest.clone()).await.status(), 403);
+    // An image that claims a subject is still an image: judged like any other.
+    let mut disguised: Value = serde_json::from_slice(
+        &std::fs::read(
+            vulnerable
+                .join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    disguised["subject"] = json!({"mediaType": OCI_MANIFEST, "digest": platform_digest,
+                                  "size": manifest_size(&platform, &platform_digest)});
+    disguised["artifactType"] = json!("application/vnd.dev.sigstore.bundle.v0.3+json");
+    let disguised = serde_json::to_vec(&disguised).unwrap();
+    assert_eq!(
+        put_manifest(&server, "team/app", "disguised", OCI_MANIFEST, &disguised)
+            .await
+            .status(),
+        201
+    );
+    let refused = get("disguised".into()).await;
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains(CVE));
     let head = server
         .client()
         .head(server.url("/v2/team/app/manifests/1.0"))
@@ -587,7 +610,14 @@ async fn pull_policy(backend: Backend) {
         ],
     );
     assert_refused(&server, "team/app:1.0", &[CVE]);
-    // … and so does the same document attached to the image as a referrer.
+    // … and so does the same document attached to the image as a referrer, once the
+    // project trusts what its pushers attach (by default only owners' uploads count).
+    std::fs::write(
+        &policy,
+        "block_severity = \"high\"\nquarantine_unscanned = true\nblock_secrets = true\n\
+         immutable_tags = [\"v*\", \"release-*\"]\ntrust_attached_vex = true\n",
+    )
+    .unwrap();
     let subject = (digest.as_str(), manifest_size(&vulnerable, &digest));
     attach(
         &server,
@@ -597,6 +627,11 @@ async fn pull_policy(backend: Backend) {
         &openvex(&digest),
     )
     .await;
+    assert_refused(&server, "team/app:1.0", &[CVE]);
+    cli_ok(
+        &server,
+        &["policy", "set", "team", policy.to_str().unwrap()],
+    );
     assert_pulls(&server, "team/app:1.0");
 
     // A clean image pulled right after its push waits for its scan and passes; one whose
@@ -850,8 +885,7 @@ async fn pull_policy(backend: Backend) {
         &server,
         &["policy", "set", "prod", policy.to_str().unwrap()],
     );
-    // (team/app has the VEX statement attached, which travels and counts there too; the
-    // same image elsewhere in team has none.)
+    // (The same image as team/app, without the VEX statement attached there.)
     push(&server, &vulnerable, "team/vuln:1.0");
     let refused = cli(&server, &["promote", "team/vuln:1.0", "prod/app:1.0"]);
     assert!(!refused.status.success());
