@@ -107,6 +107,10 @@ pub struct GovernanceSettings {
     pub cache_entries: usize,
     /// How often a pull waiting for a pending scan looks again.
     pub scan_poll: Duration,
+    /// The longest a node serves a cached decision, whatever the snapshot says: bounds
+    /// what a change the snapshot cannot see (a scan finished on a node whose clock is
+    /// behind, advisory data aging past `max_match_age_hours`) takes to count.
+    pub max_decision_age: Duration,
     /// Whether pulls are judged. Only the benchmark's baseline turns it off, to measure
     /// what judging costs; no configuration reaches it.
     pub enforce_pulls: bool,
@@ -118,6 +122,7 @@ impl Default for GovernanceSettings {
             snapshot_ttl: Duration::from_secs(1),
             cache_entries: 50_000,
             scan_poll: Duration::from_millis(100),
+            max_decision_age: Duration::from_secs(30),
             enforce_pulls: true,
         }
     }
@@ -147,6 +152,9 @@ struct Inner {
     settings: GovernanceSettings,
     clock: Clock,
     snapshot: Mutex<Option<(Instant, Arc<str>)>>,
+    /// Moved by [`Governance::changed`]: a snapshot read that began before a change is not
+    /// kept.
+    changes: std::sync::atomic::AtomicU64,
     decisions: Mutex<HashMap<String, Cached>>,
 }
 
@@ -167,6 +175,9 @@ impl std::fmt::Debug for Governance {
 /// The scope name of the system-wide policy in `policy_versions`.
 const SYSTEM_SCOPE: &str = "";
 
+/// At most this many VEX documents are kept per project (each is read by every decision).
+pub const MAX_VEX_DOCUMENTS: usize = 100;
+
 /// At most this many exceptions are considered for one decision (and listed at once).
 pub const MAX_EXCEPTIONS: u32 = 10_000;
 
@@ -186,6 +197,7 @@ impl Governance {
                 settings,
                 clock,
                 snapshot: Mutex::new(None),
+                changes: std::sync::atomic::AtomicU64::new(0),
                 decisions: Mutex::new(HashMap::new()),
             }),
         }
@@ -206,6 +218,7 @@ impl Governance {
     /// Forgets this node's snapshot: the next decision reads it again. Called after a
     /// change made through this node (a push, a policy set), so its own caller sees it.
     pub fn changed(&self) {
+        self.inner.changes.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut snapshot) = self.inner.snapshot.lock() {
             *snapshot = None;
         }
@@ -219,8 +232,11 @@ impl Governance {
         {
             return Ok(snapshot.clone());
         }
+        let changes = self.inner.changes.load(Ordering::SeqCst);
         let fresh: Arc<str> = self.inner.metadata.decision_snapshot().await?.into();
-        if let Ok(mut held) = self.inner.snapshot.lock() {
+        if let Ok(mut held) = self.inner.snapshot.lock()
+            && self.inner.changes.load(Ordering::SeqCst) == changes
+        {
             *held = Some((Instant::now(), fresh.clone()));
         }
         Ok(fresh)
@@ -422,9 +438,15 @@ impl Governance {
         exception
             .validate()
             .map_err(|e| GovernanceError::Invalid(e.to_string()))?;
-        if new.reason.len() > 2_000 || new.vulnerability.len() > 200 {
+        let long = |field: &Option<String>| field.as_ref().is_some_and(|f| f.len() > 512);
+        if new.reason.len() > 2_000
+            || new.vulnerability.len() > 200
+            || long(&new.package)
+            || long(&new.repository)
+            || long(&new.digest)
+        {
             return Err(GovernanceError::Invalid(
-                "a reason is at most 2,000 bytes, a vulnerability id 200".into(),
+                "a reason is at most 2,000 bytes, a vulnerability id 200, a package, repository or digest 512".into(),
             ));
         }
         self.inner.metadata.add_exception(&record).await?;
@@ -542,6 +564,11 @@ impl Governance {
                 "the document holds no VEX statement".into(),
             ));
         }
+        if self.inner.metadata.vex_listing(project).await?.len() >= MAX_VEX_DOCUMENTS {
+            return Err(GovernanceError::Invalid(format!(
+                "a project keeps at most {MAX_VEX_DOCUMENTS} VEX documents: remove old ones first"
+            )));
+        }
         let record = VexRecord {
             project: project.to_owned(),
             digest: Digest::sha256_of(document).to_string(),
@@ -561,7 +588,7 @@ impl Governance {
         Ok(self
             .inner
             .metadata
-            .vex_documents(project)
+            .vex_listing(project)
             .await?
             .iter()
             .map(VexView::from)
@@ -763,8 +790,13 @@ impl Governance {
         // served until then too; the rest of its horizon (`decide` says "now") is bounded
         // by one snapshot lifetime.
         let ttl = i64::try_from(self.inner.settings.snapshot_ttl.as_millis()).unwrap_or(i64::MAX);
+        let max_age =
+            i64::try_from(self.inner.settings.max_decision_age.as_millis()).unwrap_or(i64::MAX);
         let until = if complete {
-            decision.valid_until_ms.unwrap_or(i64::MAX)
+            decision
+                .valid_until_ms
+                .unwrap_or(i64::MAX)
+                .min(now.saturating_add(max_age))
         } else {
             now.saturating_add(ttl)
         };

@@ -41,6 +41,26 @@ impl Governance {
     ) -> Result<Promotion> {
         let manifest = self.registry().manifest(source, reference).await?;
         let digest = manifest.digest.clone();
+        // Who may not pull it where it is may not launder it through a laxer project.
+        let pulled_as = match reference {
+            Reference::Tag(tag) => Some(tag.as_str()),
+            Reference::Digest(_) => None,
+        };
+        if let crate::PullVerdict::Denied(message) = self
+            .check_pull(
+                source,
+                &digest,
+                (&manifest.content, &manifest.media_type),
+                pulled_as,
+            )
+            .await?
+        {
+            let decision = self.evaluate(source, &digest, None).await?.decision;
+            return Err(GovernanceError::Refused {
+                message: format!("promotion refused: {source} itself refuses it: {message}"),
+                decision: Box::new(decision),
+            });
+        }
         let evaluation = self
             .evaluate(source, &digest, Some(destination.project()))
             .await?;
@@ -91,6 +111,12 @@ impl Governance {
         let children = copy
             .manifest(&digest, &manifest.media_type, &manifest.content, 0)
             .await?;
+        let mut subjects = vec![digest.clone()];
+        subjects.extend(children);
+        for subject in &subjects {
+            copy.attachments(subject).await?;
+        }
+        // The tag last: whoever pulls it finds the signatures and SBOMs already there.
         if let Some(tag) = tag {
             copy.put(
                 &Reference::Tag(tag.clone()),
@@ -98,11 +124,6 @@ impl Governance {
                 &manifest.content,
             )
             .await?;
-        }
-        let mut subjects = vec![digest.clone()];
-        subjects.extend(children);
-        for subject in &subjects {
-            copy.attachments(subject).await?;
         }
         self.changed();
         tracing::info!(target: "audit", actor = %context.actor, %source, %destination, %digest, "promoted");
@@ -165,7 +186,13 @@ impl Copy<'_> {
                 children.push(child.digest.clone());
             }
         }
-        for blob in parsed.config.iter().chain(&parsed.layers) {
+        // Foreign layers (with `urls`) are not stored here: nothing to link.
+        for blob in parsed
+            .config
+            .iter()
+            .chain(&parsed.layers)
+            .filter(|blob| blob.urls.is_empty())
+        {
             let linked = self
                 .governance
                 .registry()
@@ -221,6 +248,10 @@ impl Copy<'_> {
                     .registry()
                     .manifest(self.source, &Reference::Digest(referrer.digest.clone()))
                     .await?;
+                if ManifestKind::from_media_type(&stored.media_type).is_some_and(|k| k.is_index()) {
+                    tracing::warn!(referrer = %referrer.digest, "an index attached as a referrer is not promoted");
+                    continue;
+                }
                 self.manifest(&referrer.digest, &stored.media_type, &stored.content, 1)
                     .await?;
                 self.referrers += 1;
@@ -249,6 +280,20 @@ impl Copy<'_> {
                 Err(bulwark_registry::RegistryError::ManifestUnknown) => continue,
                 Err(other) => return Err(other.into()),
             };
+            // The destination's own signatures under that tag are not overwritten.
+            match self
+                .governance
+                .registry()
+                .manifest(self.destination, &Reference::Tag(tag.clone()))
+                .await
+            {
+                Ok(theirs) if theirs.digest != stored.digest => {
+                    tracing::warn!(destination = %self.destination, %tag, "the destination has its own; not replaced");
+                    continue;
+                }
+                Ok(_) | Err(bulwark_registry::RegistryError::ManifestUnknown) => {}
+                Err(other) => return Err(other.into()),
+            }
             self.manifest(&stored.digest, &stored.media_type, &stored.content, 1)
                 .await?;
             self.put(&Reference::Tag(tag), &stored.media_type, &stored.content)

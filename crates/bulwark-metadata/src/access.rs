@@ -417,6 +417,19 @@ impl MetadataStore {
             tx.rollback().await?;
             return Err(AccessStoreError::ProjectNotEmpty);
         }
+        // Its governance goes with it: a project made again under the name starts with no
+        // waivers, keys or VEX of the old one.
+        for statement in [
+            "DELETE FROM policy_versions WHERE scope = $1",
+            "DELETE FROM trusted_keys WHERE project = $1",
+            "DELETE FROM policy_exceptions WHERE project = $1",
+            "DELETE FROM vex_documents WHERE project = $1",
+        ] {
+            sqlx::query(statement).bind(name).execute(&mut *tx).await?;
+        }
+        sqlx::query("UPDATE governance_generation SET value = value + 1 WHERE singleton = 1")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(deleted > 0)
     }

@@ -347,6 +347,31 @@ impl MetadataStore {
         Ok(added.rows_affected() == 1)
     }
 
+    /// The VEX documents uploaded to `project`, oldest first, without their bytes (`document`
+    /// empty): a listing.
+    pub async fn vex_listing(&self, project: &str) -> Result<Vec<VexRecord>> {
+        let rows = sqlx::query(
+            "SELECT project, digest, format, statements, uploaded_by, uploaded_at \
+             FROM vex_documents WHERE project = $1 ORDER BY uploaded_at, digest",
+        )
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(VexRecord {
+                    project: row.try_get("project")?,
+                    digest: row.try_get("digest")?,
+                    format: row.try_get("format")?,
+                    document: Vec::new(),
+                    statements: row.try_get("statements")?,
+                    uploaded_by: row.try_get("uploaded_by")?,
+                    uploaded_at: row.try_get("uploaded_at")?,
+                })
+            })
+            .collect()
+    }
+
     /// The VEX documents uploaded to `project`, oldest first.
     pub async fn vex_documents(&self, project: &str) -> Result<Vec<VexRecord>> {
         let rows = sqlx::query(&format!(
