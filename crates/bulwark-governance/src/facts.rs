@@ -167,8 +167,12 @@ fn finding_of(finding: &bulwark_scan::service::FindingReport) -> Finding {
             .as_deref()
             .map_or(Severity::Unknown, Severity::from_rating),
         fixed: finding.fixed.clone(),
-        // The advisory data does not say when a fix was published: counts as old enough.
-        fix_published_ms: None,
+        // Unknown (no record says when it was published) counts as old enough.
+        fix_published_ms: finding
+            .fix_published
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_millisecond()),
         malicious: finding.kind == "malicious",
     }
 }

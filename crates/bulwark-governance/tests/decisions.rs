@@ -72,6 +72,7 @@ async fn suite(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let record = json!({
         "schema_version": "1.6.0", "id": CVE, "modified": "2024-01-01T00:00:00Z",
+        "published": "2029-12-25T00:00:00Z",
         "affected": [{"package": {"ecosystem": "Alpine:v3.19", "name": "musl"},
                       "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2.4-r3"}]}]}],
         "database_specific": {"severity": "HIGH"},
@@ -178,6 +179,37 @@ async fn suite(backend: Backend) {
             .is_err(),
         "a misspelt rule is refused, not ignored"
     );
+
+    // Only fixes older than 14 days count: this one was published a week before T0, so it
+    // blocks from 2030-01-08 on, with no job to wake it. (With no system threshold: a
+    // system rule without a fix age would count every fix.)
+    governance
+        .set_policy(None, "", false, "root")
+        .await
+        .unwrap();
+    governance
+        .set_policy(
+            Some("team"),
+            "block_severity = \"high\"\nfix_older_than_days = 14\n",
+            false,
+            "alice",
+        )
+        .await
+        .unwrap();
+    assert_eq!(pull().await.unwrap(), PullVerdict::Allowed);
+    clock.set(T0 + 7 * DAY - 1);
+    assert_eq!(pull().await.unwrap(), PullVerdict::Allowed);
+    clock.set(T0 + 7 * DAY);
+    assert!(matches!(pull().await.unwrap(), PullVerdict::Denied(_)));
+    clock.set(T0);
+    governance
+        .set_policy(Some("team"), "block_severity = \"high\"\n", false, "alice")
+        .await
+        .unwrap();
+    governance
+        .set_policy(None, "block_severity = \"critical\"\n", false, "root")
+        .await
+        .unwrap();
 
     // An exception until tomorrow lets it through, and the decision is cached…
     let exception = governance

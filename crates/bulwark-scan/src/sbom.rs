@@ -301,6 +301,7 @@ pub fn finding_reports<D: Display>(
                 package: finding.package.clone(),
                 installed: finding.version.clone(),
                 fixed: vulnerability.fixed.clone(),
+                fix_published: vulnerability.fix_published.clone(),
                 component: located_report(located, layers),
                 first_seen: first_seen.to_owned(),
             })
@@ -984,6 +985,7 @@ mod tests {
             package: package.into(),
             installed: component.version.clone(),
             fixed: fixed.iter().map(|v| (*v).to_owned()).collect(),
+            fix_published: None,
             component: component.clone(),
             first_seen: "2024-04-01T00:00:00Z".into(),
         }
@@ -1500,6 +1502,7 @@ mod tests {
             related: Vec::new(),
             summary: Some("cert verification".into()),
             fixed: vec!["2.32.0".into()],
+            fix_published: None,
             severity: SeverityReport {
                 rating: Some("medium".into()),
                 score: Some(5.6),

@@ -276,6 +276,9 @@ pub struct FindingReport {
     pub installed: String,
     /// Versions that fix it; empty when no fix is known.
     pub fixed: Vec<String>,
+    /// RFC 3339: when the fix became known (the earliest publication of an advisory record
+    /// naming it), when the records say.
+    pub fix_published: Option<String>,
     pub component: ComponentReport,
     /// RFC 3339: when this artifact was first known to have it.
     pub first_seen: String,
@@ -1436,6 +1439,7 @@ impl Scanner {
                 package: package.package,
                 installed: package.version,
                 fixed: detail.fixed.clone(),
+                fix_published: detail.fix_published.clone(),
                 component: component_report(&finding.component),
                 first_seen: rfc3339(finding.first_seen),
             });

@@ -49,6 +49,10 @@ pub struct VulnerabilityMatch {
     /// Versions that fix it for the queried version, lowest first; empty when no fix is
     /// known.
     pub fixed: Vec<String>,
+    /// When the fix became known (RFC 3339): the earliest publication of a matching record
+    /// that names a fixed version. Absent when none says (or none names a fix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_published: Option<String>,
     pub severity: SeverityReport,
 }
 
@@ -347,6 +351,12 @@ fn group(
                     .unwrap_or_else(|_| a.cmp(b))
             });
             fixed.dedup();
+            let fix_published = findings
+                .iter()
+                .filter(|f| !f.fixed.is_empty())
+                .filter_map(|f| f.vulnerability.published.as_ref()?.instant())
+                .min()
+                .map(|t| t.to_string());
             let id = records
                 .iter()
                 .chain(&aliases)
@@ -363,6 +373,7 @@ fn group(
                 aliases,
                 related: related.into_iter().collect(),
                 fixed,
+                fix_published,
             };
             (rank(strongest), found)
         })
