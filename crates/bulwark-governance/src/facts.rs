@@ -177,6 +177,25 @@ fn finding_of(finding: &bulwark_scan::service::FindingReport) -> Finding {
     }
 }
 
+/// The referrers of `subject` in `repository` of each of `types`, asked for by type: other
+/// referrers, however many a pusher attached, cannot push these off the page read.
+async fn referrers_of_types(
+    governance: &Governance,
+    repository: &RepositoryName,
+    subject: &Digest,
+    types: &[&str],
+) -> Result<Vec<bulwark_metadata::ManifestSummary>> {
+    let mut found = Vec::new();
+    for artifact_type in types {
+        let (page, _) = governance
+            .registry()
+            .referrers(repository, subject, Some(artifact_type), None)
+            .await?;
+        found.extend(page);
+    }
+    Ok(found)
+}
+
 /// Reads blob `digest` of `repository` whole, if it is at most `max` bytes and the budget
 /// still allows it.
 async fn small_blob(
@@ -277,15 +296,14 @@ async fn signatures_of(
         }
     }
     // Sigstore bundles.
-    let (referrers, _) = governance
-        .registry()
-        .referrers(repository, subject, None, None)
-        .await?;
-    for referrer in referrers.iter().filter(|r| {
-        r.artifact_type
-            .as_deref()
-            .is_some_and(bulwark_signature::is_bundle_media_type)
-    }) {
+    let referrers = referrers_of_types(
+        governance,
+        repository,
+        subject,
+        &bulwark_signature::BUNDLE_MEDIA_TYPES,
+    )
+    .await?;
+    for referrer in &referrers {
         if budget.signature_manifests == 0 {
             break;
         }
@@ -343,16 +361,10 @@ async fn attached_vex_of(
     subject: &Digest,
     budget: &mut Budget,
 ) -> Result<Vec<bulwark_policy::VexStatement>> {
-    let (referrers, _) = governance
-        .registry()
-        .referrers(repository, subject, None, None)
-        .await?;
+    let referrers =
+        referrers_of_types(governance, repository, subject, &VEX_ARTIFACT_TYPES).await?;
     let mut statements = Vec::new();
-    for referrer in referrers.iter().filter(|r| {
-        r.artifact_type
-            .as_deref()
-            .is_some_and(|t| VEX_ARTIFACT_TYPES.contains(&t))
-    }) {
+    for referrer in &referrers {
         if budget.vex_referrers == 0 {
             break;
         }
