@@ -250,49 +250,49 @@ async fn signatures_of(
     let mut found = Vec::new();
     let subject_text = subject.to_string();
     // Simple signing.
-    if let Ok(tag) = bulwark_signature::simple_signing_tag(&subject_text)
-        && let Ok(tag) = tag.parse::<bulwark_oci::Tag>()
+    let signed = match bulwark_signature::simple_signing_tag(&subject_text)
+        .ok()
+        .and_then(|tag| tag.parse::<bulwark_oci::Tag>().ok())
     {
-        match governance
-            .registry()
-            .manifest(repository, &Reference::Tag(tag))
-            .await
-        {
-            Ok(manifest) if manifest.content.len() <= bulwark_signature::MAX_MANIFEST_BYTES => {
-                let layers =
-                    bulwark_signature::simple_signing_layers(&manifest.content).unwrap_or_default();
-                for layer in &layers {
-                    if budget.signatures == 0 {
-                        break;
-                    }
-                    budget.signatures -= 1;
-                    let Some(payload) = small_blob(
-                        governance,
-                        repository,
-                        &layer.digest,
-                        bulwark_signature::MAX_PAYLOAD_BYTES,
-                        budget,
-                    )
-                    .await?
-                    else {
-                        continue;
-                    };
-                    for key in keys {
-                        if let Ok(verified) = bulwark_signature::verify_simple_signing(
-                            &payload,
-                            &layer.signature,
-                            key,
-                            &subject_text,
-                            repository.as_str(),
-                        ) {
-                            found.push(SignatureView::of(&verified));
-                            break;
-                        }
-                    }
+        Some(tag) => {
+            governance
+                .stored_manifest(repository, &Reference::Tag(tag))
+                .await?
+        }
+        None => None,
+    };
+    let small = signed.filter(|m| m.content.len() <= bulwark_signature::MAX_MANIFEST_BYTES);
+    if let Some(manifest) = small {
+        let layers =
+            bulwark_signature::simple_signing_layers(&manifest.content).unwrap_or_default();
+        for layer in &layers {
+            if budget.signatures == 0 {
+                break;
+            }
+            budget.signatures -= 1;
+            let Some(payload) = small_blob(
+                governance,
+                repository,
+                &layer.digest,
+                bulwark_signature::MAX_PAYLOAD_BYTES,
+                budget,
+            )
+            .await?
+            else {
+                continue;
+            };
+            for key in keys {
+                if let Ok(verified) = bulwark_signature::verify_simple_signing(
+                    &payload,
+                    &layer.signature,
+                    key,
+                    &subject_text,
+                    repository.as_str(),
+                ) {
+                    found.push(SignatureView::of(&verified));
+                    break;
                 }
             }
-            Ok(_) | Err(bulwark_registry::RegistryError::ManifestUnknown) => {}
-            Err(other) => return Err(other.into()),
         }
     }
     // Sigstore bundles.
@@ -308,14 +308,11 @@ async fn signatures_of(
             break;
         }
         budget.signature_manifests -= 1;
-        let manifest = match governance
-            .registry()
-            .manifest(repository, &Reference::Digest(referrer.digest.clone()))
-            .await
-        {
-            Ok(manifest) => manifest,
-            Err(bulwark_registry::RegistryError::ManifestUnknown) => continue,
-            Err(other) => return Err(other.into()),
+        let Some(manifest) = governance
+            .stored_manifest(repository, &Reference::Digest(referrer.digest.clone()))
+            .await?
+        else {
+            continue;
         };
         if manifest.content.len() > bulwark_signature::MAX_MANIFEST_BYTES {
             continue;
@@ -369,14 +366,11 @@ async fn attached_vex_of(
             break;
         }
         budget.vex_referrers -= 1;
-        let manifest = match governance
-            .registry()
-            .manifest(repository, &Reference::Digest(referrer.digest.clone()))
-            .await
-        {
-            Ok(manifest) => manifest,
-            Err(bulwark_registry::RegistryError::ManifestUnknown) => continue,
-            Err(other) => return Err(other.into()),
+        let Some(manifest) = governance
+            .stored_manifest(repository, &Reference::Digest(referrer.digest.clone()))
+            .await?
+        else {
+            continue;
         };
         let Ok(parsed) =
             bulwark_oci::ParsedManifest::parse(Some(&manifest.media_type), &manifest.content)

@@ -215,6 +215,19 @@ impl Governance {
         &self.inner.registry
     }
 
+    /// The manifest `reference` names in `repository`, or `None` when there is none.
+    pub(crate) async fn stored_manifest(
+        &self,
+        repository: &RepositoryName,
+        reference: &bulwark_oci::Reference,
+    ) -> Result<Option<bulwark_registry::Manifest>> {
+        match self.inner.registry.manifest(repository, reference).await {
+            Ok(manifest) => Ok(Some(manifest)),
+            Err(bulwark_registry::RegistryError::ManifestUnknown) => Ok(None),
+            Err(other) => Err(other.into()),
+        }
+    }
+
     /// Forgets this node's snapshot: the next decision reads it again. Called after a
     /// change made through this node (a push, a policy set), so its own caller sees it.
     pub fn changed(&self) {
@@ -472,7 +485,7 @@ impl Governance {
         let mut views = Vec::with_capacity(records.len());
         for record in &records {
             let matches = if staleness {
-                Some(self.exception_matches(record).await?)
+                Some(self.exception_matches(record, projects).await?)
             } else {
                 None
             };
@@ -482,9 +495,18 @@ impl Governance {
     }
 
     /// How many current findings `record` names, from the impact index (the artifacts that
-    /// hold the vulnerability, narrowed by the exception's scope).
-    async fn exception_matches(&self, record: &ExceptionRecord) -> Result<u64> {
-        let projects = record.project.clone().map(|p| vec![p]);
+    /// hold the vulnerability, narrowed by the exception's scope), among the artifacts of
+    /// `readable` (`None`: all): a system exception's count must not tell a caller what
+    /// private projects it cannot read hold.
+    async fn exception_matches(
+        &self,
+        record: &ExceptionRecord,
+        readable: Option<&[String]>,
+    ) -> Result<u64> {
+        let projects: Option<Vec<String>> = match (&record.project, readable) {
+            (Some(project), _) => Some(vec![project.clone()]),
+            (None, readable) => readable.map(<[String]>::to_vec),
+        };
         let impacted = self
             .inner
             .scanner
@@ -630,10 +652,14 @@ impl Governance {
     ) -> Result<Evaluation> {
         let project = policy_project.unwrap_or(repository.project());
         let now = self.inner.clock.now();
-        let mut policy = self.effective_policy(project).await?;
-        // A refusal names the policy; an unnamed one by its project.
+        let mut system = self.system_policy().await?;
+        let mut policy = Policy::effective(&system, &self.stored_policy(project).await?);
+        // A refusal names the policy; an unnamed one by its project (the system's as such).
         if policy.name.is_none() {
             policy.name = Some(project.to_owned());
+        }
+        if system.name.is_none() {
+            system.name = Some("system".to_owned());
         }
         let keys = self.trusted(project).await?;
         let gathered = facts::gather(self, repository, digest, project, &keys, now).await?;
@@ -645,10 +671,6 @@ impl Governance {
         let decision = bulwark_policy::decide(&gathered.facts, &policy, &exceptions, &vex, now);
         // A project's exceptions waive its own rules, not the system's: the system policy
         // is also judged with the system's exceptions alone, and its refusal stands.
-        let mut system = self.system_policy().await?;
-        if system.name.is_none() {
-            system.name = Some("system".to_owned());
-        }
         let system_exceptions: Vec<Exception> = exceptions
             .iter()
             .filter(|e| e.scope == Scope::System)

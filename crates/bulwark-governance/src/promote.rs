@@ -74,15 +74,10 @@ impl Governance {
             });
         }
         if let Some(tag) = tag {
-            let current = match self
-                .registry()
-                .manifest(destination, &Reference::Tag(tag.clone()))
-                .await
-            {
-                Ok(found) => Some(found.digest),
-                Err(bulwark_registry::RegistryError::ManifestUnknown) => None,
-                Err(other) => return Err(other.into()),
-            };
+            let current = self
+                .stored_manifest(destination, &Reference::Tag(tag.clone()))
+                .await?
+                .map(|found| found.digest);
             if let TagChange::Denied { pattern } = self
                 .tag_change(
                     destination,
@@ -270,29 +265,21 @@ impl Copy<'_> {
             let Ok(tag) = format!("{stem}.{suffix}").parse::<Tag>() else {
                 continue;
             };
-            let stored = match self
+            let Some(stored) = self
                 .governance
-                .registry()
-                .manifest(self.source, &Reference::Tag(tag.clone()))
-                .await
-            {
-                Ok(stored) => stored,
-                Err(bulwark_registry::RegistryError::ManifestUnknown) => continue,
-                Err(other) => return Err(other.into()),
+                .stored_manifest(self.source, &Reference::Tag(tag.clone()))
+                .await?
+            else {
+                continue;
             };
             // The destination's own signatures under that tag are not overwritten.
-            match self
+            let theirs = self
                 .governance
-                .registry()
-                .manifest(self.destination, &Reference::Tag(tag.clone()))
-                .await
-            {
-                Ok(theirs) if theirs.digest != stored.digest => {
-                    tracing::warn!(destination = %self.destination, %tag, "the destination has its own; not replaced");
-                    continue;
-                }
-                Ok(_) | Err(bulwark_registry::RegistryError::ManifestUnknown) => {}
-                Err(other) => return Err(other.into()),
+                .stored_manifest(self.destination, &Reference::Tag(tag.clone()))
+                .await?;
+            if theirs.is_some_and(|theirs| theirs.digest != stored.digest) {
+                tracing::warn!(destination = %self.destination, %tag, "the destination has its own; not replaced");
+                continue;
             }
             self.manifest(&stored.digest, &stored.media_type, &stored.content, 1)
                 .await?;

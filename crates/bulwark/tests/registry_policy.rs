@@ -143,27 +143,6 @@ async fn scanned(server: &TestServer, repository: &str, reference: &str) -> Valu
     panic!("{repository}:{reference} was never scanned");
 }
 
-fn login(server: &TestServer) {
-    let mut login = server.command();
-    login
-        .args([
-            "login",
-            &server.base,
-            "--username",
-            "admin",
-            "--password-stdin",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null());
-    let mut child = login.spawn().unwrap();
-    std::io::Write::write_all(
-        child.stdin.as_mut().unwrap(),
-        format!("{}\n", server.admin_token).as_bytes(),
-    )
-    .unwrap();
-    assert!(child.wait().unwrap().success());
-}
-
 fn cli(server: &TestServer, args: &[&str]) -> Output {
     output_of(server.command().args(args))
 }
@@ -373,7 +352,7 @@ async fn pull_policy(backend: Backend) {
     server.create_project("team", false).await;
     server.create_project("prod", false).await;
     import(&server);
-    login(&server);
+    server.login_as_admin();
     let work = tempfile::tempdir().unwrap();
 
     // A vulnerable image, pushed and scanned; with no policy of its own the project only

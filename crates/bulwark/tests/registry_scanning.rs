@@ -567,24 +567,7 @@ async fn pushed_image_is_scanned_and_rematched(backend: Backend) {
     assert_eq!(rescanned["components"], report["components"]);
 
     // The CLI reads the same report with the stored login.
-    let mut login = server.command();
-    login
-        .args([
-            "login",
-            &server.base,
-            "--username",
-            "admin",
-            "--password-stdin",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null());
-    let mut child = login.spawn().unwrap();
-    std::io::Write::write_all(
-        child.stdin.as_mut().unwrap(),
-        format!("{}\n", server.admin_token).as_bytes(),
-    )
-    .unwrap();
-    assert!(child.wait().unwrap().success());
+    server.login_as_admin();
     let output = server
         .command()
         .args(["report", "proj/app:1.0", "--json"])

@@ -125,6 +125,29 @@ impl TestServer {
         command
     }
 
+    /// `bulwark login` as the administrator, so CLI commands from [`TestServer::command`]
+    /// use the stored login.
+    pub fn login_as_admin(&self) {
+        let mut login = self.command();
+        login
+            .args([
+                "login",
+                &self.base,
+                "--username",
+                "admin",
+                "--password-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null());
+        let mut child = login.spawn().unwrap();
+        std::io::Write::write_all(
+            child.stdin.as_mut().unwrap(),
+            format!("{}\n", self.admin_token).as_bytes(),
+        )
+        .unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+
     /// Creates a project as the administrator.
     pub async fn create_project(&self, name: &str, public: bool) {
         let response = self
