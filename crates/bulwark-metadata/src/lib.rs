@@ -14,6 +14,7 @@
 
 mod access;
 mod advisories;
+mod audit;
 mod events;
 mod governance;
 mod registry;
@@ -33,6 +34,7 @@ pub use advisories::{
     AdvisoryEcosystemStatus, AdvisoryImport, AdvisoryImportCounts, AdvisoryImportLog,
     AdvisoryRecord, AdvisoryStatus,
 };
+pub use audit::{AuditCheckpoint, AuditEntry, AuditFilter, AuditRecord};
 pub use events::{Event, EventContext, EventKind};
 pub use governance::{ExceptionRecord, PolicyRecord, TrustedKeyRecord, VexRecord};
 pub use registry::{
