@@ -16,11 +16,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bulwark_metadata::{AuditEntry, AuditFilter, AuditRecord, MetadataError, MetadataStore};
+pub use bulwark_metadata::AuditFilter;
+use bulwark_metadata::{AuditEntry, AuditRecord, MetadataError, MetadataStore};
 use bulwark_oci::RequestContext;
 use serde::Serialize;
 use tokio::sync::{Mutex, mpsc};
 
+/// The registry's one clock, which records' times are read from.
+pub use bulwark_metadata::now_millis;
 pub use chain::{CheckpointSigner, Problem, VerifyReport, parse_public_key, verify};
 
 #[derive(Debug, thiserror::Error)]

@@ -222,6 +222,11 @@ fn start_server(data_dir: PathBuf, enforce_pulls: bool) -> anyhow::Result<(Strin
                     bulwark_scan::service::ScanSettings::default(),
                     "bench",
                 );
+                // Audited as a default deployment is: every request, reads included.
+                let audit = bulwark_audit::AuditLog::start(
+                    metadata.clone(),
+                    bulwark_audit::CheckpointSigner::generate()?,
+                );
                 let governance = bulwark_governance::Governance::new(
                     metadata,
                     registry.clone(),
@@ -239,6 +244,7 @@ fn start_server(data_dir: PathBuf, enforce_pulls: bool) -> anyhow::Result<(Strin
                     auth,
                     scanner,
                     governance,
+                    audit,
                     token.token,
                     listener,
                     address,
@@ -246,7 +252,7 @@ fn start_server(data_dir: PathBuf, enforce_pulls: bool) -> anyhow::Result<(Strin
             }
             .await;
             match started {
-                Ok((registry, auth, scanner, governance, token, listener, address)) => {
+                Ok((registry, auth, scanner, governance, audit, token, listener, address)) => {
                     address_tx
                         .send(Ok((format!("http://{address}"), token)))
                         .ok();
@@ -259,6 +265,8 @@ fn start_server(data_dir: PathBuf, enforce_pulls: bool) -> anyhow::Result<(Strin
                             governance,
                             public_url: None,
                             trusted_proxies: Vec::new(),
+                            audit,
+                            audit_reads: true,
                         },
                         limits.request_timeout,
                     );

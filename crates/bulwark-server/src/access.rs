@@ -96,8 +96,34 @@ pub fn request_id(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
-/// Resolves the caller of a request from `client`.
+/// Resolves the caller of a request from `client`, and tells the request's audit record
+/// who it is (or whom it claimed to be).
 pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+    client: &str,
+) -> Result<Subject, AuthError> {
+    let resolved = resolve(state, headers, client).await;
+    match &resolved {
+        Ok(subject) => crate::observe::note_subject(extensions, subject),
+        Err(_) => crate::observe::note_claimed(extensions, &claimed_name(headers)),
+    }
+    resolved
+}
+
+/// The account (or token id) a request's credentials name, read without checking them.
+fn claimed_name(headers: &HeaderMap) -> String {
+    match credentials_from(headers) {
+        Ok(Some((user, secret))) if user.is_empty() => bulwark_auth::secret::parse_token(&secret)
+            .map(|(id, _)| format!("token {id}"))
+            .unwrap_or_default(),
+        Ok(Some((user, _))) => user,
+        _ => String::new(),
+    }
+}
+
+async fn resolve(
     state: &AppState,
     headers: &HeaderMap,
     client: &str,
@@ -136,7 +162,7 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let client = client_address(&state.trusted_proxies, &parts.headers, &parts.extensions);
-        let subject = authenticate(state, &parts.headers, &client).await?;
+        let subject = authenticate(state, &parts.headers, &parts.extensions, &client).await?;
         Ok(Caller(bulwark_auth::Caller::new(
             subject,
             client,
@@ -198,6 +224,7 @@ pub async fn token_endpoint(
     method: &Method,
     raw_query: Option<&str>,
     headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
     client: &str,
     body: Body,
 ) -> Response {
@@ -243,7 +270,7 @@ pub async fn token_endpoint(
                         "the password grant needs username and password",
                     ));
                 };
-                state
+                let resolved = state
                     .auth
                     .authenticate(
                         Credentials::Basic {
@@ -252,14 +279,19 @@ pub async fn token_endpoint(
                         },
                         client,
                     )
-                    .await?
+                    .await;
+                match &resolved {
+                    Ok(subject) => crate::observe::note_subject(extensions, subject),
+                    Err(_) => crate::observe::note_claimed(extensions, username),
+                }
+                resolved?
             }
             Some(other) => {
                 return Err(ManagementError::bad_request(format!(
                     "unsupported grant_type {other:?}: use password, or GET with Basic credentials"
                 )));
             }
-            None => authenticate(state, headers, client).await?,
+            None => authenticate(state, headers, extensions, client).await?,
         };
         let scopes: Vec<&str> = params
             .iter()

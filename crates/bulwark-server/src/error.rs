@@ -163,6 +163,13 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(body)).into_response();
         response.headers_mut().extend(self.headers);
         response
+            .extensions_mut()
+            .insert(crate::observe::AuditNote(format!(
+                "{}: {}",
+                self.code.as_str(),
+                self.message
+            )));
+        response
     }
 }
 
@@ -327,6 +334,17 @@ impl From<ServiceError> for ManagementError {
     }
 }
 
+impl From<bulwark_audit::AuditError> for ManagementError {
+    fn from(error: bulwark_audit::AuditError) -> Self {
+        match error {
+            bulwark_audit::AuditError::InvalidFilter(message) => {
+                ManagementError::bad_request(message)
+            }
+            other => ManagementError::internal(&other),
+        }
+    }
+}
+
 impl From<GovernanceError> for ManagementError {
     fn from(error: GovernanceError) -> Self {
         let message = error.to_string();
@@ -378,6 +396,7 @@ pub struct ErrorDetail {
 
 impl IntoResponse for ManagementError {
     fn into_response(self) -> Response {
+        let note = crate::observe::AuditNote(format!("{}: {}", self.code, self.message));
         let body = ManagementErrorBody {
             error: ErrorDetail {
                 code: self.code.to_owned(),
@@ -386,6 +405,7 @@ impl IntoResponse for ManagementError {
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().extend(self.headers);
+        response.extensions_mut().insert(note);
         response
     }
 }

@@ -3,10 +3,12 @@
 //! results and errors (the latter in one place, [`error`]).
 
 mod access;
+mod audit_api;
 pub mod error;
 mod governance_api;
 mod headers;
 mod management_api;
+mod observe;
 mod registry_api;
 mod serve;
 
@@ -36,6 +38,10 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Reverse proxies whose `X-Forwarded-For` is believed when they are the peer.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Where every request's record goes.
+    pub audit: bulwark_audit::AuditLog,
+    /// Whether successful reads (pulls, API reads) are recorded too; refusals always are.
+    pub audit_reads: bool,
 }
 
 /// Every endpoint of every front end, as (method, path template), from their route tables:
@@ -69,6 +75,11 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
     });
     registry_api::routes()
         .merge(management_api::routes())
+        // After routing, so that the record names the route's template.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             request_timeout,

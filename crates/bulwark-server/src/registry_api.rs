@@ -40,7 +40,7 @@ const MAX_CATALOG_BATCHES: usize = 10;
 const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The token endpoint of the Docker token protocol, served beside `/v2/`.
-const TOKEN_PATH: &str = "/auth/token";
+pub(crate) const TOKEN_PATH: &str = "/auth/token";
 
 /// What a request needs from its caller before its handler runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +138,8 @@ pub struct Call {
     /// The query as sent, for parameters that may repeat (`tag`, `scope`).
     raw_query: Option<String>,
     headers: HeaderMap,
+    /// The request's extensions: where authentication tells the audit record who called.
+    extensions: Extensions,
     body: Body,
 }
 
@@ -185,8 +187,16 @@ async fn dispatch(
         let caller = match row.needs {
             Needs::OwnCredentials => Caller::new(Subject::Anonymous, client, request_id),
             needs => {
-                let subject =
-                    authorized(&state, &headers, &client, needs, route.as_ref(), &query).await?;
+                let subject = authorized(
+                    &state,
+                    &headers,
+                    &extensions,
+                    &client,
+                    needs,
+                    route.as_ref(),
+                    &query,
+                )
+                .await?;
                 Caller::new(subject, client, request_id)
             }
         };
@@ -198,6 +208,7 @@ async fn dispatch(
             query,
             raw_query: uri.query().map(str::to_owned),
             headers,
+            extensions,
             body,
         };
         (row.handler)(call).await
@@ -255,6 +266,7 @@ fn challenge_scope(
 async fn authorized(
     state: &AppState,
     headers: &HeaderMap,
+    extensions: &Extensions,
     client: &str,
     needs: Needs,
     route: Option<&RegistryRoute>,
@@ -264,7 +276,7 @@ async fn authorized(
     let challenge = |error: Option<&str>| {
         crate::access::bearer_challenge(state, headers, scope.as_deref(), error)
     };
-    let subject = match crate::access::authenticate(state, headers, client).await {
+    let subject = match crate::access::authenticate(state, headers, extensions, client).await {
         Ok(subject) => subject,
         Err(error) => return Err(registry_auth_error(error, challenge)),
     };
@@ -318,6 +330,8 @@ fn body_stream(body: Body) -> impl Stream<Item = std::io::Result<Bytes>> + Send 
 struct Reply {
     status: StatusCode,
     headers: HeaderMap,
+    /// What the request's audit record should say beyond what it did (an override used).
+    notes: Vec<String>,
 }
 
 impl Reply {
@@ -325,7 +339,13 @@ impl Reply {
         Reply {
             status,
             headers: HeaderMap::new(),
+            notes: Vec::new(),
         }
+    }
+
+    fn noting(mut self, notes: Vec<String>) -> Self {
+        self.notes.extend(notes);
+        self
     }
 
     fn header(mut self, name: HeaderName, value: impl AsRef<str>) -> Self {
@@ -338,6 +358,11 @@ impl Reply {
     fn body(self, body: Body) -> Response {
         let mut response = (self.status, body).into_response();
         response.headers_mut().extend(self.headers);
+        if !self.notes.is_empty() {
+            response
+                .extensions_mut()
+                .insert(crate::observe::AuditNote(self.notes.join("; ")));
+        }
         response
     }
 
@@ -360,6 +385,7 @@ async fn token(call: Call) -> ApiResult {
         &call.method,
         call.raw_query.as_deref(),
         &call.headers,
+        &call.extensions,
         &call.caller.context.client_address,
         call.body,
     )
@@ -413,15 +439,18 @@ async fn delete_manifest(call: Call) -> ApiResult {
         Reference::Tag(tag) => vec![tag.clone()],
         Reference::Digest(digest) => call.state().registry.tags_of(&name, digest).await?,
     };
+    let mut notes = Vec::new();
     for tag in &tags {
-        check_tag_change(&call.state, &call.caller, &call.headers, &name, tag, None).await?;
+        notes.extend(
+            check_tag_change(&call.state, &call.caller, &call.headers, &name, tag, None).await?,
+        );
     }
     call.state()
         .registry
         .delete_manifest(&call.caller.context, &name, &reference)
         .await?;
     call.state().governance.changed();
-    Ok(Reply::new(StatusCode::ACCEPTED).empty())
+    Ok(Reply::new(StatusCode::ACCEPTED).noting(notes).empty())
 }
 
 /// Header with which a system administrator explicitly moves or deletes an immutable tag.
@@ -429,7 +458,7 @@ const OVERRIDE_IMMUTABLE: HeaderName = HeaderName::from_static("bulwark-override
 
 /// Refuses moving `tag` of `name` to `next` (`None`: deleting it) when an immutable-tag
 /// pattern of the project's policy covers it, unless a system administrator asked to
-/// override (audited).
+/// override; an override used is returned, for the request's audit record.
 async fn check_tag_change(
     state: &AppState,
     caller: &Caller,
@@ -437,7 +466,7 @@ async fn check_tag_change(
     name: &RepositoryName,
     tag: &Tag,
     next: Option<&Digest>,
-) -> Result<(), ApiError> {
+) -> Result<Option<String>, ApiError> {
     let current = match state
         .registry
         .manifest(name, &Reference::Tag(tag.clone()))
@@ -448,7 +477,7 @@ async fn check_tag_change(
         Err(other) => return Err(other.into()),
     };
     if current.is_none() || current.as_ref() == next {
-        return Ok(());
+        return Ok(None);
     }
     let override_requested = headers
         .get(&OVERRIDE_IMMUTABLE)
@@ -479,9 +508,12 @@ async fn check_tag_change(
         )),
         bulwark_governance::TagChange::AllowedByOverride { pattern } => {
             tracing::warn!(target: "audit", repository = %name, %tag, pattern, actor = %caller.context.actor, request = %caller.context.request_id, "immutable tag override");
-            Ok(())
+            Ok(Some(format!(
+                "immutable tag {tag} (pattern {pattern:?}) {} by a system administrator's override",
+                if next.is_some() { "moved" } else { "deleted" }
+            )))
         }
-        bulwark_governance::TagChange::Allowed => Ok(()),
+        bulwark_governance::TagChange::Allowed => Ok(None),
     }
 }
 
@@ -768,8 +800,9 @@ async fn put_manifest(call: Call) -> ApiResult {
             .collect::<Vec<_>>(),
         Reference::Digest(_) => also_tag.iter().collect(),
     };
+    let mut notes = Vec::new();
     for tag in tags {
-        check_tag_change(&state, &caller, headers, name, tag, Some(&next)).await?;
+        notes.extend(check_tag_change(&state, &caller, headers, name, tag, Some(&next)).await?);
     }
     let outcome = state
         .registry
@@ -783,6 +816,7 @@ async fn put_manifest(call: Call) -> ApiResult {
         )
         .await?;
     let mut reply = Reply::new(StatusCode::CREATED)
+        .noting(notes)
         .header(LOCATION, format!("/v2/{name}/manifests/{}", outcome.digest))
         .header(DOCKER_CONTENT_DIGEST, outcome.digest.to_string());
     if !also_tag.is_empty() {

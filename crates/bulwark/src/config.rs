@@ -67,6 +67,16 @@ pub struct Config {
     /// Advisory data older than this many hours is stale: `bulwark db status` warns (and
     /// exits 4 with `--check`), since findings miss what was disclosed since.
     pub advisory_max_age_hours: u64,
+    /// Whether successful reads (pulls, listings, API `GET`s) get an audit record too.
+    /// Writes, deletions, sign-ins and every refusal are always recorded.
+    pub audit_reads: bool,
+    /// The Ed25519 key (PKCS#8 PEM) this node signs audit checkpoints with; created 0600
+    /// on first start. Empty: `{data_dir}/audit-signing-key.pem`. Each node of a scale-out
+    /// deployment has its own; `bulwark audit verify` takes all their public keys.
+    pub audit_key_file: String,
+    /// Audit records older than this many days are cut from the log (a signed cut that
+    /// verification accepts); 0 keeps everything.
+    pub audit_retention_days: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
@@ -99,6 +109,9 @@ const SETTING_KEYS: &[&str] = &[
     "advisory_base_url",
     "advisory_ecosystems",
     "advisory_max_age_hours",
+    "audit_reads",
+    "audit_key_file",
+    "audit_retention_days",
 ];
 
 impl Default for Config {
@@ -147,6 +160,9 @@ impl Default for Config {
             .map(String::from)
             .to_vec(),
             advisory_max_age_hours: 48,
+            audit_reads: true,
+            audit_key_file: String::new(),
+            audit_retention_days: 0,
         }
     }
 }
@@ -163,6 +179,15 @@ pub struct FlagOverrides {
 }
 
 impl Config {
+    /// Where this node's audit checkpoint signing key lives.
+    pub fn audit_key_path(&self) -> PathBuf {
+        if self.audit_key_file.is_empty() {
+            self.data_dir.join("audit-signing-key.pem")
+        } else {
+            PathBuf::from(&self.audit_key_file)
+        }
+    }
+
     pub fn load(
         file: Option<&std::path::Path>,
         flags: &FlagOverrides,

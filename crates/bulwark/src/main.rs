@@ -3,6 +3,7 @@
 
 mod access_cmd;
 mod admin_cmd;
+mod audit_cmd;
 mod client;
 mod config;
 mod db_cmd;
@@ -120,6 +121,10 @@ enum Command {
     /// Copy a stored artifact and its referrers into another project, if that project's
     /// policy allows it
     Promote(governance_cmd::PromoteArgs),
+    /// The audit log: list and export records (through the API), verify the chain and its
+    /// signed checkpoints, print the checkpoint key, prune (on the store)
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
 }
 
 fn init_logging(format: LogFormat) {
@@ -229,6 +234,31 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         background.node(),
     );
     scanner.schedule(&mut background);
+    let audit_signer = bulwark_audit::CheckpointSigner::load_or_create(&config.audit_key_path())
+        .with_context(|| {
+            format!(
+                "loading the audit signing key {}",
+                config.audit_key_path().display()
+            )
+        })?;
+    let audit = bulwark_audit::AuditLog::start(metadata.clone(), audit_signer);
+    if config.audit_retention_days > 0 {
+        let audit = audit.clone();
+        let keep = Duration::from_secs(config.audit_retention_days.saturating_mul(86_400));
+        background.every(
+            "audit-retention",
+            Duration::from_secs(3600),
+            Placement::OneNode,
+            move || {
+                let audit = audit.clone();
+                async move {
+                    let before = bulwark_audit::now_millis()
+                        .saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
+                    audit.cut(before).await.map(|_| ())
+                }
+            },
+        );
+    }
     let governance = bulwark_governance::Governance::new(
         metadata,
         registry.clone(),
@@ -276,11 +306,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             governance,
             public_url,
             trusted_proxies: config.trusted_proxies.clone(),
+            audit: audit.clone(),
+            audit_reads: config.audit_reads,
         },
         limits.request_timeout,
     );
     let served = bulwark_server::serve(listener, router, limits, shutdown_signal()).await;
     background.shutdown().await;
+    // After the last request: every record they queued is written and sealed.
+    audit.shutdown().await;
     served?;
     Ok(())
 }
@@ -301,6 +335,9 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     if let Command::Scan(args) = cli.command {
         return scan_cmd::run(cli.config.as_deref(), args).await;
+    }
+    if let Command::Audit(command) = cli.command {
+        return audit_cmd::run(cli.config.as_deref(), command).await;
     }
     if let Command::Policy(command) = cli.command {
         return governance_cmd::policy(command).await;
@@ -343,6 +380,7 @@ async fn command(cli: Cli) -> anyhow::Result<()> {
         Command::Vex(command) => governance_cmd::vex(command).await,
         Command::Promote(args) => governance_cmd::promote(args).await,
         Command::Policy(_) => anyhow::bail!("policy runs on its own"),
+        Command::Audit(_) => anyhow::bail!("audit runs on its own"),
         Command::Config => {
             let config = Config::load(cli.config.as_deref(), &FlagOverrides::default())?;
             // The database URL may embed a password.

@@ -156,6 +156,10 @@ fn expected(endpoint: (&str, &str), who: Caller, public: bool) -> Expect {
         | ("POST", "/api/v1/advisories/rematch") => allow_if(system),
         // Governance: reading follows the project's reports; changing is the owners'.
         ("GET", "/api/v1/policy") | ("GET", "/api/v1/exceptions") => allow_if(signed_in),
+        // The audit log: owners and auditors read their projects' records (the outsider
+        // owns `other`, so reads its records), administrators all; audit_log.rs checks
+        // that each sees only its own projects'.
+        ("GET", "/api/v1/audit") => allow_if(manage || matches!(who, Auditor | OtherMember)),
         ("PUT", "/api/v1/policy") => allow_if(system),
         ("GET", "/api/v1/projects/{project}/policy")
         | ("GET", "/api/v1/projects/{project}/policy/history")
@@ -599,7 +603,7 @@ async fn request_for(
             "/api/v1/packages/pkg%3Apypi%2Fdjango/impact".to_owned(),
             None,
         ),
-        "/api/v1/advisories" => ("/api/v1/advisories".to_owned(), None),
+        "/api/v1/advisories" | "/api/v1/audit" => (endpoint.1.to_owned(), None),
         "/healthz" | "/readyz" => (endpoint.1.to_owned(), None),
         "/api/v1/advisories/import" => (
             "/api/v1/advisories/import".to_owned(),

@@ -842,6 +842,28 @@ async fn pull_policy(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(overridden.status(), 202);
+    // The audit log keeps both: the refusal with its reason, the override with what it did.
+    let mut deletes = Vec::new();
+    for _ in 0..200 {
+        let listed = cli_ok(&server, &["audit", "list", "--action", "delete", "--json"]);
+        deletes = serde_json::from_str::<Vec<Value>>(&listed).unwrap();
+        if deletes.iter().any(|r| r["outcome"] == "success") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let detail_of = |outcome: &str| {
+        deletes
+            .iter()
+            .find(|r| r["outcome"] == outcome && r["target"] == "team/clean:v1")
+            .map(|r| r["detail"].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    assert!(detail_of("denied").contains("is immutable"), "{deletes:#?}");
+    assert!(
+        detail_of("success").contains("deleted by a system administrator's override"),
+        "{deletes:#?}"
+    );
 
     // Promotion: linked into prod with its signature, judged by prod's policy.
     let promoted = cli_ok(&server, &["promote", "team/clean:1.0", "prod", "--json"]);

@@ -242,6 +242,27 @@ impl TestServer {
         }
     }
 
+    /// SIGTERMs the process and waits for it to exit: its shutdown code runs.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let status = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let exit = child.wait().unwrap();
+            assert!(exit.success(), "the server ended with {exit}");
+        }
+    }
+
+    /// The metadata database's URL, for a test that must reach past the store's API.
+    pub fn database_url(&self) -> String {
+        match self.env.iter().find(|(k, _)| k == "BULWARK_DATABASE_URL") {
+            Some((_, url)) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("metadata.db").display()),
+        }
+    }
+
     /// Sets a `BULWARK_*` variable for the next (re)start.
     pub fn set_env(&mut self, key: &str, value: &str) {
         self.env.retain(|(k, _)| k != key);
