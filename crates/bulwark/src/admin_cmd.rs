@@ -62,11 +62,19 @@ pub async fn run(config_file: Option<&Path>, command: AdminCommand) -> anyhow::R
             let config = load(config_file, data_dir)?;
             let password = password_stdin.then(read_secret_line).transpose()?;
             let metadata = crate::open_metadata(&config).await?;
-            let auth = Auth::new(metadata, crate::auth_config(&config)?).await?;
+            let auth = Auth::new(metadata.clone(), crate::auth_config(&config)?).await?;
             let (user, token) = auth
                 .init_admin(&username, password.as_deref())
                 .await
                 .context("creating the first administrator")?;
+            crate::audit_cmd::record_command(
+                &config,
+                &metadata,
+                "bulwark admin init",
+                &format!("user {}", user.name),
+                format!("first system administrator; token {}", token.view.id),
+            )
+            .await?;
             println!("created system administrator {:?}", user.name);
             println!(
                 "access token {:?} (id {}) expires {}; it is shown only now:",
@@ -83,6 +91,14 @@ pub async fn run(config_file: Option<&Path>, command: AdminCommand) -> anyhow::R
             // Make sure a first key exists, so that rotating a fresh store is not a no-op.
             Auth::new(metadata.clone(), crate::auth_config(&config)?).await?;
             let kid = Auth::rotate_signing_key(&metadata).await?;
+            crate::audit_cmd::record_command(
+                &config,
+                &metadata,
+                "bulwark admin rotate-signing-key",
+                "registry token signing key",
+                format!("new key {kid}"),
+            )
+            .await?;
             println!("registry tokens are now signed with key {kid}");
             Ok(())
         }

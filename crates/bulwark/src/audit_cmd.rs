@@ -196,21 +196,42 @@ pub async fn run(
             let metadata = crate::open_metadata(&config).await?;
             let removed = bulwark_audit::cut(&metadata, &signer, before_millis).await?;
             // The prune itself is an action on the log: recorded in the log it pruned.
-            let event = AuditEvent {
-                context: RequestContext::internal(&local_actor(), bulwark_audit::now_millis()),
-                category: Category::Admin,
-                operation: "bulwark audit prune".into(),
-                target: "audit log".into(),
-                project: None,
-                outcome: Outcome::Success,
-                status: 0,
-                detail: format!("removed {removed} records before {before}"),
-            };
-            bulwark_audit::append_now(&metadata, &signer, vec![event]).await?;
+            record_command(
+                &config,
+                &metadata,
+                "bulwark audit prune",
+                "audit log",
+                format!("removed {removed} records before {before}"),
+            )
+            .await?;
             println!("removed {removed} records older than {before}; the cut is signed");
         }
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Records a command run on the store itself (no server saw it), signed at once with this
+/// node's checkpoint key.
+pub(crate) async fn record_command(
+    config: &Config,
+    metadata: &bulwark_metadata::MetadataStore,
+    operation: &str,
+    target: &str,
+    detail: String,
+) -> anyhow::Result<()> {
+    let signer = CheckpointSigner::load_or_create(&config.audit_key_path())?;
+    let event = AuditEvent {
+        context: RequestContext::internal(&local_actor(), bulwark_audit::now_millis()),
+        category: Category::Admin,
+        operation: operation.to_owned(),
+        target: target.to_owned(),
+        project: None,
+        outcome: Outcome::Success,
+        status: 0,
+        detail,
+    };
+    bulwark_audit::append_now(metadata, &signer, vec![event]).await?;
+    Ok(())
 }
 
 /// Who ran a command on the store: the operating system's user.

@@ -89,6 +89,12 @@ async fn actions_are_recorded_scoped_and_verifiable(backend: common::Backend) {
         ) && has(items, "GET /v2/", "denied", "mallory (failed)")
     })
     .await;
+    // Commands run on the store leave records too, under the operating system's user.
+    assert!(
+        items.iter().any(|r| r["operation"] == "bulwark admin init"
+            && r["actor"].as_str().unwrap().starts_with("local:")),
+        "{items:#?}"
+    );
     let push = items
         .iter()
         .find(|r| r["operation"] == "PUT /v2/{name}/manifests/{reference}")
