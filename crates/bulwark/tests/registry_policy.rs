@@ -847,7 +847,11 @@ async fn pull_policy(backend: Backend) {
     for _ in 0..200 {
         let listed = cli_ok(&server, &["audit", "list", "--action", "delete", "--json"]);
         deletes = serde_json::from_str::<Vec<Value>>(&listed).unwrap();
-        if deletes.iter().any(|r| r["outcome"] == "success") {
+        // Written in batches off the request path: wait for the override's record.
+        if deletes
+            .iter()
+            .any(|r| r["outcome"] == "success" && r["target"] == "team/clean:v1")
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
