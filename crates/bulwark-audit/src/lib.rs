@@ -291,7 +291,10 @@ impl AuditLog {
     /// Queues `event`; waits only when the queue is full (the database is behind), so
     /// records are never dropped. After [`AuditLog::shutdown`] it writes at once.
     pub async fn record(&self, event: AuditEvent) {
-        let entry = event.into_entry();
+        self.record_entry(event.into_entry()).await;
+    }
+
+    async fn record_entry(&self, entry: AuditEntry) {
         self.inner.backlog.fetch_add(1, Ordering::Relaxed);
         if let Err(mpsc::error::SendError(entry)) = self.inner.queue.send(entry).await {
             self.inner.backlog.fetch_sub(1, Ordering::Relaxed);
@@ -302,13 +305,26 @@ impl AuditLog {
     }
 
     /// Queues `event` without waiting, for code that cannot wait (a request dropped
-    /// mid-way). Only a full queue loses it, and says so.
+    /// mid-way). When the queue is full (or closed), a task takes the waiting path of
+    /// [`AuditLog::record`] instead: nothing is lost while the runtime lives.
     pub fn record_now(&self, event: AuditEvent) {
         let entry = event.into_entry();
         self.inner.backlog.fetch_add(1, Ordering::Relaxed);
-        if self.inner.queue.try_send(entry).is_err() {
-            self.inner.backlog.fetch_sub(1, Ordering::Relaxed);
-            tracing::error!("the audit queue is full: the record of a cancelled request was lost");
+        let Err(refused) = self.inner.queue.try_send(entry) else {
+            return;
+        };
+        self.inner.backlog.fetch_sub(1, Ordering::Relaxed);
+        let entry = match refused {
+            mpsc::error::TrySendError::Full(entry) | mpsc::error::TrySendError::Closed(entry) => {
+                entry
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let log = self.clone();
+                runtime.spawn(async move { log.record_entry(entry).await });
+            }
+            Err(_) => tracing::error!("an audit record was lost: no runtime left to write it"),
         }
     }
 
