@@ -37,6 +37,10 @@ python3 -c "import cyclonedx.validation.json, spdx_tools" 2>/dev/null \
 python3 -c "import openapi_spec_validator" 2>/dev/null \
   || python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
 
+# The Prometheus text-format parsers /metrics is read with (crates/bulwark/tests/metrics.rs).
+python3 -c "import prometheus_client" 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check 'prometheus-client>=0.20,<1'
+
 # One build directory outside the clone, reused across runs.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bulwark-target}"
 

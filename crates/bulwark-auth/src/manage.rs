@@ -633,7 +633,14 @@ impl Auth {
             let actions = parse_actions(actions)?;
             if actions.contains(&ScopedAction::Admin) || actions.contains(&ScopedAction::Audit) {
                 return Err(AuthError::Invalid(
-                    "robots may pull, push and delete; nothing more".into(),
+                    "robots may pull, push and delete (system robots also read metrics: *:metrics); nothing more"
+                        .into(),
+                ));
+            }
+            if actions.contains(&ScopedAction::Metrics) && (project.is_some() || target != "*") {
+                return Err(AuthError::Invalid(
+                    "metrics is a system-wide right: only a system robot may hold it, as *:metrics"
+                        .into(),
                 ));
             }
             match project {

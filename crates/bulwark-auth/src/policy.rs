@@ -39,6 +39,9 @@ pub enum Action {
     Catalog,
     /// See that a project exists and read its settings.
     ViewProject,
+    /// Read the server's metrics (`/metrics`): administrators, and system robots that hold
+    /// `*:metrics`, the credential a Prometheus scraper is given.
+    ReadMetrics,
 }
 
 /// A member's role in a project. Each role's rights are listed in [`Role::allows`].
@@ -132,6 +135,8 @@ pub enum ScopedAction {
     Delete,
     Audit,
     Admin,
+    /// Reading `/metrics`; only system robots may hold it (`*:metrics`).
+    Metrics,
 }
 
 impl ScopedAction {
@@ -142,6 +147,7 @@ impl ScopedAction {
             ScopedAction::Delete => "delete",
             ScopedAction::Audit => "audit",
             ScopedAction::Admin => "admin",
+            ScopedAction::Metrics => "metrics",
         }
     }
 
@@ -154,6 +160,7 @@ impl ScopedAction {
                 | (ScopedAction::Audit, Action::Audit)
                 | (ScopedAction::Pull | ScopedAction::Audit, Action::ReadScans)
                 | (ScopedAction::Admin, Action::ManageProject)
+                | (ScopedAction::Metrics, Action::ReadMetrics)
         )
     }
 }
@@ -168,9 +175,10 @@ impl FromStr for ScopedAction {
             "delete" => ScopedAction::Delete,
             "audit" => ScopedAction::Audit,
             "admin" => ScopedAction::Admin,
+            "metrics" => ScopedAction::Metrics,
             other => {
                 return Err(AuthError::Invalid(format!(
-                    "unknown action {other:?}: use pull, push, delete, audit or admin"
+                    "unknown action {other:?}: use pull, push, delete, audit, admin or metrics"
                 )));
             }
         })
@@ -493,7 +501,11 @@ fn account_allows(account: &Account, action: Action, target: &Target<'_>) -> boo
         }
         AccountKind::Robot { permissions, .. } => {
             let Some(project) = target.project else {
-                return false;
+                // The one system-wide right a robot can hold.
+                return action == Action::ReadMetrics
+                    && permissions.iter().any(|p| {
+                        p.project.is_none() && p.actions.contains(&ScopedAction::Metrics)
+                    });
             };
             let by_permission = permissions.iter().any(|p| {
                 p.project.as_deref().is_none_or(|p| p == project)

@@ -257,6 +257,8 @@ fn start_server(data_dir: PathBuf, enforce_pulls: bool) -> anyhow::Result<(Strin
                         .send(Ok((format!("http://{address}"), token)))
                         .ok();
                     let limits = bulwark_server::ConnectionLimits::default();
+                    let metrics =
+                        std::sync::Arc::new(bulwark_server::Metrics::new(&scanner, &governance));
                     let router = bulwark_server::router(
                         bulwark_server::AppState {
                             registry,
@@ -267,6 +269,7 @@ fn start_server(data_dir: PathBuf, enforce_pulls: bool) -> anyhow::Result<(Strin
                             trusted_proxies: Vec::new(),
                             audit,
                             audit_reads: true,
+                            metrics,
                         },
                         limits.request_timeout,
                     );

@@ -20,6 +20,7 @@
 //! Time comes from a [`Clock`] so tests can move it (exception expiry) without sleeping.
 
 pub mod facts;
+pub mod metrics;
 pub mod promote;
 mod views;
 
@@ -156,6 +157,7 @@ struct Inner {
     /// kept.
     changes: std::sync::atomic::AtomicU64,
     decisions: Mutex<HashMap<String, Cached>>,
+    metrics: metrics::PolicyMetrics,
 }
 
 /// The governance service; cheap to clone.
@@ -199,8 +201,14 @@ impl Governance {
                 snapshot: Mutex::new(None),
                 changes: std::sync::atomic::AtomicU64::new(0),
                 decisions: Mutex::new(HashMap::new()),
+                metrics: metrics::PolicyMetrics::default(),
             }),
         }
+    }
+
+    /// Refusals by rule, for `/metrics`.
+    pub fn metrics(&self) -> &metrics::PolicyMetrics {
+        &self.inner.metrics
     }
 
     pub fn clock(&self) -> &Clock {
@@ -707,11 +715,31 @@ impl Governance {
         &self,
         repository: &RepositoryName,
         digest: &Digest,
-        (manifest, media_type): (&[u8], &str),
+        manifest: (&[u8], &str),
         tag: Option<&str>,
     ) -> Result<PullVerdict> {
+        Ok(
+            match self.judge_pull(repository, digest, manifest, tag).await? {
+                None => PullVerdict::Allowed,
+                Some(decision) => {
+                    self.inner.metrics.denied("pull", &decision);
+                    PullVerdict::Denied(decision.denial_message(&format!("{repository}@{digest}")))
+                }
+            },
+        )
+    }
+
+    /// [`Governance::check_pull`]'s judgement: `None` when the pull may go ahead, else the
+    /// decision that refuses it.
+    pub(crate) async fn judge_pull(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+        (manifest, media_type): (&[u8], &str),
+        tag: Option<&str>,
+    ) -> Result<Option<Arc<Decision>>> {
         if !self.inner.settings.enforce_pulls || is_signature_manifest(tag, media_type, manifest) {
-            return Ok(PullVerdict::Allowed);
+            return Ok(None);
         }
         let started = Instant::now();
         let mut queued = false;
@@ -723,7 +751,7 @@ impl Governance {
                 .await?;
             fresh = true;
             if decision.allowed {
-                return Ok(PullVerdict::Allowed);
+                return Ok(None);
             }
             // Not scanned at all (pushed a moment ago and not yet queued from the outbox,
             // or pushed where scans are off): asked for now, and waited for like any
@@ -766,8 +794,7 @@ impl Governance {
                 }
                 continue;
             }
-            let report_ref = format!("{repository}@{digest}");
-            return Ok(PullVerdict::Denied(decision.denial_message(&report_ref)));
+            return Ok(Some(decision));
         }
     }
 

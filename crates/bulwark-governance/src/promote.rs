@@ -46,8 +46,8 @@ impl Governance {
             Reference::Tag(tag) => Some(tag.as_str()),
             Reference::Digest(_) => None,
         };
-        if let crate::PullVerdict::Denied(message) = self
-            .check_pull(
+        if let Some(decision) = self
+            .judge_pull(
                 source,
                 &digest,
                 (&manifest.content, &manifest.media_type),
@@ -55,16 +55,18 @@ impl Governance {
             )
             .await?
         {
-            let decision = self.evaluate(source, &digest, None).await?.decision;
+            self.metrics().denied("promote", &decision);
+            let message = decision.denial_message(&format!("{source}@{digest}"));
             return Err(GovernanceError::Refused {
                 message: format!("promotion refused: {source} itself refuses it: {message}"),
-                decision: Box::new(decision),
+                decision: Box::new((*decision).clone()),
             });
         }
         let evaluation = self
             .evaluate(source, &digest, Some(destination.project()))
             .await?;
         if !evaluation.allowed {
+            self.metrics().denied("promote", &evaluation.decision);
             let message = evaluation
                 .decision
                 .denial_message(&format!("{source}@{digest}"));

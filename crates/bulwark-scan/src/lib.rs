@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod layout;
 pub mod matching;
+pub mod metrics;
 pub mod sbom;
 pub mod service;
 

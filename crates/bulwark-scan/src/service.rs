@@ -122,6 +122,7 @@ pub struct Scanner {
     updating: Arc<std::sync::atomic::AtomicBool>,
     /// The installation's key for secrets' fingerprints, once read.
     fingerprint_key: Arc<std::sync::OnceLock<[u8; 32]>>,
+    metrics: crate::metrics::ScanMetrics,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -494,7 +495,18 @@ impl Scanner {
             node: node.into(),
             updating: Arc::default(),
             fingerprint_key: Arc::default(),
+            metrics: crate::metrics::ScanMetrics::default(),
         }
+    }
+
+    /// This node's scan durations and outcomes.
+    pub fn metrics(&self) -> &crate::metrics::ScanMetrics {
+        &self.metrics
+    }
+
+    /// Scans queued or running on any node: the queue-depth gauge.
+    pub async fn queue_depth(&self) -> Result<u64, ServiceError> {
+        Ok(self.metadata.scans_outstanding().await?)
     }
 
     /// Runs the scan service's background work on `supervisor`: the feed from pushes, the
@@ -596,7 +608,10 @@ impl Scanner {
                 break;
             };
             let started = std::time::Instant::now();
-            match self.run_claimed(&claim, lease_ms).await {
+            let ran = self.run_claimed(&claim, lease_ms).await;
+            self.metrics
+                .finished(started.elapsed().as_secs_f64(), ran.is_err());
+            match ran {
                 Ok(()) => {
                     done.scanned += 1;
                     tracing::info!(

@@ -107,7 +107,10 @@ pub async fn authenticate(
     let resolved = resolve(state, headers, client).await;
     match &resolved {
         Ok(subject) => crate::observe::note_subject(extensions, subject),
-        Err(_) => crate::observe::note_claimed(extensions, &claimed_name(headers)),
+        Err(error) => {
+            state.metrics.auth_failed(error);
+            crate::observe::note_claimed(extensions, &claimed_name(headers));
+        }
     }
     resolved
 }
@@ -282,7 +285,10 @@ pub async fn token_endpoint(
                     .await;
                 match &resolved {
                     Ok(subject) => crate::observe::note_subject(extensions, subject),
-                    Err(_) => crate::observe::note_claimed(extensions, username),
+                    Err(error) => {
+                        state.metrics.auth_failed(error);
+                        crate::observe::note_claimed(extensions, username);
+                    }
                 }
                 resolved?
             }

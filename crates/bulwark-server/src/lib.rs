@@ -8,10 +8,12 @@ pub mod error;
 mod governance_api;
 mod headers;
 mod management_api;
+mod metrics;
 mod observe;
 mod registry_api;
 mod serve;
 
+pub use metrics::Metrics;
 pub use registry_api::Needs as RegistryNeeds;
 pub use serve::{ConnectionLimits, serve};
 
@@ -42,6 +44,8 @@ pub struct AppState {
     pub audit: bulwark_audit::AuditLog,
     /// Whether successful reads (pulls, API reads) are recorded too; refusals always are.
     pub audit_reads: bool,
+    /// What `/metrics` reports.
+    pub metrics: std::sync::Arc<Metrics>,
 }
 
 /// Every endpoint of every front end, as (method, path template), from their route tables:

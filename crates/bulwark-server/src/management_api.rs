@@ -52,6 +52,8 @@ enum Answer {
     Accepted(SchemaOf),
     /// `204`, no body.
     NoContent,
+    /// `200` with a document of this media type (not JSON).
+    Text(&'static str),
 }
 
 /// One row of the management route table: the router, the endpoint list and the OpenAPI
@@ -181,6 +183,10 @@ fn table() -> Vec<Endpoint> {
         endpoint!(GET "/readyz",
             "Readiness: the metadata database and the blob storage answer (503 when not); the advisory data's age, with a warning past advisory_max_age_hours",
             ANYONE, paged: false, request: None, answer: Answer::Ok(schema::<Readiness>), get(readyz)),
+        endpoint!(GET "/metrics",
+            "This node's metrics in the Prometheus text format (OpenMetrics when asked for in Accept): requests by route template and status, latencies, bytes, uploads in flight, authentication failures, policy denials by rule, scan queue and durations, audit backlog",
+            "system administrators, and system robots holding *:metrics",
+            paged: false, request: None, answer: Answer::Text("text/plain"), get(crate::metrics::scrape)),
         endpoint!(GET "/api/v1/me", "Who the caller is", ANYONE_SIGNED_IN,
             paged: false, request: None, answer: Answer::Ok(schema::<Whoami>), get(me)),
         endpoint!(PUT "/api/v1/me/password", "Change one's own password (the current one is required once set)",
@@ -393,18 +399,25 @@ pub fn openapi_document() -> serde_json::Value {
             }));
         }
         let success = match endpoint.answer {
-            Answer::Ok(of) => ("200", Some(of(&mut generator))),
-            Answer::Created(of) => ("201", Some(of(&mut generator))),
-            Answer::Accepted(of) => ("202", Some(of(&mut generator))),
+            Answer::Ok(of) => ("200", Some(("application/json", of(&mut generator)))),
+            Answer::Created(of) => ("201", Some(("application/json", of(&mut generator)))),
+            Answer::Accepted(of) => ("202", Some(("application/json", of(&mut generator)))),
             Answer::NoContent => ("204", None),
+            Answer::Text(media_type) => (
+                "200",
+                Some((
+                    media_type,
+                    schemars::json_schema!({ "type": "string", "contentMediaType": media_type }),
+                )),
+            ),
         };
         let mut responses = serde_json::Map::new();
         responses.insert(
             success.0.to_owned(),
             match success.1 {
-                Some(body) => json!({
+                Some((media_type, body)) => json!({
                     "description": "success",
-                    "content": { "application/json": { "schema": body } }
+                    "content": { media_type: { "schema": body } }
                 }),
                 None => json!({ "description": "success, no body" }),
             },

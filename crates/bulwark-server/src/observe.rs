@@ -4,6 +4,7 @@
 //! turned out to be ([`note_subject`], [`note_claimed`], from authentication) and a line
 //! of detail ([`AuditNote`], from the error mapping and a few handlers).
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -193,12 +194,51 @@ impl Drop for Pending {
     }
 }
 
-/// Middleware: the audit record of every request.
+/// Middleware: every request counted in the metrics, and its audit record.
 pub(crate) async fn observe(
     State(state): State<AppState>,
-    mut request: Request<Body>,
+    request: Request<Body>,
     next: Next,
 ) -> Response {
+    let has_body = !http_body::Body::is_end_stream(request.body());
+    let (route, uploads_blob) = metric_route(
+        request.uri().path(),
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
+    let metrics = state.metrics.clone();
+    let counting = metrics.begin(request.method(), route, uploads_blob && has_body);
+    let request = request.map(|body| counting.count_received(body));
+    let response = audited(state, request, next).await;
+    counting.answered(response)
+}
+
+/// A request's route as metrics name it — the template, never the path a client sent, so
+/// that scanners probing random paths cannot grow the series without bound — and whether
+/// it carries blob data into the registry.
+fn metric_route(path: &str, matched: Option<&str>) -> (Cow<'static, str>, bool) {
+    if path == "/v2" || path.starts_with("/v2/") {
+        return match RegistryRoute::parse(path) {
+            Ok(route) => (
+                Cow::Borrowed(route.template()),
+                matches!(
+                    route,
+                    RegistryRoute::Upload { .. } | RegistryRoute::UploadStart { .. }
+                ),
+            ),
+            Err(_) => (Cow::Borrowed("/v2/(not a registry path)"), false),
+        };
+    }
+    match matched {
+        Some(template) => (Cow::Owned(template.to_owned()), false),
+        None => (Cow::Borrowed("(unmatched)"), false),
+    }
+}
+
+/// The audit record of a request.
+async fn audited(state: AppState, mut request: Request<Body>, next: Next) -> Response {
     let path = request.uri().path();
     if unrecorded(path) {
         return next.run(request).await;
@@ -309,5 +349,26 @@ mod tests {
             Category::Auth
         );
         assert!(unrecorded("/healthz"));
+    }
+
+    #[test]
+    fn metrics_name_routes_by_template_only() {
+        assert_eq!(
+            metric_route("/v2/team/app/manifests/latest", None),
+            (Cow::Borrowed("/v2/{name}/manifests/{reference}"), false)
+        );
+        assert_eq!(
+            metric_route("/v2/team/app/blobs/uploads/abc", None),
+            (Cow::Borrowed("/v2/{name}/blobs/uploads/{session}"), true)
+        );
+        assert_eq!(
+            metric_route("/v2/../etc/passwd", None).0,
+            "/v2/(not a registry path)"
+        );
+        assert_eq!(
+            metric_route("/api/v1/projects/team", Some("/api/v1/projects/{project}")).0,
+            "/api/v1/projects/{project}"
+        );
+        assert_eq!(metric_route("/wp-login.php", None).0, "(unmatched)");
     }
 }

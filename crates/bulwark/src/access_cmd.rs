@@ -154,7 +154,8 @@ pub enum RobotCommand {
         /// Owning project; without it, a system robot (administrators only)
         #[arg(long)]
         project: Option<String>,
-        /// `project:pull,push,delete`, repeatable (`*:pull` for every project, system robots)
+        /// `project:pull,push,delete`, repeatable (`*:pull` for every project and `*:metrics`
+        /// for a Prometheus scraper: system robots)
         #[arg(long = "permission", required = true)]
         permissions: Vec<String>,
         #[arg(long, default_value = "")]

@@ -298,6 +298,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(config.request_timeout_secs.max(1)),
         ..bulwark_server::ConnectionLimits::default()
     };
+    let metrics = std::sync::Arc::new(bulwark_server::Metrics::new(&scanner, &governance));
     let router = bulwark_server::router(
         AppState {
             registry,
@@ -308,6 +309,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             trusted_proxies: config.trusted_proxies.clone(),
             audit: audit.clone(),
             audit_reads: config.audit_reads,
+            metrics,
         },
         limits.request_timeout,
     );

@@ -151,6 +151,8 @@ fn expected(endpoint: (&str, &str), who: Caller, public: bool) -> Expect {
         | ("GET", "/api/v1/packages/{purl}/impact") => allow_if(signed_in),
         ("GET", "/api/v1/advisories") => allow_if(signed_in),
         ("GET", "/healthz") | ("GET", "/readyz") => Expect::Allow,
+        // A project's robot cannot read them: only system robots may hold `*:metrics`.
+        ("GET", "/metrics") => allow_if(system),
         ("POST", "/api/v1/advisories/import")
         | ("POST", "/api/v1/advisories/update")
         | ("POST", "/api/v1/advisories/rematch") => allow_if(system),
@@ -604,7 +606,7 @@ async fn request_for(
             None,
         ),
         "/api/v1/advisories" | "/api/v1/audit" => (endpoint.1.to_owned(), None),
-        "/healthz" | "/readyz" => (endpoint.1.to_owned(), None),
+        "/healthz" | "/readyz" | "/metrics" => (endpoint.1.to_owned(), None),
         "/api/v1/advisories/import" => (
             "/api/v1/advisories/import".to_owned(),
             Some((
