@@ -107,12 +107,20 @@ pub async fn authenticate(
     let resolved = resolve(state, headers, client).await;
     match &resolved {
         Ok(subject) => crate::observe::note_subject(extensions, subject),
-        Err(error) => {
-            state.metrics.auth_failed(error);
-            crate::observe::note_claimed(extensions, &claimed_name(headers));
-        }
+        Err(error) => refused_sign_in(state, extensions, &claimed_name(headers), error),
     }
     resolved
+}
+
+/// A refused credential: counted in the metrics, and named in the request's audit record.
+fn refused_sign_in(
+    state: &AppState,
+    extensions: &axum::http::Extensions,
+    claimed: &str,
+    error: &AuthError,
+) {
+    state.metrics.auth_failed(error);
+    crate::observe::note_claimed(extensions, claimed);
 }
 
 /// The account (or token id) a request's credentials name, read without checking them.
@@ -285,10 +293,7 @@ pub async fn token_endpoint(
                     .await;
                 match &resolved {
                     Ok(subject) => crate::observe::note_subject(extensions, subject),
-                    Err(error) => {
-                        state.metrics.auth_failed(error);
-                        crate::observe::note_claimed(extensions, username);
-                    }
+                    Err(error) => refused_sign_in(state, extensions, username, error),
                 }
                 resolved?
             }
