@@ -107,8 +107,14 @@ impl Default for AuthConfig {
 #[derive(Clone, Copy)]
 pub enum Credentials<'a> {
     None,
-    Basic { username: &'a str, secret: &'a str },
+    Basic {
+        username: &'a str,
+        secret: &'a str,
+    },
     Bearer(&'a str),
+    /// The account named by a client certificate that the TLS layer verified against the
+    /// configured CA: a user's name, or a robot's full name (`robot+…`).
+    ClientCertificate(&'a str),
 }
 
 impl std::fmt::Debug for Credentials<'_> {
@@ -118,6 +124,7 @@ impl std::fmt::Debug for Credentials<'_> {
             Credentials::None => f.write_str("None"),
             Credentials::Basic { username, .. } => write!(f, "Basic({username}, ***)"),
             Credentials::Bearer(_) => f.write_str("Bearer(***)"),
+            Credentials::ClientCertificate(name) => write!(f, "ClientCertificate({name})"),
         }
     }
 }
@@ -343,6 +350,32 @@ impl Auth {
                 .map(Subject::Account)
             }
             Credentials::Bearer(jwt) => self.subject_by_registry_token(jwt).await,
+            // Proven by the handshake, so no guess to limit: only the account must exist
+            // and be enabled.
+            Credentials::ClientCertificate(name) => self
+                .account_by_certificate(name)
+                .await?
+                .map(Subject::Account)
+                .ok_or(AuthError::InvalidCredentials),
+        }
+    }
+
+    async fn account_by_certificate(&self, name: &str) -> Result<Option<Account>> {
+        let store = &self.inner.store;
+        let id = if name.starts_with("robot+") {
+            store
+                .robot_by_name(name)
+                .await?
+                .map(|r| AccountId::Robot(r.id))
+        } else {
+            store
+                .user_by_name(name)
+                .await?
+                .map(|u| AccountId::User(u.id))
+        };
+        match id {
+            Some(id) => self.load_account(id).await,
+            None => Ok(None),
         }
     }
 

@@ -172,15 +172,31 @@ fn write_blob_file(path: &Path, mib: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the server with an administrator and the `bench` project; returns its URL and the
-/// administrator's access token. With `enforce_pulls` false, manifest GETs are not judged
-/// by policy: the baseline that judging them is measured against; with `audit_reads` false,
-/// successful pulls leave no audit record: the baseline of auditing every pull.
-fn start_server(
-    data_dir: PathBuf,
+/// How a bench server differs from a default deployment, to measure what each costs.
+#[derive(Clone)]
+struct ServerOptions {
+    /// `false`: manifest GETs are not judged by policy, the baseline judging them is
+    /// measured against.
     enforce_pulls: bool,
+    /// `false`: successful pulls leave no audit record, the baseline of auditing every pull.
     audit_reads: bool,
-) -> anyhow::Result<(String, String)> {
+    /// Serve TLS with this configuration.
+    tls: Option<Arc<bulwark_server::Tls>>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            enforce_pulls: true,
+            audit_reads: true,
+            tls: None,
+        }
+    }
+}
+
+/// Starts the server with an administrator and the `bench` project; returns its URL and the
+/// administrator's access token.
+fn start_server(data_dir: PathBuf, options: ServerOptions) -> anyhow::Result<(String, String)> {
     let (address_tx, address_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -238,7 +254,7 @@ fn start_server(
                     registry.clone(),
                     scanner.clone(),
                     bulwark_governance::GovernanceSettings {
-                        enforce_pulls,
+                        enforce_pulls: options.enforce_pulls,
                         ..bulwark_governance::GovernanceSettings::default()
                     },
                     bulwark_governance::Clock::system(),
@@ -259,8 +275,13 @@ fn start_server(
             .await;
             match started {
                 Ok((registry, auth, scanner, governance, audit, token, listener, address)) => {
+                    let scheme = if options.tls.is_some() {
+                        "https"
+                    } else {
+                        "http"
+                    };
                     address_tx
-                        .send(Ok((format!("http://{address}"), token)))
+                        .send(Ok((format!("{scheme}://{address}"), token)))
                         .ok();
                     let limits = bulwark_server::ConnectionLimits::default();
                     let metrics =
@@ -274,14 +295,21 @@ fn start_server(
                             public_url: None,
                             trusted_proxies: Vec::new(),
                             audit,
-                            audit_reads,
+                            audit_reads: options.audit_reads,
                             metrics,
+                            serves_tls: options.tls.is_some(),
                         },
                         limits.request_timeout,
                     );
-                    bulwark_server::serve(listener, router, limits, futures::future::pending())
-                        .await
-                        .ok();
+                    bulwark_server::serve(
+                        listener,
+                        router,
+                        limits,
+                        None,
+                        futures::future::pending(),
+                    )
+                    .await
+                    .ok();
                 }
                 Err(e) => {
                     address_tx.send(Err(e)).ok();
@@ -346,14 +374,99 @@ async fn manifest_gets(
     Ok(count.load(Ordering::Relaxed) as f64 / load_time.as_secs_f64())
 }
 
+/// Manifest GETs per second on each server.
+#[derive(Default)]
+struct GetRates {
+    judged: f64,
+    unjudged: f64,
+    not_audited: f64,
+    tls: f64,
+}
+
+/// Pushes `file` as one streamed request (the server hashing and writing as it reads), then
+/// pulls it `pulls` times into nothing; the push's and each pull's time.
+async fn transfer(
+    client: &reqwest::Client,
+    base: &str,
+    file: &Path,
+    digest: &Digest,
+    size: u64,
+    pulls: u32,
+) -> anyhow::Result<(Duration, Vec<Duration>)> {
+    let repo = "bench/blob";
+    let body = reqwest::Body::wrap_stream(file_chunks(file)?);
+    let start = Instant::now();
+    let response = client
+        .post(format!("{base}/v2/{repo}/blobs/uploads/?digest={digest}"))
+        .header("content-length", size)
+        .body(body)
+        .send()
+        .await?;
+    let push_time = start.elapsed();
+    if response.status() != 201 {
+        bail!(
+            "push failed: {} {}",
+            response.status(),
+            response.text().await?
+        );
+    }
+    let mut pull_times = Vec::new();
+    for _ in 0..pulls {
+        let start = Instant::now();
+        let response = client
+            .get(format!("{base}/v2/{repo}/blobs/{digest}"))
+            .send()
+            .await?;
+        let mut stream = response.bytes_stream();
+        let mut pulled = 0u64;
+        while let Some(chunk) = stream.next().await {
+            pulled += chunk?.len() as u64;
+        }
+        pull_times.push(start.elapsed());
+        if pulled != size {
+            bail!("pulled {pulled} bytes of {size}");
+        }
+    }
+    Ok((push_time, pull_times))
+}
+
+/// A self-signed certificate for 127.0.0.1 in `dir`, loaded as the server's TLS
+/// configuration, and the certificate for the client to trust.
+fn bench_tls(dir: &Path) -> anyhow::Result<(Arc<bulwark_server::Tls>, reqwest::Certificate)> {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])?;
+    let (certificate, key) = (dir.join("bench-cert.pem"), dir.join("bench-key.pem"));
+    std::fs::write(&certificate, cert.pem())?;
+    std::fs::write(&key, signing_key.serialize_pem())?;
+    let tls = bulwark_server::Tls::load(bulwark_server::TlsFiles {
+        certificate,
+        key,
+        client_ca: None,
+        client_certificate_required: false,
+    })?;
+    Ok((
+        Arc::new(tls),
+        reqwest::Certificate::from_pem(cert.pem().as_bytes())?,
+    ))
+}
+
 /// A client that does what registry clients do: one token request, then a bearer token on
 /// every request.
 async fn bearer_client(
     base: &str,
     admin_token: &str,
     connections: usize,
+    ca: Option<&reqwest::Certificate>,
 ) -> anyhow::Result<reqwest::Client> {
-    let token: serde_json::Value = reqwest::Client::new()
+    let builder = || {
+        let builder = reqwest::Client::builder();
+        match ca {
+            Some(ca) => builder.add_root_certificate(ca.clone()),
+            None => builder,
+        }
+    };
+    let token: serde_json::Value = builder()
+        .build()?
         .get(format!("{base}/auth/token"))
         .basic_auth("bench", Some(admin_token))
         .query(&[
@@ -371,7 +484,7 @@ async fn bearer_client(
         reqwest::header::AUTHORIZATION,
         format!("Bearer {}", token["token"].as_str().unwrap_or_default()).parse()?,
     );
-    Ok(reqwest::Client::builder()
+    Ok(builder()
         .pool_max_idle_per_host(connections)
         .default_headers(headers)
         .build()?)
@@ -417,46 +530,30 @@ async fn main() -> anyhow::Result<()> {
         .parse()
         .context("openssl's digest")?;
 
-    let (base, admin_token) = start_server(work.path().join("data"), true, true)?;
-    let repo = "bench/blob";
-    let client = bearer_client(&base, &admin_token, args.connections).await?;
-
-    // Push: one streamed request, the server hashing and writing as it reads.
-    let body = reqwest::Body::wrap_stream(file_chunks(&file)?);
-    let start = Instant::now();
-    let response = client
-        .post(format!("{base}/v2/{repo}/blobs/uploads/?digest={digest}"))
-        .header("content-length", size)
-        .body(body)
-        .send()
-        .await?;
-    let push_time = start.elapsed();
-    if response.status() != 201 {
-        bail!(
-            "push failed: {} {}",
-            response.status(),
-            response.text().await?
-        );
-    }
-
-    // Pulls: stream into nothing.
-    let mut pull_times = Vec::new();
-    for _ in 0..args.pulls {
-        let start = Instant::now();
-        let response = client
-            .get(format!("{base}/v2/{repo}/blobs/{digest}"))
-            .send()
-            .await?;
-        let mut stream = response.bytes_stream();
-        let mut pulled = 0u64;
-        while let Some(chunk) = stream.next().await {
-            pulled += chunk?.len() as u64;
-        }
-        pull_times.push(start.elapsed());
-        if pulled != size {
-            bail!("pulled {pulled} bytes of {size}");
-        }
-    }
+    let (base, admin_token) = start_server(work.path().join("data"), ServerOptions::default())?;
+    let client = bearer_client(&base, &admin_token, args.connections, None).await?;
+    let (push_time, pull_times) =
+        transfer(&client, &base, &file, &digest, size, args.pulls).await?;
+    // The same on a server that speaks TLS itself (a certificate made here, trusted by the
+    // client): what encrypting the traffic costs.
+    let (tls, ca) = bench_tls(work.path())?;
+    let (tls_base, tls_token) = start_server(
+        work.path().join("tls"),
+        ServerOptions {
+            tls: Some(tls),
+            ..ServerOptions::default()
+        },
+    )?;
+    let tls_client = bearer_client(&tls_base, &tls_token, args.connections, Some(&ca)).await?;
+    let (tls_push_time, tls_pull_times) = transfer(
+        &tls_client,
+        &tls_base,
+        &file,
+        &digest,
+        size,
+        args.pulls.max(2),
+    )
+    .await?;
 
     // Manifest GETs at N connections: judged by a policy (severity, secrets, malicious
     // packages) on this server, not judged at all on a second one, alternating rounds so
@@ -480,25 +577,43 @@ async fn main() -> anyhow::Result<()> {
         set_policy(&client, &base, &admin_token)
             .await?
             .error_for_status()?;
-        let (baseline, baseline_token) = start_server(work.path().join("baseline"), false, true)?;
-        let baseline_client = bearer_client(&baseline, &baseline_token, args.connections).await?;
+        set_policy(&tls_client, &tls_base, &tls_token)
+            .await?
+            .error_for_status()?;
+        let (baseline, baseline_token) = start_server(
+            work.path().join("baseline"),
+            ServerOptions {
+                enforce_pulls: false,
+                ..ServerOptions::default()
+            },
+        )?;
+        let baseline_client =
+            bearer_client(&baseline, &baseline_token, args.connections, None).await?;
         // Judged by the same policy, with successful pulls left out of the audit log.
-        let (unaudited, unaudited_token) =
-            start_server(work.path().join("unaudited"), true, false)?;
+        let (unaudited, unaudited_token) = start_server(
+            work.path().join("unaudited"),
+            ServerOptions {
+                audit_reads: false,
+                ..ServerOptions::default()
+            },
+        )?;
         let unaudited_client =
-            bearer_client(&unaudited, &unaudited_token, args.connections).await?;
+            bearer_client(&unaudited, &unaudited_token, args.connections, None).await?;
         set_policy(&unaudited_client, &unaudited, &unaudited_token)
             .await?
             .error_for_status()?;
         let round = (args.seconds / 2).max(1);
-        let (mut judged, mut unjudged, mut not_audited) = (0.0, 0.0, 0.0);
+        let mut rates = GetRates::default();
         for _ in 0..2 {
-            judged += manifest_gets(&client, &base, args.connections, round).await?;
-            unjudged += manifest_gets(&baseline_client, &baseline, args.connections, round).await?;
-            not_audited +=
-                manifest_gets(&unaudited_client, &unaudited, args.connections, round).await?;
+            rates.judged += manifest_gets(&client, &base, args.connections, round).await? / 2.0;
+            rates.unjudged +=
+                manifest_gets(&baseline_client, &baseline, args.connections, round).await? / 2.0;
+            rates.not_audited +=
+                manifest_gets(&unaudited_client, &unaudited, args.connections, round).await? / 2.0;
+            rates.tls +=
+                manifest_gets(&tls_client, &tls_base, args.connections, round).await? / 2.0;
         }
-        Some((judged / 2.0, unjudged / 2.0, not_audited / 2.0))
+        Some(rates)
     };
 
     let hash_rate = mib_per_s(size, openssl_time);
@@ -533,7 +648,27 @@ async fn main() -> anyhow::Result<()> {
             pull_rate / loopback_rate
         );
     }
-    if let Some((judged, unjudged, not_audited)) = gets {
+    let tls_push_rate = mib_per_s(size, tls_push_time);
+    println!(
+        "push over TLS                {tls_push_rate:8.0} MiB/s   {:.2}x plain HTTP",
+        tls_push_rate / push_rate
+    );
+    // Later pulls come from the page cache on both servers: the comparison is of transports.
+    let again = |times: &[Duration]| times.get(1..).and_then(|rest| rest.iter().min().copied());
+    if let (Some(plain), Some(tls)) = (again(&pull_times), again(&tls_pull_times)) {
+        let (plain, tls) = (mib_per_s(size, plain), mib_per_s(size, tls));
+        println!(
+            "pull over TLS, again         {tls:8.0} MiB/s   {:.2}x plain HTTP ({plain:.0} MiB/s)",
+            tls / plain
+        );
+    }
+    if let Some(rates) = gets {
+        let GetRates {
+            judged,
+            unjudged,
+            not_audited,
+            tls,
+        } = rates;
         println!(
             "manifest GET, {} conns       {judged:8.0} req/s   {:.3}x without policy enforcement ({unjudged:.0} req/s)",
             args.connections,
@@ -542,6 +677,10 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "  every pull audited          {:.3}x with successful pulls not audited ({not_audited:.0} req/s)",
             judged / not_audited
+        );
+        println!(
+            "  over TLS                    {:.3}x plain HTTP ({tls:.0} req/s)",
+            tls / judged
         );
     }
     Ok(())

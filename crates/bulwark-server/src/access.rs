@@ -1,5 +1,6 @@
 //! Who is calling: credentials from the `Authorization` header (or the token endpoint's
-//! form), resolved by [`bulwark_auth::Auth`], and the registry token endpoint itself.
+//! form, or a verified client certificate), resolved by [`bulwark_auth::Auth`], and the
+//! registry token endpoint itself.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -14,6 +15,7 @@ use bulwark_auth::{AuthError, Credentials, Subject};
 
 use crate::AppState;
 use crate::error::ManagementError;
+use crate::tls::PeerIdentity;
 
 /// The client's address as the rate limiter and token records see it: the peer, or, when
 /// the peer is a trusted proxy, the nearest `X-Forwarded-For` hop that is not one.
@@ -104,10 +106,10 @@ pub async fn authenticate(
     extensions: &axum::http::Extensions,
     client: &str,
 ) -> Result<Subject, AuthError> {
-    let resolved = resolve(state, headers, client).await;
+    let resolved = resolve(state, headers, extensions, client).await;
     match &resolved {
         Ok(subject) => crate::observe::note_subject(extensions, subject),
-        Err(error) => refused_sign_in(state, extensions, &claimed_name(headers), error),
+        Err(error) => refused_sign_in(state, extensions, &claimed_name(headers, extensions), error),
     }
     resolved
 }
@@ -124,8 +126,12 @@ fn refused_sign_in(
 }
 
 /// The account (or token id) a request's credentials name, read without checking them.
-fn claimed_name(headers: &HeaderMap) -> String {
+fn claimed_name(headers: &HeaderMap, extensions: &axum::http::Extensions) -> String {
     match credentials_from(headers) {
+        Ok(None) => extensions
+            .get::<PeerIdentity>()
+            .map(|identity| identity.0.clone())
+            .unwrap_or_default(),
         Ok(Some((user, secret))) if user.is_empty() => bulwark_auth::secret::parse_token(&secret)
             .map(|(id, _)| format!("token {id}"))
             .unwrap_or_default(),
@@ -134,13 +140,24 @@ fn claimed_name(headers: &HeaderMap) -> String {
     }
 }
 
+/// An `Authorization` header wins over a client certificate: a client that sends one means
+/// that account.
 async fn resolve(
     state: &AppState,
     headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
     client: &str,
 ) -> Result<Subject, AuthError> {
     match credentials_from(headers)? {
-        None => Ok(Subject::Anonymous),
+        None => match extensions.get::<PeerIdentity>() {
+            Some(identity) => {
+                state
+                    .auth
+                    .authenticate(Credentials::ClientCertificate(&identity.0), client)
+                    .await
+            }
+            None => Ok(Subject::Anonymous),
+        },
         Some((user, secret)) if user.is_empty() => {
             state
                 .auth
@@ -193,7 +210,8 @@ pub fn token_realm(state: &AppState, headers: &HeaderMap) -> String {
                 .and_then(|h| h.to_str().ok())
                 .filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
                 .unwrap_or("localhost");
-            format!("http://{host}/auth/token")
+            let scheme = if state.serves_tls { "https" } else { "http" };
+            format!("{scheme}://{host}/auth/token")
         }
     }
 }

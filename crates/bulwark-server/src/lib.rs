@@ -12,10 +12,12 @@ mod metrics;
 mod observe;
 mod registry_api;
 mod serve;
+mod tls;
 
 pub use metrics::Metrics;
 pub use registry_api::Needs as RegistryNeeds;
 pub use serve::{ConnectionLimits, serve};
+pub use tls::{PeerIdentity, Tls, TlsError, TlsFiles};
 
 use std::time::Duration;
 
@@ -36,7 +38,7 @@ pub struct AppState {
     /// Policies, trusted keys, exceptions, VEX: what pulls, tag changes and promotions obey.
     pub governance: bulwark_governance::Governance,
     /// The URL clients reach this registry at (scheme, host, port), used in token realms;
-    /// `None` = the `Host` the client addressed, over http.
+    /// `None` = the `Host` the client addressed, over https when [`AppState::serves_tls`].
     pub public_url: Option<String>,
     /// Reverse proxies whose `X-Forwarded-For` is believed when they are the peer.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -46,6 +48,8 @@ pub struct AppState {
     pub audit_reads: bool,
     /// What `/metrics` reports.
     pub metrics: std::sync::Arc<Metrics>,
+    /// Whether this server speaks TLS itself: token realms it names are `https://` then.
+    pub serves_tls: bool,
 }
 
 /// Every endpoint of every front end, as (method, path template), from their route tables:

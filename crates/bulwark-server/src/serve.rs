@@ -49,11 +49,13 @@ impl Default for ConnectionLimits {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets requests in flight
-/// finish for up to [`ConnectionLimits::shutdown_grace`].
+/// finish for up to [`ConnectionLimits::shutdown_grace`]. With `tls`, every connection is
+/// TLS, its handshake bounded by [`ConnectionLimits::header_read_timeout`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    tls: Option<Arc<crate::tls::Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -92,21 +94,31 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         stream.set_nodelay(true).ok();
-        // The peer address feeds the authentication rate limiter and token last-use records.
-        let service = router
-            .clone()
-            .map_request(move |request: Request<hyper::body::Incoming>| {
-                let mut request = request.map(Body::new);
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let connection = Connection {
+            builder: builder.clone(),
+            router: router.clone(),
+            watcher: graceful.watcher(),
+            peer,
+        };
+        // The handshake runs in the connection's task: a slow client holds its own
+        // connection slot, never the accept loop.
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor());
+        let handshake_time = limits.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, %error, "connection ended with an error");
+            match acceptor {
+                None => connection.run(stream, None).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_time, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let identity = crate::tls::peer_identity(stream.get_ref().1);
+                            connection.run(stream, identity).await;
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!(%peer, %error, "TLS handshake failed");
+                        }
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
             }
             drop(permit);
         });
@@ -121,6 +133,42 @@ pub async fn serve(
         );
     }
     Ok(())
+}
+
+/// One accepted connection, ready to serve once its transport is.
+struct Connection {
+    builder: Arc<Builder<TokioExecutor>>,
+    router: Router,
+    watcher: hyper_util::server::graceful::Watcher,
+    peer: std::net::SocketAddr,
+}
+
+impl Connection {
+    async fn run<I>(self, io: I, identity: Option<crate::tls::PeerIdentity>)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let peer = self.peer;
+        // The peer address feeds the authentication rate limiter and token last-use
+        // records; a client certificate's identity, authentication.
+        let service = self
+            .router
+            .map_request(move |request: Request<hyper::body::Incoming>| {
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(ConnectInfo(peer));
+                if let Some(identity) = &identity {
+                    request.extensions_mut().insert(identity.clone());
+                }
+                request
+            });
+        let connection = self
+            .builder
+            .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
+            .into_owned();
+        if let Err(error) = self.watcher.watch(connection).await {
+            tracing::debug!(%peer, %error, "connection ended with an error");
+        }
+    }
 }
 
 /// The most of a refused request's body read and thrown away so that its client can read

@@ -109,10 +109,21 @@ impl ApiClient {
             base.starts_with("http://") || base.starts_with("https://"),
             "the registry URL must start with http:// or https://"
         );
+        let mut http = reqwest::Client::builder()
+            .user_agent(concat!("bulwark-cli/", env!("CARGO_PKG_VERSION")));
+        // A registry whose certificate an organisation's own CA issued.
+        if let Some(path) = std::env::var_os("BULWARK_CA_FILE").filter(|p| !p.is_empty()) {
+            let path = PathBuf::from(path);
+            let pem = std::fs::read(&path)
+                .with_context(|| format!("reading BULWARK_CA_FILE {}", path.display()))?;
+            for certificate in reqwest::Certificate::from_pem_bundle(&pem).with_context(|| {
+                format!("BULWARK_CA_FILE {}: not PEM certificates", path.display())
+            })? {
+                http = http.add_root_certificate(certificate);
+            }
+        }
         Ok(ApiClient {
-            http: reqwest::Client::builder()
-                .user_agent(concat!("bulwark-cli/", env!("CARGO_PKG_VERSION")))
-                .build()?,
+            http: http.build()?,
             base,
             username: username.to_owned(),
             secret: secret.to_owned(),

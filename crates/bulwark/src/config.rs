@@ -13,6 +13,21 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address to listen on. Loopback by default: exposing the registry is a decision.
     pub listen: SocketAddr,
+    /// The server's certificate chain (PEM, leaf first): with `tls_key_file`, the registry
+    /// speaks TLS 1.3/1.2 itself. Reloaded without a restart when the file changes.
+    pub tls_cert_file: String,
+    /// The certificate's private key (PEM).
+    pub tls_key_file: String,
+    /// CA certificates (PEM) that client certificates may chain to (mTLS). A verified
+    /// certificate whose subject common name is a user's name or a robot's full name
+    /// authenticates as that account when the request carries no other credentials.
+    pub tls_client_ca_file: String,
+    /// With `tls_client_ca_file`: refuse clients that present no certificate.
+    pub tls_client_cert_required: bool,
+    /// How often the TLS files are checked for a renewed certificate, in seconds.
+    pub tls_reload_secs: u64,
+    /// Serve plain HTTP on a non-loopback address: only behind a TLS-terminating proxy.
+    pub insecure_http: bool,
     /// Where blobs and (with SQLite) metadata live.
     pub data_dir: PathBuf,
     /// `postgres://…` for scale-out metadata; empty means SQLite inside `data_dir`.
@@ -88,6 +103,12 @@ pub enum LogFormat {
 
 const SETTING_KEYS: &[&str] = &[
     "listen",
+    "tls_cert_file",
+    "tls_key_file",
+    "tls_client_ca_file",
+    "tls_client_cert_required",
+    "tls_reload_secs",
+    "insecure_http",
     "data_dir",
     "database_url",
     "direct_io",
@@ -118,6 +139,12 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_client_ca_file: String::new(),
+            tls_client_cert_required: false,
+            tls_reload_secs: 10,
+            insecure_http: false,
             data_dir: PathBuf::from("bulwark-data"),
             database_url: String::new(),
             direct_io: true,
@@ -176,9 +203,54 @@ pub struct FlagOverrides {
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none", rename = "tls_cert_file")]
+    pub tls_cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", rename = "tls_key_file")]
+    pub tls_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", rename = "tls_client_ca_file")]
+    pub tls_client_ca: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insecure_http: Option<bool>,
 }
 
 impl Config {
+    /// The TLS files, when the registry serves TLS itself; an error for a half
+    /// configuration (a certificate without its key, a client CA without TLS).
+    pub fn tls_files(&self) -> anyhow::Result<Option<bulwark_server::TlsFiles>> {
+        let given = |value: &str| (!value.is_empty()).then(|| PathBuf::from(value));
+        match (given(&self.tls_cert_file), given(&self.tls_key_file)) {
+            (Some(certificate), Some(key)) => Ok(Some(bulwark_server::TlsFiles {
+                certificate,
+                key,
+                client_ca: given(&self.tls_client_ca_file),
+                client_certificate_required: self.tls_client_cert_required,
+            })),
+            (None, None) => {
+                anyhow::ensure!(
+                    self.tls_client_ca_file.is_empty(),
+                    "tls_client_ca_file needs TLS: give tls_cert_file and tls_key_file too"
+                );
+                Ok(None)
+            }
+            _ => anyhow::bail!(
+                "TLS needs both tls_cert_file (--tls-cert) and tls_key_file (--tls-key)"
+            ),
+        }
+    }
+
+    /// Refuses plain HTTP on an address others can reach, unless the operator said a
+    /// TLS-terminating proxy is in front.
+    pub fn check_exposure(&self, serves_tls: bool) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            serves_tls || self.insecure_http || self.listen.ip().is_loopback(),
+            "refusing to serve plain HTTP on {}, which is not a loopback address: give \
+             --tls-cert and --tls-key, or --insecure-http when a TLS-terminating proxy is in \
+             front of the registry",
+            self.listen
+        );
+        Ok(())
+    }
+
     /// Where this node's audit checkpoint signing key lives.
     pub fn audit_key_path(&self) -> PathBuf {
         if self.audit_key_file.is_empty() {
@@ -230,6 +302,38 @@ mod tests {
             assert_eq!(config.max_manifest_size, 4 * 1024 * 1024);
             Ok(())
         });
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback_unless_told() {
+        let mut config = Config::default();
+        assert!(config.check_exposure(false).is_ok());
+        config.listen = "0.0.0.0:5000".parse().unwrap();
+        let refused = config.check_exposure(false).unwrap_err().to_string();
+        assert!(refused.contains("--insecure-http"), "{refused}");
+        assert!(config.check_exposure(true).is_ok());
+        config.insecure_http = true;
+        assert!(config.check_exposure(false).is_ok());
+        config.listen = "[::]:5000".parse().unwrap();
+        config.insecure_http = false;
+        assert!(config.check_exposure(false).is_err());
+    }
+
+    #[test]
+    fn tls_needs_certificate_and_key_together() {
+        let mut config = Config::default();
+        assert!(config.tls_files().unwrap().is_none());
+        config.tls_cert_file = "cert.pem".into();
+        assert!(config.tls_files().is_err());
+        config.tls_key_file = "key.pem".into();
+        let files = config.tls_files().unwrap().unwrap();
+        assert_eq!(files.key, PathBuf::from("key.pem"));
+        assert!(files.client_ca.is_none());
+        let plain = Config {
+            tls_client_ca_file: "ca.pem".into(),
+            ..Config::default()
+        };
+        assert!(plain.tls_files().is_err());
     }
 
     #[test]

@@ -63,6 +63,21 @@ enum Command {
         /// Log format [default: text; env: BULWARK_LOG_FORMAT]
         #[arg(long, value_enum)]
         log_format: Option<LogFormat>,
+        /// Serve TLS with this certificate chain (PEM), reloaded when it changes
+        /// [env: BULWARK_TLS_CERT_FILE]
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<String>,
+        /// The certificate's private key (PEM) [env: BULWARK_TLS_KEY_FILE]
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<String>,
+        /// Accept client certificates issued by these CAs (PEM) as credentials: the subject's
+        /// common name names the user or robot [env: BULWARK_TLS_CLIENT_CA_FILE]
+        #[arg(long)]
+        tls_client_ca: Option<String>,
+        /// Serve plain HTTP on a non-loopback address (behind a TLS-terminating proxy)
+        /// [env: BULWARK_INSECURE_HTTP]
+        #[arg(long)]
+        insecure_http: bool,
     },
     /// Print the effective configuration (after file, environment and flags) as TOML.
     Config,
@@ -205,6 +220,13 @@ async fn shutdown_signal() {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     bulwark_registry::arm_faults_from_env();
+    let tls = match config.tls_files()? {
+        Some(files) => Some(std::sync::Arc::new(
+            bulwark_server::Tls::load(files).context("loading the TLS certificate")?,
+        )),
+        None => None,
+    };
+    config.check_exposure(tls.is_some())?;
     let auth_settings = auth_config(&config)?;
     let metadata = open_metadata(&config).await?;
     let auth = Auth::new(metadata.clone(), auth_settings)
@@ -286,11 +308,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             },
         );
     }
+    if let Some(tls) = &tls {
+        // Every node serves a renewed certificate within this interval.
+        let tls = tls.clone();
+        background.every(
+            "tls-reload",
+            Duration::from_secs(config.tls_reload_secs.max(1)),
+            Placement::EveryNode,
+            move || {
+                let tls = tls.clone();
+                async move { tls.reload_if_changed().map(|_| ()) }
+            },
+        );
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, data_dir = %config.data_dir.display(), "bulwark registry listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%address, scheme, data_dir = %config.data_dir.display(), "bulwark registry listening");
     let public_url = (!config.public_url.is_empty()).then(|| config.public_url.clone());
     let limits = bulwark_server::ConnectionLimits {
         max_connections: config.max_connections,
@@ -310,10 +346,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             audit: audit.clone(),
             audit_reads: config.audit_reads,
             metrics,
+            serves_tls: tls.is_some(),
         },
         limits.request_timeout,
     );
-    let served = bulwark_server::serve(listener, router, limits, shutdown_signal()).await;
+    let served = bulwark_server::serve(listener, router, limits, tls, shutdown_signal()).await;
     background.shutdown().await;
     // After the last request: every record they queued is written and sealed.
     audit.shutdown().await;
@@ -353,11 +390,19 @@ async fn command(cli: Cli) -> anyhow::Result<()> {
             listen,
             data_dir,
             log_format,
+            tls_cert,
+            tls_key,
+            tls_client_ca,
+            insecure_http,
         } => {
             let flags = FlagOverrides {
                 listen,
                 data_dir,
                 log_format,
+                tls_cert,
+                tls_key,
+                tls_client_ca,
+                insecure_http: insecure_http.then_some(true),
             };
             let config = Config::load(cli.config.as_deref(), &flags)?;
             init_logging(config.log_format);

@@ -163,7 +163,16 @@ impl TestServer {
     /// An HTTP client that sends the administrator's credentials (Basic, which the registry
     /// accepts directly) with every request.
     pub fn client(&self) -> reqwest::Client {
-        client_as("admin", &self.admin_token)
+        client_trusting("admin", &self.admin_token, self.ca_file().as_deref())
+    }
+
+    /// The CA a TLS server's certificate chains to (`BULWARK_CA_FILE`, which the CLI reads
+    /// too).
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "BULWARK_CA_FILE")
+            .map(|(_, v)| PathBuf::from(v))
     }
 
     /// The administrator's `Authorization: Basic` value, for raw requests.
@@ -224,7 +233,12 @@ impl TestServer {
         let address = receiver
             .recv_timeout(Duration::from_secs(60))
             .expect("the server did not report its address");
-        self.base = format!("http://{address}");
+        let scheme = if self.env.iter().any(|(k, _)| k == "BULWARK_TLS_CERT_FILE") {
+            "https"
+        } else {
+            "http"
+        };
+        self.base = format!("{scheme}://{address}");
         self.address = address;
         self.child = Some(child);
     }
@@ -354,6 +368,11 @@ pub fn anonymous_client() -> reqwest::Client {
 
 /// A client that sends `username:secret` as Basic credentials with every request.
 pub fn client_as(username: &str, secret: &str) -> reqwest::Client {
+    client_trusting(username, secret, None)
+}
+
+/// [`client_as`], trusting the CA certificates in `ca_file` too.
+pub fn client_trusting(username: &str, secret: &str, ca_file: Option<&Path>) -> reqwest::Client {
     use base64::Engine;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{secret}"));
     let mut headers = reqwest::header::HeaderMap::new();
@@ -361,11 +380,17 @@ pub fn client_as(username: &str, secret: &str) -> reqwest::Client {
         reqwest::header::AUTHORIZATION,
         format!("Basic {basic}").parse().unwrap(),
     );
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .default_headers(headers)
-        .build()
-        .unwrap()
+        .default_headers(headers);
+    if let Some(ca_file) = ca_file {
+        for certificate in
+            reqwest::Certificate::from_pem_bundle(&std::fs::read(ca_file).unwrap()).unwrap()
+        {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().unwrap()
 }
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
