@@ -250,7 +250,7 @@ fn start_server(data_dir: PathBuf, options: ServerOptions) -> anyhow::Result<(St
                     bulwark_audit::CheckpointSigner::generate()?,
                 );
                 let governance = bulwark_governance::Governance::new(
-                    metadata,
+                    metadata.clone(),
                     registry.clone(),
                     scanner.clone(),
                     bulwark_governance::GovernanceSettings {
@@ -259,6 +259,11 @@ fn start_server(data_dir: PathBuf, options: ServerOptions) -> anyhow::Result<(St
                     },
                     bulwark_governance::Clock::system(),
                 );
+                // No webhooks are made here; the service answers the API's webhook rows.
+                let webhooks = bulwark_webhooks::Webhooks::new(
+                    metadata.clone(),
+                    bulwark_webhooks::WebhookSettings::default(),
+                )?;
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
                 let address = listener.local_addr()?;
                 anyhow::Ok((
@@ -267,6 +272,7 @@ fn start_server(data_dir: PathBuf, options: ServerOptions) -> anyhow::Result<(St
                     scanner,
                     governance,
                     audit,
+                    webhooks,
                     token.token,
                     listener,
                     address,
@@ -274,7 +280,17 @@ fn start_server(data_dir: PathBuf, options: ServerOptions) -> anyhow::Result<(St
             }
             .await;
             match started {
-                Ok((registry, auth, scanner, governance, audit, token, listener, address)) => {
+                Ok((
+                    registry,
+                    auth,
+                    scanner,
+                    governance,
+                    audit,
+                    webhooks,
+                    token,
+                    listener,
+                    address,
+                )) => {
                     let scheme = if options.tls.is_some() {
                         "https"
                     } else {
@@ -297,6 +313,7 @@ fn start_server(data_dir: PathBuf, options: ServerOptions) -> anyhow::Result<(St
                             audit,
                             audit_reads: options.audit_reads,
                             metrics,
+                            webhooks,
                             serves_tls: options.tls.is_some(),
                         },
                         limits.request_timeout,

@@ -158,7 +158,14 @@ struct Inner {
     changes: std::sync::atomic::AtomicU64,
     decisions: Mutex<HashMap<String, Cached>>,
     metrics: metrics::PolicyMetrics,
+    /// When each artifact's last refused pull went to the outbox.
+    denial_notices: Mutex<HashMap<String, Instant>>,
 }
+
+/// A refused pull of the same artifact is told to webhooks at most this often per node.
+const DENIAL_NOTICE_INTERVAL: Duration = Duration::from_secs(60);
+/// Artifacts whose last refusal is remembered before old entries are dropped.
+const DENIAL_NOTICES_KEPT: usize = 10_000;
 
 /// The governance service; cheap to clone.
 #[derive(Clone)]
@@ -202,6 +209,7 @@ impl Governance {
                 changes: std::sync::atomic::AtomicU64::new(0),
                 decisions: Mutex::new(HashMap::new()),
                 metrics: metrics::PolicyMetrics::default(),
+                denial_notices: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -723,10 +731,65 @@ impl Governance {
                 None => PullVerdict::Allowed,
                 Some(decision) => {
                     self.inner.metrics.denied("pull", &decision);
-                    PullVerdict::Denied(decision.denial_message(&format!("{repository}@{digest}")))
+                    let message = decision.denial_message(&format!("{repository}@{digest}"));
+                    self.notify_denial(repository, digest, tag, &decision, &message);
+                    PullVerdict::Denied(message)
                 }
             },
         )
+    }
+
+    /// Puts a refused pull in the outbox (for webhooks), at most once per artifact and
+    /// [`DENIAL_NOTICE_INTERVAL`] on this node: a client retrying in a loop must not flood
+    /// receivers. Written off the request path; a failure to write is logged, never the
+    /// client's problem.
+    fn notify_denial(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+        tag: Option<&str>,
+        decision: &Decision,
+        message: &str,
+    ) {
+        let key = format!("{repository}@{digest}");
+        {
+            let mut recent = self
+                .inner
+                .denial_notices
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = Instant::now();
+            if recent
+                .get(&key)
+                .is_some_and(|at| now.duration_since(*at) < DENIAL_NOTICE_INTERVAL)
+            {
+                return;
+            }
+            if recent.len() >= DENIAL_NOTICES_KEPT {
+                recent.retain(|_, at| now.duration_since(*at) < DENIAL_NOTICE_INTERVAL);
+            }
+            recent.insert(key, now);
+        }
+        let rules: Vec<&str> = decision
+            .violations
+            .iter()
+            .map(|v| v.rule.as_str())
+            .collect();
+        let detail = serde_json::json!({ "rules": rules, "message": message }).to_string();
+        let (metadata, repository, digest, tag) = (
+            self.inner.metadata.clone(),
+            repository.to_string(),
+            digest.to_string(),
+            tag.map(str::to_owned),
+        );
+        tokio::spawn(async move {
+            if let Err(error) = metadata
+                .record_pull_denied(&repository, &digest, tag.as_deref(), &detail)
+                .await
+            {
+                tracing::warn!(%error, %repository, "recording a refused pull for webhooks failed");
+            }
+        });
     }
 
     /// [`Governance::check_pull`]'s judgement: `None` when the pull may go ahead, else the

@@ -15,14 +15,32 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::{Backend, MetadataStore, Result, now_millis};
 
-/// What happened to a repository's content.
+/// What happened to a repository's content, or to what is known of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     /// A manifest was stored (and, if `tag` is set, tagged).
     ManifestPushed,
     ManifestDeleted,
     TagDeleted,
+    /// An artifact's scan finished (`digest`; no repository: scans are per digest), or
+    /// failed for good (`detail`: `{"failed": reason}`).
+    ScanCompleted,
+    /// A critical (or malicious) finding appeared on a package version (`detail`:
+    /// ecosystem, package, version, vulnerability); no repository or digest: every
+    /// artifact holding that version has it.
+    CriticalFinding,
+    /// A pull was refused by policy (`detail`: the rule and the message).
+    PullDenied,
 }
+
+const EVENT_KINDS: [EventKind; 6] = [
+    EventKind::ManifestPushed,
+    EventKind::ManifestDeleted,
+    EventKind::TagDeleted,
+    EventKind::ScanCompleted,
+    EventKind::CriticalFinding,
+    EventKind::PullDenied,
+];
 
 impl EventKind {
     fn as_str(self) -> &'static str {
@@ -30,17 +48,14 @@ impl EventKind {
             EventKind::ManifestPushed => "manifest_pushed",
             EventKind::ManifestDeleted => "manifest_deleted",
             EventKind::TagDeleted => "tag_deleted",
+            EventKind::ScanCompleted => "scan_completed",
+            EventKind::CriticalFinding => "critical_finding",
+            EventKind::PullDenied => "pull_denied",
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
-        [
-            EventKind::ManifestPushed,
-            EventKind::ManifestDeleted,
-            EventKind::TagDeleted,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str() == text)
+        EVENT_KINDS.into_iter().find(|kind| kind.as_str() == text)
     }
 }
 
@@ -54,9 +69,11 @@ pub struct Event {
     pub tag: Option<String>,
     /// Unix milliseconds.
     pub created_at: i64,
-    /// The request that made the change; `None` only for events recorded before changes
-    /// carried one.
+    /// The request that made the change; `None` for work no client asked for (a scan)
+    /// and for events recorded before changes carried one.
     pub context: Option<EventContext>,
+    /// What the kind says more (JSON), for the kinds that say more.
+    pub detail: Option<String>,
 }
 
 /// Who made a change, and under which request.
@@ -82,6 +99,38 @@ pub(crate) async fn record(
     tag: Option<&str>,
     context: &RequestContext,
 ) -> Result<()> {
+    record_with(
+        tx,
+        backend,
+        NewEvent {
+            kind,
+            repository,
+            digest,
+            tag,
+            detail: None,
+        },
+        Some(context),
+    )
+    .await
+}
+
+/// An event to record.
+pub(crate) struct NewEvent<'a> {
+    pub kind: EventKind,
+    pub repository: &'a str,
+    pub digest: &'a str,
+    pub tag: Option<&'a str>,
+    pub detail: Option<&'a str>,
+}
+
+/// Adds `event` inside `tx`, as its last statement before the commit; `context` is `None`
+/// for work no client asked for.
+pub(crate) async fn record_with(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    event: NewEvent<'_>,
+    context: Option<&RequestContext>,
+) -> Result<()> {
     if backend == Backend::Postgres {
         // Held until the commit: ids are then taken in commit order, so a consumer that has
         // read up to id N never finds a smaller id committed after it read. (SQLite has one
@@ -93,17 +142,18 @@ pub(crate) async fn record(
     }
     sqlx::query(
         "INSERT INTO events (kind, repository, digest, tag, created_at, actor, token_id, \
-         client_address, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         client_address, request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
-    .bind(kind.as_str())
-    .bind(repository)
-    .bind(digest)
-    .bind(tag)
-    .bind(context.at_millis)
-    .bind(context.actor.as_str())
-    .bind(context.token_id.as_deref())
-    .bind(context.client_address.as_str())
-    .bind(context.request_id.as_str())
+    .bind(event.kind.as_str())
+    .bind(event.repository)
+    .bind(event.digest)
+    .bind(event.tag)
+    .bind(context.map_or_else(crate::now_millis, |c| c.at_millis))
+    .bind(context.map(|c| c.actor.as_str()))
+    .bind(context.and_then(|c| c.token_id.as_deref()))
+    .bind(context.map(|c| c.client_address.as_str()))
+    .bind(context.map(|c| c.request_id.as_str()))
+    .bind(event.detail)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -134,15 +184,43 @@ fn event_from_row(row: &AnyRow) -> Result<Event> {
                 })
             })
             .transpose()?,
+        detail: row.try_get("detail")?,
     })
 }
 
 impl MetadataStore {
+    /// Records that a pull of `digest` from `repository` was refused, with `detail` (JSON):
+    /// an event of its own, since a refusal changes nothing else.
+    pub async fn record_pull_denied(
+        &self,
+        repository: &str,
+        digest: &str,
+        tag: Option<&str>,
+        detail: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        record_with(
+            &mut tx,
+            self.backend,
+            NewEvent {
+                kind: EventKind::PullDenied,
+                repository,
+                digest,
+                tag,
+                detail: Some(detail),
+            },
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Up to `limit` events after `after`, oldest first.
     pub async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<Event>> {
         let rows = sqlx::query(
             "SELECT id, kind, repository, digest, tag, created_at, actor, token_id, client_address, \
-             request_id FROM events \
+             request_id, detail FROM events \
              WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(after)

@@ -19,6 +19,7 @@ mod events;
 mod governance;
 mod registry;
 mod scans;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -42,8 +43,12 @@ pub use registry::{
     PutManifestError, UploadPart, UploadRecord,
 };
 pub use scans::{
-    ArtifactComponent, ArtifactFinding, ArtifactSecret, Finished, ImpactedArtifact, MatchChanges,
-    PackageFinding, PackageVersion, ScanClaim, ScanOutcome, ScanRecord, ScanStatus,
+    ArtifactComponent, ArtifactFinding, ArtifactSecret, CRITICAL_RANK, Finished, ImpactedArtifact,
+    MatchChanges, PackageFinding, PackageVersion, ScanClaim, ScanOutcome, ScanRecord, ScanStatus,
+};
+pub use webhooks::{
+    AttemptOutcome, AttemptRecord, DeliveryRecord, DeliveryState, NewDelivery, NewWebhook,
+    WebhookRecord,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -333,8 +333,9 @@ impl MetadataStore {
             Some(at) => ("pending", at),
             None => ("failed", now),
         };
+        let mut tx = self.pool.begin().await?;
         // Asked for again while it ran: it runs again now, whatever this run's fate.
-        sqlx::query(
+        let changed = sqlx::query(
             "UPDATE scans SET status = CASE WHEN rescan = 1 THEN 'pending' ELSE $1 END, \
              reason = $2, not_before = CASE WHEN rescan = 1 THEN $4 ELSE $3 END, \
              attempts = CASE WHEN rescan = 1 THEN 0 ELSE attempts END, rescan = 0, \
@@ -347,8 +348,25 @@ impl MetadataStore {
         .bind(now)
         .bind(digest)
         .bind(holder)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if changed.rows_affected() == 1 && retry_at.is_none() {
+            let detail = serde_json::json!({ "failed": reason }).to_string();
+            crate::events::record_with(
+                &mut tx,
+                self.backend,
+                crate::events::NewEvent {
+                    kind: crate::EventKind::ScanCompleted,
+                    repository: "",
+                    digest,
+                    tag: None,
+                    detail: Some(&detail),
+                },
+                None,
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -401,7 +419,15 @@ impl MetadataStore {
         .bind(digest)
         .execute(&mut *tx)
         .await?;
+        let completed = crate::events::NewEvent {
+            kind: crate::EventKind::ScanCompleted,
+            repository: "",
+            digest,
+            tag: None,
+            detail: None,
+        };
         if before.as_deref() == Some(inventory_hash) {
+            crate::events::record_with(&mut tx, self.backend, completed, None).await?;
             tx.commit().await?;
             return Ok(Finished::Unchanged);
         }
@@ -470,6 +496,7 @@ impl MetadataStore {
             }
             query.execute(&mut *tx).await?;
         }
+        crate::events::record_with(&mut tx, self.backend, completed, None).await?;
         tx.commit().await?;
         Ok(Finished::Stored)
     }
@@ -784,7 +811,16 @@ impl MetadataStore {
         for (package, findings) in matched {
             let before = stored.get(package).map_or(&[][..], Vec::as_slice);
             if !(before.is_empty() && findings.is_empty()) {
-                record_version(&mut tx, package, before, findings, now, &mut changes).await?;
+                record_version(
+                    &mut tx,
+                    self.backend,
+                    package,
+                    before,
+                    findings,
+                    now,
+                    &mut changes,
+                )
+                .await?;
             }
         }
         tx.commit().await?;
@@ -986,6 +1022,7 @@ impl MetadataStore {
 /// were `stored`, inside `tx`.
 async fn record_version(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: crate::Backend,
     package: &PackageVersion,
     stored: &[String],
     findings: &[PackageFinding],
@@ -1079,10 +1116,36 @@ async fn record_version(
                 .execute(&mut **tx)
                 .await?;
             changes.added += 1;
+            if finding.severity_rank >= CRITICAL_RANK || finding.malicious {
+                let detail = serde_json::json!({
+                    "ecosystem": package.ecosystem,
+                    "package": package.package,
+                    "version": package.version,
+                    "vulnerability": finding.vulnerability,
+                    "malicious": finding.malicious,
+                })
+                .to_string();
+                crate::events::record_with(
+                    tx,
+                    backend,
+                    crate::events::NewEvent {
+                        kind: crate::EventKind::CriticalFinding,
+                        repository: "",
+                        digest: "",
+                        tag: None,
+                        detail: Some(&detail),
+                    },
+                    None,
+                )
+                .await?;
+            }
         }
     }
     Ok(())
 }
+
+/// [`PackageFinding::severity_rank`] of a critical finding.
+pub const CRITICAL_RANK: i64 = 5;
 
 /// `AND (…)` keeping repositories of `projects` (numbered from `$first`); nothing for all.
 /// A repository of project `p` is named `p/…`: between `p/` and `p0` (`0` follows `/`).

@@ -363,6 +363,20 @@ impl From<GovernanceError> for ManagementError {
     }
 }
 
+impl From<bulwark_webhooks::WebhookError> for ManagementError {
+    fn from(error: bulwark_webhooks::WebhookError) -> Self {
+        use bulwark_webhooks::WebhookError;
+        match error {
+            WebhookError::Invalid(message) => ManagementError::bad_request(message),
+            WebhookError::NotFound => {
+                ManagementError::new(StatusCode::NOT_FOUND, "not_found", "not found")
+            }
+            WebhookError::Metadata(error) => ManagementError::internal(&error),
+            error @ WebhookError::Random(_) => ManagementError::internal(&error),
+        }
+    }
+}
+
 impl From<GovernanceError> for ApiError {
     fn from(error: GovernanceError) -> Self {
         let message = error.to_string();

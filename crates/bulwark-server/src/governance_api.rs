@@ -30,7 +30,7 @@ fn not_found() -> ManagementError {
 /// may not. A project's policy, keys, exceptions and VEX are its members' business, public
 /// project or not (a public project's artifacts' dry runs are readable through their
 /// repository, like their reports).
-async fn on_project(
+pub(crate) async fn on_project(
     state: &AppState,
     caller: &bulwark_auth::Caller,
     project: &str,
@@ -59,7 +59,10 @@ async fn on_project(
     }
 }
 
-async fn system(state: &AppState, caller: &bulwark_auth::Caller) -> Result<(), ManagementError> {
+pub(crate) async fn system(
+    state: &AppState,
+    caller: &bulwark_auth::Caller,
+) -> Result<(), ManagementError> {
     state
         .auth
         .authorize(caller, Action::ManageSystem, Resource::System)

@@ -13,6 +13,7 @@ mod observe;
 mod registry_api;
 mod serve;
 mod tls;
+mod webhooks_api;
 
 pub use metrics::Metrics;
 pub use registry_api::Needs as RegistryNeeds;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub audit_reads: bool,
     /// What `/metrics` reports.
     pub metrics: std::sync::Arc<Metrics>,
+    /// Webhook subscriptions and their delivery logs.
+    pub webhooks: bulwark_webhooks::Webhooks,
     /// Whether this server speaks TLS itself: token realms it names are `https://` then.
     pub serves_tls: bool,
 }

@@ -28,6 +28,8 @@ use crate::AppState;
 use crate::access::Caller;
 use crate::error::ManagementError;
 use crate::governance_api;
+use crate::webhooks_api;
+use bulwark_webhooks::{CreatedWebhook, DeliveryView, WebhookRequest, WebhookView};
 
 pub(crate) type ApiResult = Result<Response, ManagementError>;
 
@@ -299,6 +301,27 @@ fn table() -> Vec<Endpoint> {
             PROJECT_OWNER, paged: false, request: Some(schema::<governance_api::NewKey>), answer: Answer::Created(schema::<KeyView>), post(governance_api::add_key)),
         endpoint!(DELETE "/api/v1/projects/{project}/trusted-keys/{fingerprint}", "Stop trusting a key",
             PROJECT_OWNER, paged: false, request: None, answer: Answer::NoContent, delete(governance_api::remove_key)),
+        endpoint!(GET "/api/v1/projects/{project}/webhooks", "The project's webhooks (never their secrets)",
+            PROJECT_OWNER, paged: false, request: None, answer: Answer::Ok(schema::<Listing<WebhookView>>), get(webhooks_api::list_project)),
+        endpoint!(POST "/api/v1/projects/{project}/webhooks",
+            "Send the project's events (artifact.pushed, artifact.deleted, scan.completed, finding.critical, policy.denied) to a URL as signed CloudEvents; the answer shows the signing secret once",
+            PROJECT_OWNER, paged: false, request: Some(schema::<WebhookRequest>), answer: Answer::Created(schema::<CreatedWebhook>), post(webhooks_api::create_project)),
+        endpoint!(DELETE "/api/v1/projects/{project}/webhooks/{webhook}", "Delete a webhook and its delivery log",
+            PROJECT_OWNER, paged: false, request: None, answer: Answer::Ok(schema::<WebhookView>), delete(webhooks_api::delete_project)),
+        endpoint!(GET "/api/v1/projects/{project}/webhooks/{webhook}/deliveries", "A webhook's deliveries, newest first, each with every attempt (status, error, time)",
+            PROJECT_OWNER, paged: true, request: None, answer: Answer::Ok(schema::<Listing<DeliveryView>>), get(webhooks_api::project_deliveries)),
+        endpoint!(POST "/api/v1/projects/{project}/webhooks/{webhook}/deliveries/{delivery}/redeliver", "Send a delivery again (the same event, signed anew)",
+            PROJECT_OWNER, paged: false, request: None, answer: Answer::Ok(schema::<DeliveryView>), post(webhooks_api::project_redeliver)),
+        endpoint!(GET "/api/v1/webhooks", "The system-wide webhooks, which receive every project's events", ADMIN,
+            paged: false, request: None, answer: Answer::Ok(schema::<Listing<WebhookView>>), get(webhooks_api::list_system)),
+        endpoint!(POST "/api/v1/webhooks", "Send every project's events to a URL as signed CloudEvents; the answer shows the signing secret once", ADMIN,
+            paged: false, request: Some(schema::<WebhookRequest>), answer: Answer::Created(schema::<CreatedWebhook>), post(webhooks_api::create_system)),
+        endpoint!(DELETE "/api/v1/webhooks/{webhook}", "Delete a system-wide webhook and its delivery log", ADMIN,
+            paged: false, request: None, answer: Answer::Ok(schema::<WebhookView>), delete(webhooks_api::delete_system)),
+        endpoint!(GET "/api/v1/webhooks/{webhook}/deliveries", "A system-wide webhook's deliveries, newest first, each with every attempt", ADMIN,
+            paged: true, request: None, answer: Answer::Ok(schema::<Listing<DeliveryView>>), get(webhooks_api::system_deliveries)),
+        endpoint!(POST "/api/v1/webhooks/{webhook}/deliveries/{delivery}/redeliver", "Send a system-wide webhook's delivery again", ADMIN,
+            paged: false, request: None, answer: Answer::Ok(schema::<DeliveryView>), post(webhooks_api::system_redeliver)),
         endpoint!(GET "/api/v1/exceptions", "Exceptions (?project=P: that project's and the system's; ?stale=true: only those that match no current finding), with whether each expired",
             "any signed-in caller; only exceptions of projects whose reports the caller may read, and the system's",
             paged: false, request: None, answer: Answer::Ok(schema::<Listing<ExceptionView>>), get(governance_api::list_exceptions)),
@@ -580,14 +603,14 @@ pub(crate) fn no_content() -> ApiResult {
 }
 
 #[derive(Debug, Deserialize)]
-struct Page {
-    limit: Option<u32>,
+pub(crate) struct Page {
+    pub(crate) limit: Option<u32>,
     #[serde(default)]
-    after: String,
+    pub(crate) after: String,
 }
 
 /// `?limit=&after=`, with a JSON error when malformed.
-struct Paging(Page);
+pub(crate) struct Paging(pub(crate) Page);
 
 impl FromRequestParts<AppState> for Paging {
     type Rejection = ManagementError;
@@ -604,7 +627,7 @@ impl FromRequestParts<AppState> for Paging {
 }
 
 /// A page of items and the cursor of the next page (`null` on the last one).
-fn page<T: serde::Serialize>(
+pub(crate) fn page<T: serde::Serialize>(
     items: Vec<T>,
     limit: Option<u32>,
     key: impl Fn(&T) -> String,

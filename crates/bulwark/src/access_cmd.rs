@@ -233,12 +233,12 @@ pub(crate) fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     println!("{table}");
 }
 
-fn print_json(value: &Value) -> anyhow::Result<()> {
+pub(crate) fn print_json(value: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
-fn text(value: &Value) -> String {
+pub(crate) fn text(value: &Value) -> String {
     match value {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
@@ -248,7 +248,7 @@ fn text(value: &Value) -> String {
     }
 }
 
-fn time(value: &Value) -> String {
+pub(crate) fn time(value: &Value) -> String {
     value
         .as_i64()
         .map(format_time)

@@ -92,6 +92,12 @@ pub struct Config {
     /// Audit records older than this many days are cut from the log (a signed cut that
     /// verification accepts); 0 keeps everything.
     pub audit_retention_days: u64,
+    /// Seconds before a failed webhook delivery is tried again; each further failure
+    /// doubles the wait (up to an hour).
+    pub webhook_retry_base_secs: u64,
+    /// Attempts at a webhook delivery before it is given up (`bulwark webhook redeliver`
+    /// sends it again).
+    pub webhook_max_attempts: u32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
@@ -133,6 +139,8 @@ const SETTING_KEYS: &[&str] = &[
     "audit_reads",
     "audit_key_file",
     "audit_retention_days",
+    "webhook_retry_base_secs",
+    "webhook_max_attempts",
 ];
 
 impl Default for Config {
@@ -190,6 +198,8 @@ impl Default for Config {
             audit_reads: true,
             audit_key_file: String::new(),
             audit_retention_days: 0,
+            webhook_retry_base_secs: 10,
+            webhook_max_attempts: 12,
         }
     }
 }

@@ -11,6 +11,7 @@ mod governance_cmd;
 mod report_cmd;
 mod scan_cmd;
 mod version_cmd;
+mod webhook_cmd;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -140,6 +141,9 @@ enum Command {
     /// signed checkpoints, print the checkpoint key, prune (on the store)
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Manage webhooks: a project's, or the system's; their deliveries, redelivery
+    #[command(subcommand)]
+    Webhook(webhook_cmd::WebhookCommand),
 }
 
 fn init_logging(format: LogFormat) {
@@ -281,6 +285,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             },
         );
     }
+    let webhooks = bulwark_webhooks::Webhooks::new(
+        metadata.clone(),
+        bulwark_webhooks::WebhookSettings {
+            retry_base: Duration::from_secs(config.webhook_retry_base_secs.max(1)),
+            max_attempts: config.webhook_max_attempts.max(1),
+            ..bulwark_webhooks::WebhookSettings::default()
+        },
+    )
+    .context("setting up webhooks")?;
+    {
+        // Events reach receivers within about a second of their commit.
+        let webhooks = webhooks.clone();
+        background.every(
+            "webhooks",
+            Duration::from_secs(1),
+            Placement::OneNode,
+            move || {
+                let webhooks = webhooks.clone();
+                async move { webhooks.run().await.map(|_| ()) }
+            },
+        );
+    }
     let governance = bulwark_governance::Governance::new(
         metadata,
         registry.clone(),
@@ -346,6 +372,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             audit: audit.clone(),
             audit_reads: config.audit_reads,
             metrics,
+            webhooks,
             serves_tls: tls.is_some(),
         },
         limits.request_timeout,
@@ -426,6 +453,7 @@ async fn command(cli: Cli) -> anyhow::Result<()> {
         Command::Exception(command) => governance_cmd::exception(command).await,
         Command::Vex(command) => governance_cmd::vex(command).await,
         Command::Promote(args) => governance_cmd::promote(args).await,
+        Command::Webhook(command) => webhook_cmd::run(command).await,
         Command::Policy(_) => anyhow::bail!("policy runs on its own"),
         Command::Audit(_) => anyhow::bail!("audit runs on its own"),
         Command::Config => {

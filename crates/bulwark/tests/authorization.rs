@@ -163,6 +163,10 @@ fn expected(endpoint: (&str, &str), who: Caller, public: bool) -> Expect {
         // that each sees only its own projects'.
         ("GET", "/api/v1/audit") => allow_if(manage || matches!(who, Auditor | OtherMember)),
         ("PUT", "/api/v1/policy") => allow_if(system),
+        (_, "/api/v1/webhooks")
+        | (_, "/api/v1/webhooks/{webhook}")
+        | (_, "/api/v1/webhooks/{webhook}/deliveries")
+        | (_, "/api/v1/webhooks/{webhook}/deliveries/{delivery}/redeliver") => allow_if(system),
         ("GET", "/api/v1/projects/{project}/policy")
         | ("GET", "/api/v1/projects/{project}/policy/history")
         | ("GET", "/api/v1/projects/{project}/trusted-keys")
@@ -176,7 +180,12 @@ fn expected(endpoint: (&str, &str), who: Caller, public: bool) -> Expect {
         | ("POST", "/api/v1/projects/{project}/vex")
         | ("DELETE", "/api/v1/projects/{project}/vex/{digest}")
         | ("POST", "/api/v1/exceptions")
-        | ("DELETE", "/api/v1/exceptions/{id}") => {
+        | ("DELETE", "/api/v1/exceptions/{id}")
+        // Webhooks are the owners' (their deliveries carry what the project holds).
+        | (_, "/api/v1/projects/{project}/webhooks")
+        | (_, "/api/v1/projects/{project}/webhooks/{webhook}")
+        | (_, "/api/v1/projects/{project}/webhooks/{webhook}/deliveries")
+        | (_, "/api/v1/projects/{project}/webhooks/{webhook}/deliveries/{delivery}/redeliver") => {
             if manage {
                 Expect::Allow
             } else if member {
@@ -432,6 +441,51 @@ fn matrix_vex() -> Vec<u8> {
     .unwrap()
 }
 
+/// A webhook of `proj` (or a system one) with one delivery, made once and shared by the
+/// cells that read or redeliver it.
+async fn matrix_delivery(server: &TestServer, of_project: bool) -> (i64, i64) {
+    let hooks = if of_project {
+        "/api/v1/projects/proj/webhooks"
+    } else {
+        "/api/v1/webhooks"
+    };
+    let listed = api(server, Method::GET, hooks, json!({})).await;
+    let shared = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|hook| hook["description"] == "matrix");
+    let hook = match shared {
+        Some(hook) => hook["id"].as_i64().unwrap(),
+        None => {
+            let hook = api(
+                server,
+                Method::POST,
+                hooks,
+                json!({ "url": "http://127.0.0.1:9/shared", "description": "matrix" }),
+            )
+            .await;
+            hook["id"].as_i64().unwrap()
+        }
+    };
+    let metadata = server.metadata().await;
+    metadata
+        .add_deliveries(
+            &[bulwark_metadata::NewDelivery {
+                webhook_id: hook,
+                delivery_key: "matrix".into(),
+                event_id: 0,
+                event_type: "artifact.pushed".into(),
+                payload: "{}".into(),
+            }],
+            now_millis(),
+        )
+        .await
+        .unwrap();
+    let delivery = metadata.deliveries_of(hook, None, 1).await.unwrap()[0].id;
+    (hook, delivery)
+}
+
 fn json_body(value: Value) -> Option<(String, Vec<u8>)> {
     Some((
         "application/json".to_owned(),
@@ -679,6 +733,34 @@ async fn request_for(
             "/api/v1/promotions".to_owned(),
             json_body(json!({ "source": "proj/app:v1", "destination": format!("proj/promoted:c{cell}") })),
         ),
+        "/api/v1/projects/{project}/webhooks" | "/api/v1/webhooks" => (
+            endpoint.1.replace("{project}", "proj"),
+            json_body(json!({ "url": "http://127.0.0.1:9/matrix" })),
+        ),
+        "/api/v1/projects/{project}/webhooks/{webhook}" | "/api/v1/webhooks/{webhook}" => {
+            // Its own webhook, since an allowed call deletes it.
+            let hooks = endpoint.1.replace("{project}", "proj").replace("/{webhook}", "");
+            let hook = api(
+                server,
+                Method::POST,
+                &hooks,
+                json!({ "url": format!("http://127.0.0.1:9/doomed-{cell}") }),
+            )
+            .await;
+            (format!("{hooks}/{}", hook["id"]), None)
+        }
+        "/api/v1/projects/{project}/webhooks/{webhook}/deliveries"
+        | "/api/v1/webhooks/{webhook}/deliveries"
+        | "/api/v1/projects/{project}/webhooks/{webhook}/deliveries/{delivery}/redeliver"
+        | "/api/v1/webhooks/{webhook}/deliveries/{delivery}/redeliver" => {
+            let (hook, delivery) = matrix_delivery(server, endpoint.1.contains("{project}")).await;
+            let path = endpoint
+                .1
+                .replace("{project}", "proj")
+                .replace("{webhook}", &hook.to_string())
+                .replace("{delivery}", &delivery.to_string());
+            (path, json_body(json!({})))
+        }
         other => panic!("no request for {other}: add the new endpoint to this test"),
     };
     let body = match method {
