@@ -322,7 +322,7 @@ fn start_server(data_dir: PathBuf, options: ServerOptions) -> anyhow::Result<(St
                         listener,
                         router,
                         limits,
-                        None,
+                        options.tls,
                         futures::future::pending(),
                     )
                     .await

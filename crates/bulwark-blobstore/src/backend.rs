@@ -11,6 +11,8 @@
 //!   put/multipart completion that happens only after the bytes verified), never half-written.
 //! - A staged file or object shorter than the session's record is an error, never padded.
 //! - Nothing staged is ever read by a pull.
+//! - Side files ([`BlobBackend::put_side`]) live and die with their session and are never
+//!   part of a blob.
 
 use std::fmt::Debug;
 use std::ops::Range;
@@ -33,9 +35,9 @@ pub(crate) trait BlobBackend: Send + Sync + Debug {
     /// [`crate::BlobStoreError::SessionBusy`] while another request holds it.
     async fn lock_session(&self, session: &str) -> Result<SessionLock>;
 
-    /// Where the session's next chunk, starting at `offset`, is written: the name it is
-    /// recorded under and the sink that takes its bytes.
-    async fn open_part(&self, lock: &SessionLock, offset: u64) -> Result<(String, Sink)>;
+    /// Where the session's next chunk, after what `staged` holds (`staged.size` bytes), is
+    /// written: the name it is recorded under and the sink that takes its bytes.
+    async fn open_part(&self, lock: &SessionLock, staged: &StagedUpload) -> Result<(String, Sink)>;
 
     /// Verifies that what `staged` holds has digest `expected` and makes it that blob;
     /// returns the blob's size. On a mismatch nothing is committed and the staged bytes stay.
@@ -45,6 +47,39 @@ pub(crate) trait BlobBackend: Send + Sync + Debug {
         staged: &StagedUpload,
         expected: &Digest,
     ) -> Result<u64>;
+
+    /// Makes what `staged` holds the blob `expected`, as [`BlobBackend::commit`] does but
+    /// without checking its digest: for a layer over this one (encryption) that stores
+    /// other bytes than the blob's and has checked them itself. Returns the stored size.
+    async fn place(
+        &self,
+        lock: &SessionLock,
+        staged: &StagedUpload,
+        expected: &Digest,
+    ) -> Result<u64>;
+
+    /// The first `len` bytes the session has staged (fewer if it holds fewer).
+    async fn read_staged_start(
+        &self,
+        lock: &SessionLock,
+        staged: &StagedUpload,
+        len: u64,
+    ) -> Result<bytes::Bytes>;
+
+    /// The staged bytes in `range` of the session's data, its parts taken in order.
+    async fn read_staged(
+        &self,
+        lock: &SessionLock,
+        staged: &StagedUpload,
+        range: Range<u64>,
+    ) -> Result<bytes::Bytes>;
+
+    /// Keeps a small file of the session's beside its data, durably, replacing one of the
+    /// same name; removed with the session.
+    async fn put_side(&self, lock: &SessionLock, name: &str, bytes: bytes::Bytes) -> Result<()>;
+
+    /// A side file [`BlobBackend::put_side`] kept; `None` when there is none.
+    async fn get_side(&self, lock: &SessionLock, name: &str) -> Result<Option<bytes::Bytes>>;
 
     /// Gives up a chunk staged at `offset` that will not be recorded.
     async fn discard_part(&self, lock: &SessionLock, offset: u64, part: &StagedPart) -> Result<()>;

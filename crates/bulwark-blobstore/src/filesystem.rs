@@ -102,9 +102,9 @@ impl BlobBackend for FilesystemBackend {
         .await?
     }
 
-    async fn open_part(&self, lock: &SessionLock, offset: u64) -> Result<(String, Sink)> {
+    async fn open_part(&self, lock: &SessionLock, staged: &StagedUpload) -> Result<(String, Sink)> {
         let path = self.session_dir(&lock.session).join(SESSION_FILE);
-        let sink = Sink::local(path, offset, self.direct_io, lock.file.clone()).await?;
+        let sink = Sink::local(path, staged.size, self.direct_io, lock.file.clone()).await?;
         Ok((SESSION_FILE.to_owned(), sink))
     }
 
@@ -117,61 +117,70 @@ impl BlobBackend for FilesystemBackend {
         staged: &StagedUpload,
         expected: &Digest,
     ) -> Result<u64> {
-        let session = &lock.session;
-        let file_path = self.session_dir(session).join(SESSION_FILE);
-        let size = staged.size;
-        if size == 0 && !tokio::fs::try_exists(&file_path).await? {
-            // Nothing was ever staged: the empty blob.
-            tokio::fs::write(&file_path, b"").await?;
-        }
-        // Bytes past the recorded size are what a chunk cut off by a crash left.
-        let held = cut_session_file(file_path.clone(), size).await?;
-        if held.is_none_or(|held| held < size) {
-            // Gone: an earlier attempt of this commit may have renamed it into place already.
-            if let Some(size) = self.committed(expected, size).await? {
-                return Ok(size);
-            }
-            return Err(match held {
-                None => BlobStoreError::PartMissing(SESSION_FILE.to_owned()),
-                Some(held) => BlobStoreError::StagedShort {
-                    recorded: size,
-                    held,
-                },
-            });
-        }
-        let actual = if expected.algorithm() == staged.sha256.algorithm() {
-            staged.sha256.digest_so_far()
-        } else {
-            let file = tokio::fs::File::open(&file_path).await?.into_std().await;
-            let mut stream = read_file_ahead(file, 0..size);
-            let mut hasher = DigestHasher::new(expected.algorithm());
-            while let Some(chunk) = stream.try_next().await? {
-                hasher.update(&chunk);
-            }
-            hasher.finish()
-        };
-        check_digest(expected, actual)?;
-        fault("blobstore::commit::before_place")?;
-        let final_path = self.root.join(blob_path(expected).as_ref());
-        let placed = spawn_blocking(move || rename_if_absent(&file_path, &final_path)).await??;
-        if !placed {
-            // Stored already: content-addressed bytes are never replaced, so that blob
-            // stands and this copy goes.
-            let size = self.committed(expected, size).await?.ok_or_else(|| {
-                BlobStoreError::Inconsistent(format!("blob {expected} vanished during a commit"))
-            })?;
-            let leftover = self.session_dir(session).join(SESSION_FILE);
-            if let Err(error) = tokio::fs::remove_file(leftover).await {
-                // The session's removal, or the sweep, takes it later.
-                tracing::warn!(%session, %error, "removing a redundant staged copy failed");
-            }
-            return Ok(size);
-        }
-        self.sync_directories(expected).await?;
-        fault("blobstore::commit::after_place")?;
-        Ok(size)
+        self.settle(lock, staged, expected, true).await
     }
 
+    async fn place(
+        &self,
+        lock: &SessionLock,
+        staged: &StagedUpload,
+        expected: &Digest,
+    ) -> Result<u64> {
+        self.settle(lock, staged, expected, false).await
+    }
+
+    async fn read_staged_start(
+        &self,
+        lock: &SessionLock,
+        staged: &StagedUpload,
+        len: u64,
+    ) -> Result<bytes::Bytes> {
+        let path = self.session_dir(&lock.session).join(SESSION_FILE);
+        let held = tokio::fs::metadata(&path).await?.len();
+        self.read_staged(lock, staged, 0..len.min(held)).await
+    }
+
+    async fn read_staged(
+        &self,
+        lock: &SessionLock,
+        _staged: &StagedUpload,
+        range: Range<u64>,
+    ) -> Result<bytes::Bytes> {
+        let path = self.session_dir(&lock.session).join(SESSION_FILE);
+        let file = tokio::fs::File::open(&path).await?.into_std().await;
+        let mut stream = read_file_ahead(file, range.clone());
+        let mut bytes = bytes::BytesMut::with_capacity(
+            usize::try_from(range.end.saturating_sub(range.start)).unwrap_or(0),
+        );
+        while let Some(chunk) = stream.try_next().await? {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes.freeze())
+    }
+
+    /// Written to a temporary name, synced and renamed over the old one: a crash leaves the
+    /// old file or the new one, never half of it.
+    async fn put_side(&self, lock: &SessionLock, name: &str, bytes: bytes::Bytes) -> Result<()> {
+        let folder = self.session_dir(&lock.session);
+        let (path, temporary) = (folder.join(name), folder.join(format!("{name}.new")));
+        spawn_blocking(move || {
+            std::fs::create_dir_all(&folder)?;
+            std::fs::write(&temporary, &bytes)?;
+            std::fs::File::open(&temporary)?.sync_all()?;
+            std::fs::rename(&temporary, &path)?;
+            std::fs::File::open(&folder)?.sync_all()
+        })
+        .await??;
+        Ok(())
+    }
+
+    async fn get_side(&self, lock: &SessionLock, name: &str) -> Result<Option<bytes::Bytes>> {
+        match tokio::fs::read(self.session_dir(&lock.session).join(name)).await {
+            Ok(bytes) => Ok(Some(bytes.into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
     /// The session's file is cut back to `offset`.
     async fn discard_part(
         &self,
@@ -214,6 +223,71 @@ impl BlobBackend for FilesystemBackend {
 }
 
 impl FilesystemBackend {
+    /// [`BlobBackend::commit`] when `verify`, else [`BlobBackend::place`].
+    async fn settle(
+        &self,
+        lock: &SessionLock,
+        staged: &StagedUpload,
+        expected: &Digest,
+        verify: bool,
+    ) -> Result<u64> {
+        let session = &lock.session;
+        let file_path = self.session_dir(session).join(SESSION_FILE);
+        let size = staged.size;
+        if size == 0 && !tokio::fs::try_exists(&file_path).await? {
+            // Nothing was ever staged: the empty blob.
+            tokio::fs::write(&file_path, b"").await?;
+        }
+        // Bytes past the recorded size are what a chunk cut off by a crash left.
+        let held = cut_session_file(file_path.clone(), size).await?;
+        if held.is_none_or(|held| held < size) {
+            // Gone: an earlier attempt of this commit may have renamed it into place already.
+            if let Some(size) = self.committed(expected, size).await? {
+                return Ok(size);
+            }
+            return Err(match held {
+                None => BlobStoreError::PartMissing(SESSION_FILE.to_owned()),
+                Some(held) => BlobStoreError::StagedShort {
+                    recorded: size,
+                    held,
+                },
+            });
+        }
+        if verify {
+            let actual = if expected.algorithm() == staged.sha256.algorithm() {
+                staged.sha256.digest_so_far()
+            } else {
+                let file = tokio::fs::File::open(&file_path).await?.into_std().await;
+                let mut stream = read_file_ahead(file, 0..size);
+                let mut hasher = DigestHasher::new(expected.algorithm());
+                while let Some(chunk) = stream.try_next().await? {
+                    hasher.update(&chunk);
+                }
+                hasher.finish()
+            };
+            check_digest(expected, actual)?;
+        }
+        fault("blobstore::commit::before_place")?;
+        let final_path = self.root.join(blob_path(expected).as_ref());
+        let placed = spawn_blocking(move || rename_if_absent(&file_path, &final_path)).await??;
+        if !placed {
+            // Stored already: content-addressed bytes are never replaced, so that blob
+            // stands and this copy goes.
+            let size = self.committed(expected, size).await?.ok_or_else(|| {
+                BlobStoreError::Inconsistent(format!("blob {expected} vanished during a commit"))
+            })?;
+            let leftover = self.session_dir(session).join(SESSION_FILE);
+            if let Err(error) = tokio::fs::remove_file(leftover).await {
+                // The session's removal, or the sweep, takes it later.
+                tracing::warn!(%session, %error, "removing a redundant staged copy failed");
+            }
+            return Ok(size);
+        }
+        self.sync_directories(expected).await?;
+        fault("blobstore::commit::after_place")?;
+        Ok(size)
+    }
+
     async fn committed(&self, expected: &Digest, size: u64) -> Result<Option<u64>> {
         crate::committed_with_size(self.blob_size(expected).await?, expected, size)
     }

@@ -37,6 +37,12 @@ mod filesystem;
 mod local;
 mod objects;
 mod pipeline;
+mod sealed;
+
+pub use sealed::{
+    KeyEncryption, KeyFile, KeyId, Rewritten, WrappedKey, key_id, migrate_directory,
+    rotate_directory,
+};
 
 /// Read buffer for serving local files; object_store's own local stream reads 8 KiB at a time,
 /// which caps pulls far below disk speed.
@@ -74,6 +80,9 @@ pub enum BlobStoreError {
     Task(#[from] tokio::task::JoinError),
     #[error("range {start}-{end} is outside the blob of {size} bytes")]
     RangeNotSatisfiable { start: u64, end: u64, size: u64 },
+    /// Encryption at rest: a stored blob that fails authentication, or a key problem.
+    #[error("encrypted storage: {0}")]
+    Sealed(String),
 }
 
 impl BlobStoreError {
@@ -152,7 +161,7 @@ pub struct NewPart {
 /// cancelled while its writes are still running on the blocking pool keeps the session
 /// locked until they end: no write of a dropped request can land after another request
 /// took the lock.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SessionLock {
     session: String,
     file: Option<Arc<std::fs::File>>,
@@ -209,6 +218,26 @@ impl BlobStore {
     pub fn on_object_store(objects: Arc<dyn ObjectStore>) -> Self {
         BlobStore {
             backend: Arc::new(objects::ObjectBackend::new(objects)),
+        }
+    }
+
+    /// This store with every blob stored from now on encrypted ([`sealed`]) under data keys
+    /// that `keys` wraps; blobs stored before are still read while `plaintext_reads`.
+    pub fn encrypted(self, keys: Arc<dyn KeyEncryption>, plaintext_reads: bool) -> Self {
+        BlobStore {
+            backend: Arc::new(sealed::SealedBackend::new(
+                self.backend,
+                Some(keys),
+                plaintext_reads,
+            )),
+        }
+    }
+
+    /// This store storing in the clear, but refusing to serve a blob that was stored
+    /// encrypted (its ciphertext is not its content) while no key is configured.
+    pub fn unencrypted(self) -> Self {
+        BlobStore {
+            backend: Arc::new(sealed::SealedBackend::new(self.backend, None, true)),
         }
     }
 
@@ -276,7 +305,7 @@ impl BlobStore {
         if first.len() as u64 > max_len {
             return Err(BlobStoreError::TooLarge { limit: max_len });
         }
-        let (name, sink) = self.backend.open_part(lock, staged.size).await?;
+        let (name, sink) = self.backend.open_part(lock, staged).await?;
         let mut pipeline = Pipeline::new(staged.sha256.clone(), sink);
         let mut size: u64 = first.len() as u64;
         let outcome: Result<()> = async {

@@ -21,7 +21,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-const ALIGN: usize = 4096;
+pub(crate) const ALIGN: usize = 4096;
 
 /// A fixed-capacity byte buffer whose contents start on an [`ALIGN`] boundary.
 pub(crate) struct AlignedBuf {

@@ -42,11 +42,14 @@ impl ObjectBackend {
         }
     }
 
+    /// Streams the parts into the blob's key, completing it only if they hash to
+    /// `expected` when `verify` (a layer above that stores other bytes checked them).
     async fn assemble(
         &self,
         session: &str,
         parts: &[StagedPart],
         expected: &Digest,
+        verify: bool,
     ) -> Result<u64> {
         let target = blob_path(expected);
         let mut pipeline = Pipeline::new(
@@ -68,8 +71,54 @@ impl ObjectBackend {
         }
         .await;
         pipeline
-            .conclude_if(copied, |hasher| check_digest(expected, hasher.finish()))
+            .conclude_if(copied, |hasher| {
+                if verify {
+                    check_digest(expected, hasher.finish())
+                } else {
+                    Ok(())
+                }
+            })
             .await?;
+        Ok(size)
+    }
+
+    /// [`BlobBackend::commit`] when `verify`, else [`BlobBackend::place`].
+    async fn settle(
+        &self,
+        lock: &SessionLock,
+        staged: &StagedUpload,
+        expected: &Digest,
+        verify: bool,
+    ) -> Result<u64> {
+        if let Some(size) =
+            committed_with_size(self.blob_size(expected).await?, expected, staged.size)?
+        {
+            return Ok(size);
+        }
+        if staged.parts.is_empty() {
+            check_digest(expected, DigestHasher::new(expected.algorithm()).finish())?;
+            let created = self
+                .objects
+                .put_opts(
+                    &blob_path(expected),
+                    Bytes::new().into(),
+                    object_store::PutMode::Create.into(),
+                )
+                .await;
+            return match created {
+                Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(0),
+                Err(e) => Err(e.into()),
+            };
+        }
+        if verify && expected.algorithm() == DigestAlgorithm::Sha256 {
+            // Known before a byte is copied, from the state saved while staging.
+            check_digest(expected, staged.sha256.digest_so_far())?;
+        }
+        fault("blobstore::commit::before_place")?;
+        let size = self
+            .assemble(&lock.session, &staged.parts, expected, verify)
+            .await?;
+        fault("blobstore::commit::after_place")?;
         Ok(size)
     }
 }
@@ -93,7 +142,11 @@ impl BlobBackend for ObjectBackend {
         })
     }
 
-    async fn open_part(&self, lock: &SessionLock, _offset: u64) -> Result<(String, Sink)> {
+    async fn open_part(
+        &self,
+        lock: &SessionLock,
+        _staged: &StagedUpload,
+    ) -> Result<(String, Sink)> {
         let name = uuid::Uuid::new_v4().to_string();
         let upload = self
             .objects
@@ -108,36 +161,69 @@ impl BlobBackend for ObjectBackend {
         staged: &StagedUpload,
         expected: &Digest,
     ) -> Result<u64> {
-        if let Some(size) =
-            committed_with_size(self.blob_size(expected).await?, expected, staged.size)?
-        {
-            return Ok(size);
+        self.settle(lock, staged, expected, true).await
+    }
+
+    async fn place(
+        &self,
+        lock: &SessionLock,
+        staged: &StagedUpload,
+        expected: &Digest,
+    ) -> Result<u64> {
+        self.settle(lock, staged, expected, false).await
+    }
+
+    async fn read_staged_start(
+        &self,
+        lock: &SessionLock,
+        staged: &StagedUpload,
+        len: u64,
+    ) -> Result<Bytes> {
+        self.read_staged(lock, staged, 0..len).await
+    }
+
+    /// The parts are the session's data in order: the range is read from those it covers.
+    async fn read_staged(
+        &self,
+        lock: &SessionLock,
+        staged: &StagedUpload,
+        range: Range<u64>,
+    ) -> Result<Bytes> {
+        let mut bytes = bytes::BytesMut::new();
+        let mut start = 0u64;
+        for part in &staged.parts {
+            let path = part_path(&lock.session, &part.name);
+            let size = self.objects.head(&path).await?.size;
+            let (from, to) = (range.start.max(start), range.end.min(start + size));
+            if from < to {
+                let mut stream = read_object(&*self.objects, &path, Some(from - start..to - start))
+                    .await?
+                    .ok_or_else(|| BlobStoreError::PartMissing(part.name.clone()))?;
+                while let Some(chunk) = stream.try_next().await? {
+                    bytes.extend_from_slice(&chunk);
+                }
+            }
+            start += size;
+            if start >= range.end {
+                break;
+            }
         }
-        if staged.parts.is_empty() {
-            check_digest(expected, DigestHasher::new(expected.algorithm()).finish())?;
-            let created = self
-                .objects
-                .put_opts(
-                    &blob_path(expected),
-                    Bytes::new().into(),
-                    object_store::PutMode::Create.into(),
-                )
-                .await;
-            return match created {
-                Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(0),
-                Err(e) => Err(e.into()),
-            };
-        }
-        if expected.algorithm() == DigestAlgorithm::Sha256 {
-            // Known before a byte is copied, from the state saved while staging.
-            check_digest(expected, staged.sha256.digest_so_far())?;
-        }
-        fault("blobstore::commit::before_place")?;
-        let size = self
-            .assemble(&lock.session, &staged.parts, expected)
+        Ok(bytes.freeze())
+    }
+
+    async fn put_side(&self, lock: &SessionLock, name: &str, bytes: Bytes) -> Result<()> {
+        self.objects
+            .put(&part_path(&lock.session, name), bytes.into())
             .await?;
-        fault("blobstore::commit::after_place")?;
-        Ok(size)
+        Ok(())
+    }
+
+    async fn get_side(&self, lock: &SessionLock, name: &str) -> Result<Option<Bytes>> {
+        match self.objects.get(&part_path(&lock.session, name)).await {
+            Ok(result) => Ok(Some(result.bytes().await?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn discard_part(

@@ -179,6 +179,7 @@ struct BufferPool {
     returned: Arc<Returned>,
     made: usize,
     most: usize,
+    capacity: usize,
 }
 
 /// Where batches put their buffer back when the last stage drops them.
@@ -190,10 +191,15 @@ struct Returned {
 
 impl BufferPool {
     fn new(most: usize) -> Self {
+        Self::of(most, BATCH)
+    }
+
+    fn of(most: usize, capacity: usize) -> Self {
         BufferPool {
             returned: Arc::default(),
             made: 0,
             most,
+            capacity,
         }
     }
 
@@ -207,7 +213,7 @@ impl BufferPool {
         free.or_else(|| {
             (self.made < self.most).then(|| {
                 self.made += 1;
-                AlignedBuf::new(BATCH)
+                AlignedBuf::new(self.capacity)
             })
         })
     }
@@ -322,6 +328,83 @@ pub(crate) enum Sink {
     /// A session's file of our own.
     Local(Stage<PartFile>),
     Store(PartWriter),
+    /// Sealed segments into another sink ([`crate::sealed`]).
+    Sealed(Box<Sealing>),
+}
+
+/// Buffers of sealed bytes a [`Sealing`] sink holds for a local part.
+const SEALED_BATCHES: usize = 3;
+
+/// Seals the plaintext it is given into whole segments for the sink beneath, and keeps
+/// the unfinished last one for the chunk after (see [`crate::sealed`]).
+pub(crate) struct Sealing {
+    inner: Sink,
+    key: Arc<crate::sealed::DataKey>,
+    /// The segment being filled.
+    index: u64,
+    /// Its plaintext so far, shorter than a segment.
+    partial: Vec<u8>,
+    /// Sealed bytes not yet handed to `inner`.
+    out: Vec<u8>,
+    pool: BufferPool,
+    tails: crate::sealed::TailWriter,
+}
+
+impl Sealing {
+    fn absorb(&mut self, mut bytes: &[u8]) -> Result<()> {
+        let segment = crate::sealed::SEGMENT as usize;
+        while !bytes.is_empty() {
+            let (now, later) = bytes.split_at((segment - self.partial.len()).min(bytes.len()));
+            self.partial.extend_from_slice(now);
+            bytes = later;
+            if self.partial.len() == segment {
+                self.key
+                    .seal(self.index, false, &self.partial, &mut self.out)?;
+                self.index += 1;
+                self.partial.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands `inner` what is sealed: whole blocks of it (direct I/O writes stay aligned),
+    /// or with `all` everything.
+    async fn flush(&mut self, all: bool) -> Result<()> {
+        let len = if all {
+            self.out.len()
+        } else {
+            self.out.len() - self.out.len() % crate::local::ALIGN
+        };
+        if len == 0 {
+            return Ok(());
+        }
+        let rest = self.out.split_off(len);
+        let sealed = std::mem::replace(&mut self.out, rest);
+        match &mut self.inner {
+            Sink::Local(stage) => {
+                let mut buffer = loop {
+                    if let Some(buffer) = self.pool.take() {
+                        break buffer;
+                    }
+                    stage.run_queued().await?;
+                    if let Some(buffer) = self.pool.take() {
+                        break buffer;
+                    }
+                    self.pool.returned.notify.notified().await;
+                };
+                buffer.extend(&sealed)?;
+                let batch = Arc::new(Batch {
+                    buffer: Some(buffer),
+                    home: self.pool.returned.clone(),
+                });
+                stage.feed(batch).await
+            }
+            Sink::Store(writer) => writer.write(Bytes::from(sealed)).await,
+            Sink::Sealed(_) => Err(BlobStoreError::Inconsistent(
+                "a sealed sink over another sealed sink".into(),
+            )),
+        }
+    }
 }
 
 impl Sink {
@@ -353,8 +436,63 @@ impl Sink {
         Ok(Sink::Local(Stage::new(part, PartFile::append)))
     }
 
+    /// Seals what is written into it for `inner`, from segment `index` on, going on from
+    /// `partial` (the plaintext of that segment staged before), after `header` when this
+    /// is the session's first chunk; its unfinished last segment goes to `tails`.
+    pub(crate) fn sealed(
+        inner: Sink,
+        key: Arc<crate::sealed::DataKey>,
+        index: u64,
+        partial: Vec<u8>,
+        header: Option<[u8; crate::sealed::HEADER as usize]>,
+        tails: crate::sealed::TailWriter,
+    ) -> Sink {
+        let capacity = BATCH + crate::sealed::SEALED_SEGMENT as usize;
+        let mut out = Vec::with_capacity(capacity);
+        if let Some(header) = header {
+            out.extend_from_slice(&header);
+        }
+        Sink::Sealed(Box::new(Sealing {
+            inner,
+            key,
+            index,
+            partial,
+            out,
+            pool: BufferPool::of(SEALED_BATCHES, capacity),
+            tails,
+        }))
+    }
+
+    /// Writes `bytes` and finishes: a part of a few bytes, such as a sealed last segment.
+    pub(crate) async fn write_all(mut self, bytes: Bytes) -> Result<()> {
+        let mut pool = BufferPool::of(1, bytes.len().max(1));
+        let mut buffer = pool
+            .take()
+            .ok_or_else(|| BlobStoreError::Inconsistent("no buffer for a small part".into()))?;
+        buffer.extend(&bytes)?;
+        let batch = Arc::new(Batch {
+            buffer: Some(buffer),
+            home: pool.returned.clone(),
+        });
+        match self.write(batch).await {
+            Ok(()) => self.finish().await,
+            Err(e) => {
+                self.abort().await;
+                Err(e)
+            }
+        }
+    }
+
     async fn write(&mut self, batch: Arc<Batch>) -> Result<()> {
         match self {
+            Sink::Sealed(sealing) => {
+                sealing.absorb((*batch).as_ref())?;
+                drop(batch);
+                if sealing.out.len() >= BATCH {
+                    sealing.flush(false).await?;
+                }
+                Ok(())
+            }
             Sink::Local(stage) => stage.feed(batch).await,
             // Copied: an object store may keep a part's bytes until the whole upload
             // completes (the in-memory one does), which would starve the pool.
@@ -370,6 +508,8 @@ impl Sink {
     async fn run_queued(&mut self) -> Result<()> {
         match self {
             Sink::Local(stage) => stage.run_queued().await,
+            // Done with each batch as it is given one.
+            Sink::Sealed(_) => Ok(()),
             // Holds copies, not the pool's buffers.
             Sink::Store(_) => Ok(()),
         }
@@ -377,6 +517,28 @@ impl Sink {
 
     async fn finish(self) -> Result<()> {
         match self {
+            Sink::Sealed(mut sealing) => {
+                sealing.flush(true).await?;
+                let end = sealing.index * crate::sealed::SEGMENT + sealing.partial.len() as u64;
+                let tail = if sealing.partial.is_empty() {
+                    None
+                } else {
+                    let mut sealed = Vec::with_capacity(
+                        sealing.partial.len() + crate::sealed::OVERHEAD as usize,
+                    );
+                    sealing
+                        .key
+                        .seal(sealing.index, false, &sealing.partial, &mut sealed)?;
+                    Some(Bytes::from(sealed))
+                };
+                let Sealing { inner, tails, .. } = *sealing;
+                // The data first: a tail names an end the data must hold up to.
+                Box::pin(inner.finish()).await?;
+                match tail {
+                    Some(tail) => tails.store(end, tail).await,
+                    None => Ok(()),
+                }
+            }
             Sink::Local(stage) => {
                 let part = stage.finish().await?;
                 spawn_blocking(move || part.finish()).await??;
@@ -388,6 +550,7 @@ impl Sink {
 
     async fn abort(self) {
         match self {
+            Sink::Sealed(sealing) => Box::pin(sealing.inner.abort()).await,
             // The caller cuts the file back.
             Sink::Local(stage) => stage.abort().await,
             Sink::Store(writer) => {

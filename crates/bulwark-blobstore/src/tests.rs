@@ -638,3 +638,205 @@ async fn a_cancelled_chunk_keeps_the_lock_until_its_writes_end() {
     drop(lock);
     scenario.teardown();
 }
+
+fn test_keys() -> Arc<dyn KeyEncryption> {
+    Arc::new(KeyFile::parse(&KeyFile::generate().unwrap()).unwrap())
+}
+
+#[tokio::test]
+async fn sealed_in_memory_store() {
+    suite(BlobStore::in_memory().encrypted(test_keys(), false)).await;
+    failed_bodies(BlobStore::in_memory().encrypted(test_keys(), false)).await;
+}
+
+#[tokio::test]
+async fn sealed_large_bodies() {
+    large_bodies(BlobStore::in_memory().encrypted(test_keys(), false)).await;
+    for direct in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open_local(dir.path(), direct)
+            .unwrap()
+            .encrypted(test_keys(), false);
+        large_bodies(store).await;
+    }
+}
+
+/// Every file under `root`, with its bytes.
+fn files_under(root: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut folders = vec![root.to_owned()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                found.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    found
+}
+
+fn assert_no_plaintext(root: &std::path::Path, marker: &[u8]) {
+    for (path, bytes) in files_under(root) {
+        assert!(
+            !bytes.windows(marker.len()).any(|w| w == marker),
+            "{} holds plaintext",
+            path.display()
+        );
+    }
+}
+
+async fn try_read(
+    store: &BlobStore,
+    digest: &Digest,
+    range: Option<Range<u64>>,
+) -> Result<Vec<u8>> {
+    let stream = store.read(digest, range).await?.unwrap();
+    let chunks: Vec<Bytes> = stream.try_collect().await?;
+    Ok(chunks.concat())
+}
+
+#[tokio::test]
+async fn sealed_blobs_hold_no_plaintext_and_refuse_any_alteration() {
+    use crate::sealed::{SEGMENT, raw_offset};
+    let dir = tempfile::tempdir().unwrap();
+    let keys = test_keys();
+    let store = BlobStore::open_local(dir.path(), true)
+        .unwrap()
+        .encrypted(keys.clone(), false);
+    let marker = b"KNOWN-PLAINTEXT-".to_vec();
+    let content: Vec<u8> = (0..200_000u32)
+        .flat_map(|i| {
+            if i % 64 == 0 {
+                marker.clone()
+            } else {
+                vec![(i % 251) as u8]
+            }
+        })
+        .collect();
+    let digest = Digest::sha256_of(&content);
+    // Chunks that end inside segments, and one that ends on a boundary.
+    let lock = store.lock_session(SESSION).await.unwrap();
+    let mut staged = StagedUpload::empty();
+    let cuts = [
+        0,
+        1000,
+        SEGMENT as usize * 2,
+        SEGMENT as usize * 2 + 77,
+        content.len(),
+    ];
+    for pair in cuts.windows(2) {
+        append(
+            &store,
+            &lock,
+            &mut staged,
+            body_of(&content[pair[0]..pair[1]]),
+            u64::MAX,
+        )
+        .await
+        .unwrap();
+        assert_no_plaintext(dir.path(), &marker);
+    }
+    store.commit(&lock, &staged, &digest).await.unwrap();
+    drop(lock);
+    store.discard_upload(SESSION).await.unwrap();
+    assert_no_plaintext(dir.path(), &marker);
+    assert_eq!(
+        store.blob_size(&digest).await.unwrap(),
+        Some(content.len() as u64)
+    );
+    assert!(read_all(&store, &digest, None).await == content);
+    let len = content.len() as u64;
+    for range in [
+        0..1,
+        65_530..65_541,
+        131_072..131_073,
+        len - 5..len,
+        len..len,
+        3..len,
+    ] {
+        assert!(
+            read_all(&store, &digest, Some(range.clone())).await
+                == content[range.start as usize..range.end as usize],
+            "{range:?}"
+        );
+    }
+
+    let file = dir.path().join(blob_path(&digest).as_ref());
+    let pristine = std::fs::read(&file).unwrap();
+    let segment = |bytes: &[u8], index: u64| {
+        bytes[raw_offset(index) as usize..raw_offset(index + 1) as usize].to_vec()
+    };
+    let write = |bytes: &[u8]| {
+        std::fs::write(&file, bytes).unwrap();
+    };
+    // One flipped byte in segment 1: reads touching it fail, reads of segment 0 alone do
+    // not even read it.
+    let mut flipped = pristine.clone();
+    flipped[raw_offset(1) as usize + 100] ^= 1;
+    write(&flipped);
+    let error = try_read(&store, &digest, None).await.unwrap_err();
+    assert!(
+        error.to_string().contains("does not authenticate"),
+        "{error}"
+    );
+    assert!(
+        try_read(&store, &digest, Some(70_000..70_010))
+            .await
+            .is_err()
+    );
+    assert!(try_read(&store, &digest, Some(0..100)).await.unwrap() == content[..100]);
+    // Two segments swapped.
+    let mut swapped = pristine.clone();
+    let (zero, one) = (segment(&pristine, 0), segment(&pristine, 1));
+    swapped[raw_offset(0) as usize..raw_offset(1) as usize].copy_from_slice(&one);
+    swapped[raw_offset(1) as usize..raw_offset(2) as usize].copy_from_slice(&zero);
+    write(&swapped);
+    assert!(try_read(&store, &digest, None).await.is_err());
+    // Cut after whole segment 1, its length made to look like a blob's: the last segment
+    // is missing.
+    write(&pristine[..raw_offset(2) as usize + crate::sealed::OVERHEAD as usize]);
+    assert!(try_read(&store, &digest, None).await.is_err());
+    write(&pristine[..raw_offset(2) as usize]);
+    assert!(store.blob_size(&digest).await.is_err());
+    // A segment of another blob, sealed with the same key-encryption key.
+    let other = vec![9u8; 3 * SEGMENT as usize];
+    let other_digest = Digest::sha256_of(&other);
+    let lock = store.lock_session(SESSION).await.unwrap();
+    let mut staged = StagedUpload::empty();
+    append(&store, &lock, &mut staged, body_of(&other), u64::MAX)
+        .await
+        .unwrap();
+    store.commit(&lock, &staged, &other_digest).await.unwrap();
+    let foreign = segment(
+        &std::fs::read(dir.path().join(blob_path(&other_digest).as_ref())).unwrap(),
+        0,
+    );
+    let mut transplanted = pristine.clone();
+    transplanted[raw_offset(0) as usize..raw_offset(1) as usize].copy_from_slice(&foreign);
+    write(&transplanted);
+    assert!(try_read(&store, &digest, Some(0..10)).await.is_err());
+    write(&pristine);
+    assert!(read_all(&store, &digest, None).await == content);
+
+    // A blob stored before encryption was switched on: read as it is while plaintext
+    // reads are allowed, refused after.
+    let legacy = b"stored in the clear".to_vec();
+    let legacy_digest = Digest::sha256_of(&legacy);
+    let legacy_file = dir.path().join(blob_path(&legacy_digest).as_ref());
+    std::fs::create_dir_all(legacy_file.parent().unwrap()).unwrap();
+    std::fs::write(&legacy_file, &legacy).unwrap();
+    let lenient = BlobStore::open_local(dir.path(), true)
+        .unwrap()
+        .encrypted(keys.clone(), true);
+    assert_eq!(read_all(&lenient, &legacy_digest, None).await, legacy);
+    let error = try_read(&store, &legacy_digest, None).await.unwrap_err();
+    assert!(error.to_string().contains("keys migrate"), "{error}");
+    // And a sealed blob needs its key.
+    let stranger = BlobStore::open_local(dir.path(), true)
+        .unwrap()
+        .encrypted(test_keys(), false);
+    assert!(stranger.read(&digest, None).await.is_err());
+}

@@ -350,11 +350,21 @@ impl Registry {
             return Err(too_many());
         }
         let limit = length.map_or(room, |length| length.min(room));
-        // The chunks before this one are not needed to add one.
+        // The chunks before this one: an encrypting store goes on from the last one's
+        // unfinished segment, and finds the data key where the first one began.
         let staged = StagedUpload {
             size: record.size,
             sha256: saved_hasher(record)?,
-            parts: Vec::new(),
+            parts: self
+                .metadata
+                .upload_parts(&record.id)
+                .await?
+                .into_iter()
+                .map(|part| StagedPart {
+                    name: part.name,
+                    size: part.size,
+                })
+                .collect(),
         };
         let new = match self
             .while_alive(

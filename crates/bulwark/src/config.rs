@@ -98,6 +98,14 @@ pub struct Config {
     /// Attempts at a webhook delivery before it is given up (`bulwark webhook redeliver`
     /// sends it again).
     pub webhook_max_attempts: u32,
+    /// A file of key-encryption keys (base64, one per line, the first current; `bulwark
+    /// keys generate` makes one): blobs are stored encrypted. `BULWARK_ENCRYPTION_KEY`
+    /// gives the keys instead, kept out of files and of `bulwark config`.
+    pub encryption_key_file: String,
+    /// With encryption on, blobs stored before it was switched on are still served; off
+    /// once `bulwark keys migrate` has sealed them all, so a blob swapped for a clear one
+    /// is refused.
+    pub encryption_plaintext_reads: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
@@ -141,6 +149,8 @@ const SETTING_KEYS: &[&str] = &[
     "audit_retention_days",
     "webhook_retry_base_secs",
     "webhook_max_attempts",
+    "encryption_key_file",
+    "encryption_plaintext_reads",
 ];
 
 impl Default for Config {
@@ -200,6 +210,8 @@ impl Default for Config {
             audit_retention_days: 0,
             webhook_retry_base_secs: 10,
             webhook_max_attempts: 12,
+            encryption_key_file: String::new(),
+            encryption_plaintext_reads: true,
         }
     }
 }
@@ -259,6 +271,25 @@ impl Config {
             self.listen
         );
         Ok(())
+    }
+
+    /// The key-encryption keys, when blobs are to be stored encrypted: from
+    /// `BULWARK_ENCRYPTION_KEY` (lines or commas), else from `encryption_key_file`.
+    pub fn encryption_keys(&self) -> anyhow::Result<Option<bulwark_blobstore::KeyFile>> {
+        use anyhow::Context;
+        let from_env = std::env::var("BULWARK_ENCRYPTION_KEY")
+            .ok()
+            .filter(|keys| !keys.trim().is_empty());
+        let text = match (from_env, self.encryption_key_file.is_empty()) {
+            (Some(_), false) => anyhow::bail!(
+                "both BULWARK_ENCRYPTION_KEY and encryption_key_file are set: give one"
+            ),
+            (Some(keys), true) => keys.replace(',', "\n"),
+            (None, false) => std::fs::read_to_string(&self.encryption_key_file)
+                .with_context(|| format!("reading {}", self.encryption_key_file))?,
+            (None, true) => return Ok(None),
+        };
+        Ok(Some(bulwark_blobstore::KeyFile::parse(&text)?))
     }
 
     /// Where this node's audit checkpoint signing key lives.

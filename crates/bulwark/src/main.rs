@@ -8,6 +8,7 @@ mod client;
 mod config;
 mod db_cmd;
 mod governance_cmd;
+mod keys_cmd;
 mod report_cmd;
 mod scan_cmd;
 mod version_cmd;
@@ -144,6 +145,10 @@ enum Command {
     /// Manage webhooks: a project's, or the system's; their deliveries, redelivery
     #[command(subcommand)]
     Webhook(webhook_cmd::WebhookCommand),
+    /// Encryption at rest: make a key-encryption key, re-wrap data keys under the current
+    /// one, seal blobs stored before encryption was on (on the data directory)
+    #[command(subcommand)]
+    Keys(keys_cmd::KeysCommand),
 }
 
 fn init_logging(format: LogFormat) {
@@ -190,6 +195,10 @@ pub(crate) fn auth_config(config: &Config) -> anyhow::Result<AuthConfig> {
 async fn open_registry(config: &Config, metadata: MetadataStore) -> anyhow::Result<Registry> {
     let blobs = BlobStore::open_local(&config.data_dir.join("blobs"), config.direct_io)
         .with_context(|| format!("opening blob storage in {}", config.data_dir.display()))?;
+    let blobs = match config.encryption_keys()? {
+        Some(keys) => blobs.encrypted(std::sync::Arc::new(keys), config.encryption_plaintext_reads),
+        None => blobs.unencrypted(),
+    };
     let limits = RegistryLimits {
         max_blob_size: config.max_blob_size,
         max_upload_chunks: config.max_upload_chunks,
@@ -454,6 +463,7 @@ async fn command(cli: Cli) -> anyhow::Result<()> {
         Command::Vex(command) => governance_cmd::vex(command).await,
         Command::Promote(args) => governance_cmd::promote(args).await,
         Command::Webhook(command) => webhook_cmd::run(command).await,
+        Command::Keys(command) => keys_cmd::run(cli.config.as_deref(), command).await,
         Command::Policy(_) => anyhow::bail!("policy runs on its own"),
         Command::Audit(_) => anyhow::bail!("audit runs on its own"),
         Command::Config => {
