@@ -182,6 +182,8 @@ struct ServerOptions {
     audit_reads: bool,
     /// Serve TLS with this configuration.
     tls: Option<Arc<bulwark_server::Tls>>,
+    /// Store blobs encrypted (a key-encryption key made for the run).
+    encrypted: bool,
 }
 
 impl Default for ServerOptions {
@@ -190,6 +192,7 @@ impl Default for ServerOptions {
             enforce_pulls: true,
             audit_reads: true,
             tls: None,
+            encrypted: false,
         }
     }
 }
@@ -212,6 +215,14 @@ fn start_server(data_dir: PathBuf, options: ServerOptions) -> anyhow::Result<(St
         runtime.block_on(async move {
             let started = async {
                 let blobs = BlobStore::open_local(&data_dir.join("blobs"), true)?;
+                let blobs = if options.encrypted {
+                    let keys = bulwark_blobstore::KeyFile::parse(
+                        &bulwark_blobstore::KeyFile::generate()?,
+                    )?;
+                    blobs.encrypted(Arc::new(keys), true)
+                } else {
+                    blobs.unencrypted()
+                };
                 let metadata = MetadataStore::open_sqlite_in(&data_dir).await?;
                 let auth = Auth::new(metadata.clone(), AuthConfig::default()).await?;
                 let (_, token) = auth.init_admin("bench", None).await?;
@@ -571,6 +582,24 @@ async fn main() -> anyhow::Result<()> {
         args.pulls.max(2),
     )
     .await?;
+    // The same on a server that stores blobs encrypted.
+    let (sealed_base, sealed_token) = start_server(
+        work.path().join("sealed"),
+        ServerOptions {
+            encrypted: true,
+            ..ServerOptions::default()
+        },
+    )?;
+    let sealed_client = bearer_client(&sealed_base, &sealed_token, args.connections, None).await?;
+    let (sealed_push_time, sealed_pull_times) = transfer(
+        &sealed_client,
+        &sealed_base,
+        &file,
+        &digest,
+        size,
+        args.pulls.max(2),
+    )
+    .await?;
 
     // Manifest GETs at N connections: judged by a policy (severity, secrets, malicious
     // packages) on this server, not judged at all on a second one, alternating rounds so
@@ -665,6 +694,19 @@ async fn main() -> anyhow::Result<()> {
             pull_rate / loopback_rate
         );
     }
+    let sealed_push_rate = mib_per_s(size, sealed_push_time);
+    println!(
+        "push, encrypted at rest      {sealed_push_rate:8.0} MiB/s   {:.2}x unencrypted",
+        sealed_push_rate / push_rate
+    );
+    let first = |times: &[Duration]| times.first().copied();
+    if let (Some(plain), Some(sealed)) = (first(&pull_times), first(&sealed_pull_times)) {
+        let (plain, sealed) = (mib_per_s(size, plain), mib_per_s(size, sealed));
+        println!(
+            "pull, encrypted, first       {sealed:8.0} MiB/s   {:.2}x unencrypted ({plain:.0} MiB/s)",
+            sealed / plain
+        );
+    }
     let tls_push_rate = mib_per_s(size, tls_push_time);
     println!(
         "push over TLS                {tls_push_rate:8.0} MiB/s   {:.2}x plain HTTP",
@@ -672,6 +714,13 @@ async fn main() -> anyhow::Result<()> {
     );
     // Later pulls come from the page cache on both servers: the comparison is of transports.
     let again = |times: &[Duration]| times.get(1..).and_then(|rest| rest.iter().min().copied());
+    if let (Some(plain), Some(sealed)) = (again(&pull_times), again(&sealed_pull_times)) {
+        let (plain, sealed) = (mib_per_s(size, plain), mib_per_s(size, sealed));
+        println!(
+            "pull, encrypted, again       {sealed:8.0} MiB/s   {:.2}x unencrypted ({plain:.0} MiB/s)",
+            sealed / plain
+        );
+    }
     if let (Some(plain), Some(tls)) = (again(&pull_times), again(&tls_pull_times)) {
         let (plain, tls) = (mib_per_s(size, plain), mib_per_s(size, tls));
         println!(
