@@ -45,8 +45,21 @@ impl AlignedBuf {
         }
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// The filled bytes, to change in place.
+    pub(crate) fn filled_mut(&mut self) -> &mut [u8] {
+        &mut self.storage[self.start..self.start + self.len]
+    }
+
+    /// Keeps the filled bytes from `from` on, moved to the start.
+    pub(crate) fn keep_from(&mut self, from: usize) {
+        let from = from.min(self.len);
+        self.storage
+            .copy_within(self.start + from..self.start + self.len, self.start);
+        self.len -= from;
     }
 
     pub(crate) fn is_empty(&self) -> bool {

@@ -281,6 +281,11 @@ impl<S: Send + 'static> Stage<S> {
     }
 
     /// Starts a run over what is queued, after the run in progress.
+    /// The state, when no run has started (a stage just made).
+    fn into_idle(self) -> Option<S> {
+        self.idle
+    }
+
     async fn run_queued(&mut self) -> Result<()> {
         if self.queued.is_empty() {
             return Ok(());
@@ -330,13 +335,72 @@ pub(crate) enum Sink {
     Store(PartWriter),
     /// Sealed segments into another sink ([`crate::sealed`]).
     Sealed(Box<Sealing>),
+    /// Sealed segments into a session's file, sealed on the blocking pool beside the
+    /// hashing; the unfinished last segment goes to the tail writer.
+    SealedLocal(Stage<SealedPart>, crate::sealed::TailWriter),
 }
 
-/// Buffers of sealed bytes a [`Sealing`] sink holds for a local part.
-const SEALED_BATCHES: usize = 3;
+/// A local part that seals what it is given: whole segments straight from the batch into
+/// an aligned buffer written with direct I/O, the rest gathered first.
+pub(crate) struct SealedPart {
+    part: PartFile,
+    key: Arc<crate::sealed::DataKey>,
+    index: u64,
+    partial: Vec<u8>,
+    out: AlignedBuf,
+}
 
-/// Seals the plaintext it is given into whole segments for the sink beneath, and keeps
-/// the unfinished last one for the chunk after (see [`crate::sealed`]).
+impl SealedPart {
+    fn append(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        let segment = crate::sealed::SEGMENT as usize;
+        while !bytes.is_empty() {
+            if self.partial.is_empty() && bytes.len() >= segment {
+                let (now, later) = bytes.split_at(segment);
+                self.key
+                    .seal_into(self.index, false, now, &mut self.out)
+                    .map_err(std::io::Error::other)?;
+                self.index += 1;
+                bytes = later;
+            } else {
+                let take = (segment - self.partial.len()).min(bytes.len());
+                self.partial.extend_from_slice(&bytes[..take]);
+                bytes = &bytes[take..];
+                if self.partial.len() == segment {
+                    self.key
+                        .seal_into(self.index, false, &self.partial, &mut self.out)
+                        .map_err(std::io::Error::other)?;
+                    self.index += 1;
+                    self.partial.clear();
+                }
+            }
+            if self.out.room() < crate::sealed::SEALED_SEGMENT as usize {
+                // Whole blocks, so that the direct writes stay aligned.
+                let whole = self.out.len() - self.out.len() % crate::local::ALIGN;
+                self.part.append(&self.out.filled()[..whole])?;
+                self.out.keep_from(whole);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes everything and finishes the file; the end of the plaintext it holds and its
+    /// unfinished last segment, sealed. Blocking.
+    fn finish(mut self) -> Result<(u64, Option<Bytes>)> {
+        self.part.append(self.out.filled())?;
+        self.part.finish()?;
+        let end = self.index * crate::sealed::SEGMENT + self.partial.len() as u64;
+        if self.partial.is_empty() {
+            return Ok((end, None));
+        }
+        let mut sealed = Vec::with_capacity(self.partial.len() + crate::sealed::OVERHEAD as usize);
+        self.key
+            .seal(self.index, false, &self.partial, &mut sealed)?;
+        Ok((end, Some(Bytes::from(sealed))))
+    }
+}
+
+/// Seals the plaintext it is given into whole segments for the object-store part beneath,
+/// and keeps the unfinished last one for the chunk after (see [`crate::sealed`]).
 pub(crate) struct Sealing {
     inner: Sink,
     key: Arc<crate::sealed::DataKey>,
@@ -346,7 +410,6 @@ pub(crate) struct Sealing {
     partial: Vec<u8>,
     /// Sealed bytes not yet handed to `inner`.
     out: Vec<u8>,
-    pool: BufferPool,
     tails: crate::sealed::TailWriter,
 }
 
@@ -367,41 +430,17 @@ impl Sealing {
         Ok(())
     }
 
-    /// Hands `inner` what is sealed: whole blocks of it (direct I/O writes stay aligned),
-    /// or with `all` everything.
-    async fn flush(&mut self, all: bool) -> Result<()> {
-        let len = if all {
-            self.out.len()
-        } else {
-            self.out.len() - self.out.len() % crate::local::ALIGN
-        };
-        if len == 0 {
+    /// Hands `inner` what is sealed.
+    async fn flush(&mut self) -> Result<()> {
+        if self.out.is_empty() {
             return Ok(());
         }
-        let rest = self.out.split_off(len);
-        let sealed = std::mem::replace(&mut self.out, rest);
+        let sealed = std::mem::take(&mut self.out);
         match &mut self.inner {
-            Sink::Local(stage) => {
-                let mut buffer = loop {
-                    if let Some(buffer) = self.pool.take() {
-                        break buffer;
-                    }
-                    stage.run_queued().await?;
-                    if let Some(buffer) = self.pool.take() {
-                        break buffer;
-                    }
-                    self.pool.returned.notify.notified().await;
-                };
-                buffer.extend(&sealed)?;
-                let batch = Arc::new(Batch {
-                    buffer: Some(buffer),
-                    home: self.pool.returned.clone(),
-                });
-                stage.feed(batch).await
-            }
             Sink::Store(writer) => writer.write(Bytes::from(sealed)).await,
-            Sink::Sealed(_) => Err(BlobStoreError::Inconsistent(
-                "a sealed sink over another sealed sink".into(),
+            // A local part seals on the blocking pool ([`Sink::SealedLocal`]).
+            _ => Err(BlobStoreError::Inconsistent(
+                "sealing into a sink other than an object-store part".into(),
             )),
         }
     }
@@ -446,21 +485,48 @@ impl Sink {
         partial: Vec<u8>,
         header: Option<[u8; crate::sealed::HEADER as usize]>,
         tails: crate::sealed::TailWriter,
-    ) -> Sink {
+    ) -> Result<Sink> {
         let capacity = BATCH + crate::sealed::SEALED_SEGMENT as usize;
+        let inner = match inner {
+            Sink::Local(stage) => match stage.into_idle() {
+                Some(part) => {
+                    let mut out = AlignedBuf::new(capacity + crate::local::ALIGN);
+                    if let Some(header) = header {
+                        // Fits: the buffer is empty.
+                        out.extend(&header).ok();
+                    }
+                    let sealed = SealedPart {
+                        part,
+                        key,
+                        index,
+                        partial,
+                        out,
+                    };
+                    return Ok(Sink::SealedLocal(
+                        Stage::new(sealed, SealedPart::append),
+                        tails,
+                    ));
+                }
+                None => {
+                    return Err(BlobStoreError::Inconsistent(
+                        "a part's writer was running before it was given bytes".into(),
+                    ));
+                }
+            },
+            other => other,
+        };
         let mut out = Vec::with_capacity(capacity);
         if let Some(header) = header {
             out.extend_from_slice(&header);
         }
-        Sink::Sealed(Box::new(Sealing {
+        Ok(Sink::Sealed(Box::new(Sealing {
             inner,
             key,
             index,
             partial,
             out,
-            pool: BufferPool::of(SEALED_BATCHES, capacity),
             tails,
-        }))
+        })))
     }
 
     /// Writes `bytes` and finishes: a part of a few bytes, such as a sealed last segment.
@@ -489,11 +555,12 @@ impl Sink {
                 sealing.absorb((*batch).as_ref())?;
                 drop(batch);
                 if sealing.out.len() >= BATCH {
-                    sealing.flush(false).await?;
+                    sealing.flush().await?;
                 }
                 Ok(())
             }
             Sink::Local(stage) => stage.feed(batch).await,
+            Sink::SealedLocal(stage, _) => stage.feed(batch).await,
             // Copied: an object store may keep a part's bytes until the whole upload
             // completes (the in-memory one does), which would starve the pool.
             Sink::Store(writer) => {
@@ -508,6 +575,7 @@ impl Sink {
     async fn run_queued(&mut self) -> Result<()> {
         match self {
             Sink::Local(stage) => stage.run_queued().await,
+            Sink::SealedLocal(stage, _) => stage.run_queued().await,
             // Done with each batch as it is given one.
             Sink::Sealed(_) => Ok(()),
             // Holds copies, not the pool's buffers.
@@ -517,8 +585,16 @@ impl Sink {
 
     async fn finish(self) -> Result<()> {
         match self {
+            Sink::SealedLocal(stage, tails) => {
+                let part = stage.finish().await?;
+                let (end, tail) = spawn_blocking(move || part.finish()).await??;
+                match tail {
+                    Some(tail) => tails.store(end, tail).await,
+                    None => Ok(()),
+                }
+            }
             Sink::Sealed(mut sealing) => {
-                sealing.flush(true).await?;
+                sealing.flush().await?;
                 let end = sealing.index * crate::sealed::SEGMENT + sealing.partial.len() as u64;
                 let tail = if sealing.partial.is_empty() {
                     None
@@ -551,6 +627,7 @@ impl Sink {
     async fn abort(self) {
         match self {
             Sink::Sealed(sealing) => Box::pin(sealing.inner.abort()).await,
+            Sink::SealedLocal(stage, _) => stage.abort().await,
             // The caller cuts the file back.
             Sink::Local(stage) => stage.abort().await,
             Sink::Store(writer) => {

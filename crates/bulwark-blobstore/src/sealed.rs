@@ -314,6 +314,30 @@ impl DataKey {
         Ok(())
     }
 
+    /// Appends segment `index` of `plain` to `out`, sealed in place there.
+    pub(crate) fn seal_into(
+        &self,
+        index: u64,
+        last: bool,
+        plain: &[u8],
+        out: &mut crate::local::AlignedBuf,
+    ) -> Result<()> {
+        let nonce = random::<NONCE_LEN>()?;
+        out.extend(&nonce)?;
+        let start = out.len();
+        out.extend(plain)?;
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(self.aad(index, last)),
+                &mut out.filled_mut()[start..],
+            )
+            .map_err(|_| sealed_error("sealing a segment failed"))?;
+        out.extend(tag.as_ref())?;
+        Ok(())
+    }
+
     /// Opens sealed segment `index` in place: its plaintext, or an error that says the
     /// stored bytes were changed.
     pub(crate) fn open_segment<'a>(
@@ -530,7 +554,17 @@ impl BlobBackend for SealedBackend {
             .read(digest, Some(raw_offset(first)..raw_end))
             .await?
             .ok_or_else(|| BlobStoreError::Inconsistent(format!("blob {digest} vanished")))?;
-        let mut plain = open_segments(stored, key, first, last, size, range);
+        let mut plain = open_segments(
+            stored,
+            key,
+            Span {
+                first,
+                through,
+                last,
+                size,
+                range,
+            },
+        );
         // The first segment is opened before the answer starts, so a changed blob is an
         // error the client sees as such, not a response cut off after its head.
         let head = plain.next().await;
@@ -576,7 +610,7 @@ impl BlobBackend for SealedBackend {
             lock: lock.clone(),
             part: name.clone(),
         };
-        let sink = Sink::sealed(inner, Arc::new(key), index, tail, header, tails);
+        let sink = Sink::sealed(inner, Arc::new(key), index, tail, header, tails)?;
         Ok((name, sink))
     }
 
@@ -721,80 +755,128 @@ impl TailWriter {
     }
 }
 
-/// Opens the sealed segments `first..` of a blob whose last segment is `last`, streamed as
-/// `stored`, and yields the plaintext of `range`.
-fn open_segments(
-    stored: BlobStream,
-    key: DataKey,
+/// Segments opened together: their plaintext goes out as one piece (as large as the
+/// pieces of a clear blob), not one per segment.
+const SEGMENTS_PER_PIECE: u64 = 16;
+
+/// Where a blob's segments are, for [`open_segments`].
+struct Span {
+    /// The first segment `stored` starts with, and the last one needed.
     first: u64,
+    through: u64,
+    /// The blob's last segment, and its plaintext size.
     last: u64,
     size: u64,
+    /// The plaintext wanted.
     range: Range<u64>,
-) -> BlobStream {
-    struct Opening {
+}
+
+/// Sealed pieces opened ahead of the one being sent: opening runs on the blocking pool,
+/// on another core than the one serving the connection.
+const PIECES_AHEAD: usize = 2;
+
+/// Opens the sealed segments `span.first..=span.through`, streamed as `stored`, and yields
+/// the plaintext of `span.range`.
+fn open_segments(stored: BlobStream, key: DataKey, span: Span) -> BlobStream {
+    let span = Arc::new(span);
+    let key = Arc::new(key);
+    sealed_pieces(stored, span.clone())
+        .map(move |piece| {
+            let (key, span) = (key.clone(), span.clone());
+            async move {
+                let (first, count, sealed) = piece?;
+                tokio::task::spawn_blocking(move || open_piece(&key, &span, first, count, sealed))
+                    .await?
+            }
+        })
+        .buffered(PIECES_AHEAD)
+        .try_filter(|piece| futures::future::ready(!piece.is_empty()))
+        .boxed()
+}
+
+/// The stored bytes of up to [`SEGMENTS_PER_PIECE`] segments at a time: (first segment,
+/// count, bytes).
+fn sealed_pieces(
+    stored: BlobStream,
+    span: Arc<Span>,
+) -> futures::stream::BoxStream<'static, Result<(u64, u64, BytesMut)>> {
+    struct Cutting {
         stored: BlobStream,
-        key: DataKey,
+        span: Arc<Span>,
         index: u64,
-        last: u64,
-        size: u64,
-        range: Range<u64>,
         buffer: BytesMut,
-        done: bool,
     }
-    let state = Opening {
+    let state = Cutting {
         stored,
-        key,
-        index: first,
-        last,
-        size,
-        range,
+        index: span.first,
+        span,
         buffer: BytesMut::new(),
-        done: false,
     };
     futures::stream::try_unfold(state, |mut state| async move {
-        loop {
-            if state.done || state.index > state.last {
-                return Ok(None);
-            }
-            let is_last = state.index == state.last;
-            let plain_len = if is_last {
-                state.size % SEGMENT
-            } else {
-                SEGMENT
-            };
-            let want = (plain_len + OVERHEAD) as usize;
-            while state.buffer.len() < want {
-                match state.stored.try_next().await? {
-                    Some(chunk) => state.buffer.extend_from_slice(&chunk),
-                    None => {
-                        return Err(sealed_error(format!(
-                            "segment {} is cut short: the stored blob was truncated",
-                            state.index
-                        )));
-                    }
+        let span = state.span.clone();
+        if state.index > span.through {
+            return Ok(None);
+        }
+        let count = SEGMENTS_PER_PIECE.min(span.through - state.index + 1);
+        let want: usize = (state.index..state.index + count)
+            .map(|index| span.sealed_len(index))
+            .sum();
+        while state.buffer.len() < want {
+            match state.stored.try_next().await? {
+                Some(chunk) => state.buffer.extend_from_slice(&chunk),
+                None => {
+                    return Err(sealed_error(format!(
+                        "segment {} is cut short: the stored blob was truncated",
+                        state.index
+                    )));
                 }
             }
-            let mut sealed = state.buffer.split_to(want);
-            let start = state.index * SEGMENT;
-            let plain = state.key.open_segment(state.index, is_last, &mut sealed)?;
-            let from = state
-                .range
-                .start
-                .saturating_sub(start)
-                .min(plain.len() as u64) as usize;
-            let to = (state.range.end.saturating_sub(start)).min(plain.len() as u64) as usize;
-            let piece = Bytes::copy_from_slice(&plain[from..to.max(from)]);
-            state.index += 1;
-            let to_the_end = state.range.end == state.size;
-            if start + SEGMENT >= state.range.end && (is_last || !to_the_end) {
-                state.done = true;
-            }
-            if !piece.is_empty() {
-                return Ok(Some((piece, state)));
-            }
         }
+        let piece = state.buffer.split_to(want);
+        let first = state.index;
+        state.index += count;
+        Ok(Some(((first, count, piece), state)))
     })
     .boxed()
+}
+
+impl Span {
+    fn sealed_len(&self, index: u64) -> usize {
+        let plain = if index == self.last {
+            self.size % SEGMENT
+        } else {
+            SEGMENT
+        };
+        (plain + OVERHEAD) as usize
+    }
+}
+
+/// Opens `count` segments from `first` in place and moves the wanted plaintext of each to
+/// the front: one buffer, no copy but that. Blocking (it is the CPU's work).
+fn open_piece(
+    key: &DataKey,
+    span: &Span,
+    first: u64,
+    count: u64,
+    mut piece: BytesMut,
+) -> Result<Bytes> {
+    let (mut at, mut filled) = (0usize, 0usize);
+    for index in first..first + count {
+        let len = span.sealed_len(index);
+        let opened = key
+            .open_segment(index, index == span.last, &mut piece[at..at + len])?
+            .len() as u64;
+        let start = index * SEGMENT;
+        let from = span.range.start.saturating_sub(start).min(opened) as usize;
+        let to = span.range.end.saturating_sub(start).min(opened) as usize;
+        let begin = at + NONCE_LEN + from;
+        let end = at + NONCE_LEN + to.max(from);
+        piece.copy_within(begin..end, filled);
+        filled += end - begin;
+        at += len;
+    }
+    piece.truncate(filled);
+    Ok(piece.freeze())
 }
 
 /// What [`migrate_directory`] or [`rotate_directory`] did.

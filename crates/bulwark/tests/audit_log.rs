@@ -245,7 +245,6 @@ async fn actions_are_recorded_scoped_and_verifiable(backend: common::Backend) {
     );
 }
 
-
 /// A crash (SIGKILL: no shutdown code runs) loses at most what was queued and not yet
 /// written; what was written still verifies, as a chain whose tail past the last signed
 /// checkpoint is reported unsigned, and the restarted server goes on with the same chain.
@@ -264,9 +263,12 @@ async fn a_crash_leaves_a_log_that_verifies(backend: common::Backend) {
     // Written (a batch is at most 50 ms behind its requests), then the process is killed.
     records_until(&server, "/api/v1/audit?action=push&limit=1000", |items| {
         (0..10).all(|n| {
-            items
-                .iter()
-                .any(|r| r["target"].as_str().unwrap_or_default().ends_with(&format!(":t{n}")))
+            items.iter().any(|r| {
+                r["target"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .ends_with(&format!(":t{n}"))
+            })
         })
     })
     .await;
@@ -293,7 +295,10 @@ async fn a_crash_leaves_a_log_that_verifies(backend: common::Backend) {
     assert!(ok, "{report}");
     assert_eq!(report["problems"], json!([]), "{report}");
     assert_eq!(report["unsigned_records"], 0, "{report}");
-    assert!(report["records"].as_u64().unwrap() > after_crash, "{report}");
+    assert!(
+        report["records"].as_u64().unwrap() > after_crash,
+        "{report}"
+    );
 }
 
 on_both_backends!(
