@@ -13,11 +13,20 @@ use common::*;
 
 use bulwark_registry::COMPLETION_FAULT_POINTS as STEPS;
 
-async fn crash_at_every_step(backend: Backend) {
-    let mut server = TestServer::start(backend).await;
+/// With `encrypted`, the blobs are stored sealed: the completion also seals the chunk's
+/// unfinished last segment before the same steps.
+async fn crash_at_every_step(backend: Backend, encrypted: bool) {
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let env: &[(&str, &str)] = if encrypted {
+        &[("BULWARK_ENCRYPTION_KEY", key)]
+    } else {
+        &[]
+    };
+    let mut server = TestServer::start_with(backend, env).await;
     for (n, step) in STEPS.into_iter().enumerate() {
         let repo = format!("proj/crash{n}");
-        let bytes: Vec<u8> = (0..8192u32)
+        // Two whole 64 KiB segments and part of a third, when sealed.
+        let bytes: Vec<u8> = (0..150_000u32)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8 ^ n as u8)
             .collect();
         let digest = sha256(&bytes);
@@ -83,10 +92,15 @@ async fn crash_at_every_step(backend: Backend) {
 
 #[tokio::test]
 async fn crash_at_every_completion_step_sqlite() {
-    crash_at_every_step(Backend::Sqlite).await;
+    crash_at_every_step(Backend::Sqlite, false).await;
 }
 
 #[tokio::test]
 async fn crash_at_every_completion_step_postgres() {
-    crash_at_every_step(Backend::Postgres).await;
+    crash_at_every_step(Backend::Postgres, false).await;
+}
+
+#[tokio::test]
+async fn crash_at_every_completion_step_encrypted() {
+    crash_at_every_step(Backend::Sqlite, true).await;
 }
