@@ -505,13 +505,18 @@ impl Webhooks {
             data,
         };
         Ok(match event.kind {
-            EventKind::ManifestPushed => vec![simple(
-                "artifact.pushed",
-                serde_json::json!({
-                    "repository": event.repository, "digest": event.digest,
-                    "tag": event.tag, "actor": actor,
-                }),
-            )],
+            EventKind::ManifestPushed => {
+                let (media_type, artifact_type, subject) =
+                    self.manifest_kind(&event.digest).await?;
+                vec![simple(
+                    "artifact.pushed",
+                    serde_json::json!({
+                        "repository": event.repository, "digest": event.digest,
+                        "tag": event.tag, "actor": actor, "media_type": media_type,
+                        "artifact_type": artifact_type, "subject": subject,
+                    }),
+                )]
+            }
             EventKind::ManifestDeleted | EventKind::TagDeleted => vec![simple(
                 "artifact.deleted",
                 serde_json::json!({
@@ -530,6 +535,38 @@ impl Webhooks {
             EventKind::ScanCompleted => self.scan_notices(event, &detail).await?,
             EventKind::CriticalFinding => self.finding_notices(event, &detail).await?,
         })
+    }
+
+    /// What a pushed manifest is: its media type, its artifact type (when it is not an
+    /// image) and the digest of the manifest it is attached to (`subject`: a signature, an
+    /// SBOM, the scanner's own attachments), so that receivers can tell images from
+    /// attachments. Nulls when the manifest is gone already.
+    async fn manifest_kind(
+        &self,
+        digest: &str,
+    ) -> Result<(serde_json::Value, serde_json::Value, serde_json::Value)> {
+        let Some(record) = self.metadata.manifest_anywhere(digest).await? else {
+            return Ok(Default::default());
+        };
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&record.content).unwrap_or_default();
+        let artifact_type = match &manifest["artifactType"] {
+            serde_json::Value::String(kind) => serde_json::Value::String(kind.clone()),
+            _ => match manifest["config"]["mediaType"].as_str() {
+                Some(config)
+                    if !config.ends_with(".image.config.v1+json")
+                        && !config.ends_with(".container.image.v1+json") =>
+                {
+                    serde_json::Value::String(config.to_owned())
+                }
+                _ => serde_json::Value::Null,
+            },
+        };
+        Ok((
+            serde_json::Value::String(record.media_type),
+            artifact_type,
+            manifest["subject"]["digest"].clone(),
+        ))
     }
 
     /// A finished scan, in each repository holding the digest, with its findings by

@@ -258,6 +258,12 @@ async fn webhooks_deliver_signed_events(backend: Backend) {
     assert_eq!(event["data"]["digest"], digest.as_str());
     assert_eq!(event["data"]["tag"], "1.0");
     assert_eq!(event["data"]["actor"], "admin");
+    assert_eq!(event["data"]["media_type"], OCI_MANIFEST);
+    assert_eq!(
+        event["data"]["subject"],
+        Value::Null,
+        "an image, not an attachment"
+    );
     assert!(event["id"].as_str().is_some_and(|id| !id.is_empty()));
     assert!(event["time"].as_str().unwrap().ends_with('Z'));
 
@@ -344,6 +350,30 @@ async fn webhooks_deliver_signed_events(backend: Backend) {
     let removal = project_receiver.wait_for("artifact.deleted", &digest).await;
     assert_signed(&removal, &project_secret);
     assert_eq!(removal.event()["data"]["digest"], digest.as_str());
+    // The scanner's SBOMs are pushes too, told apart by their subject (each delivered on
+    // its third attempt).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let attachments: Vec<Value> = loop {
+        let attachments: Vec<Value> = flaky
+            .taken()
+            .iter()
+            .map(Received::event)
+            .filter(|e| e["data"]["subject"] == digest.as_str())
+            .collect();
+        if !attachments.is_empty() {
+            break attachments;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the SBOM attachments were not told"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        attachments
+            .iter()
+            .all(|e| e["data"]["artifact_type"].is_string())
+    );
     // The system webhook took only its one type (the image and the SBOM the scanner
     // attached to it).
     assert!(
