@@ -221,7 +221,7 @@ fn start_server(data_dir: PathBuf, options: ServerOptions) -> anyhow::Result<(St
                     )?;
                     blobs.encrypted(Arc::new(keys), true)
                 } else {
-                    blobs.unencrypted()
+                    blobs
                 };
                 let metadata = MetadataStore::open_sqlite_in(&data_dir).await?;
                 let auth = Auth::new(metadata.clone(), AuthConfig::default()).await?;

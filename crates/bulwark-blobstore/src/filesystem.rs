@@ -136,7 +136,17 @@ impl BlobBackend for FilesystemBackend {
         len: u64,
     ) -> Result<bytes::Bytes> {
         let path = self.session_dir(&lock.session).join(SESSION_FILE);
-        let held = tokio::fs::metadata(&path).await?.len();
+        let held = match tokio::fs::metadata(&path).await {
+            Ok(meta) => meta.len(),
+            // Committed (renamed away) or lost: the session's record is ahead of its data.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BlobStoreError::StagedShort {
+                    recorded: staged.size,
+                    held: 0,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.read_staged(lock, staged, 0..len.min(held)).await
     }
 

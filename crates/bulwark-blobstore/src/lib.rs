@@ -227,17 +227,9 @@ impl BlobStore {
         BlobStore {
             backend: Arc::new(sealed::SealedBackend::new(
                 self.backend,
-                Some(keys),
+                keys,
                 plaintext_reads,
             )),
-        }
-    }
-
-    /// This store storing in the clear, but refusing to serve a blob that was stored
-    /// encrypted (its ciphertext is not its content) while no key is configured.
-    pub fn unencrypted(self) -> Self {
-        BlobStore {
-            backend: Arc::new(sealed::SealedBackend::new(self.backend, None, true)),
         }
     }
 

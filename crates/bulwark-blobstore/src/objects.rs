@@ -193,7 +193,13 @@ impl BlobBackend for ObjectBackend {
         let mut start = 0u64;
         for part in &staged.parts {
             let path = part_path(&lock.session, &part.name);
-            let size = self.objects.head(&path).await?.size;
+            let size = match self.objects.head(&path).await {
+                Ok(meta) => meta.size,
+                Err(object_store::Error::NotFound { .. }) => {
+                    return Err(BlobStoreError::PartMissing(part.name.clone()));
+                }
+                Err(e) => return Err(e.into()),
+            };
             let (from, to) = (range.start.max(start), range.end.min(start + size));
             if from < to {
                 let mut stream = read_object(&*self.objects, &path, Some(from - start..to - start))

@@ -357,7 +357,7 @@ impl SealedPart {
             if self.partial.is_empty() && bytes.len() >= segment {
                 let (now, later) = bytes.split_at(segment);
                 self.key
-                    .seal_into(self.index, false, now, &mut self.out)
+                    .seal_into(self.index, crate::sealed::Role::Whole, now, &mut self.out)
                     .map_err(std::io::Error::other)?;
                 self.index += 1;
                 bytes = later;
@@ -367,7 +367,12 @@ impl SealedPart {
                 bytes = &bytes[take..];
                 if self.partial.len() == segment {
                     self.key
-                        .seal_into(self.index, false, &self.partial, &mut self.out)
+                        .seal_into(
+                            self.index,
+                            crate::sealed::Role::Whole,
+                            &self.partial,
+                            &mut self.out,
+                        )
                         .map_err(std::io::Error::other)?;
                     self.index += 1;
                     self.partial.clear();
@@ -393,8 +398,12 @@ impl SealedPart {
             return Ok((end, None));
         }
         let mut sealed = Vec::with_capacity(self.partial.len() + crate::sealed::OVERHEAD as usize);
-        self.key
-            .seal(self.index, false, &self.partial, &mut sealed)?;
+        self.key.seal(
+            self.index,
+            crate::sealed::Role::Tail,
+            &self.partial,
+            &mut sealed,
+        )?;
         Ok((end, Some(Bytes::from(sealed))))
     }
 }
@@ -421,8 +430,12 @@ impl Sealing {
             self.partial.extend_from_slice(now);
             bytes = later;
             if self.partial.len() == segment {
-                self.key
-                    .seal(self.index, false, &self.partial, &mut self.out)?;
+                self.key.seal(
+                    self.index,
+                    crate::sealed::Role::Whole,
+                    &self.partial,
+                    &mut self.out,
+                )?;
                 self.index += 1;
                 self.partial.clear();
             }
@@ -602,9 +615,12 @@ impl Sink {
                     let mut sealed = Vec::with_capacity(
                         sealing.partial.len() + crate::sealed::OVERHEAD as usize,
                     );
-                    sealing
-                        .key
-                        .seal(sealing.index, false, &sealing.partial, &mut sealed)?;
+                    sealing.key.seal(
+                        sealing.index,
+                        crate::sealed::Role::Tail,
+                        &sealing.partial,
+                        &mut sealed,
+                    )?;
                     Some(Bytes::from(sealed))
                 };
                 let Sealing { inner, tails, .. } = *sealing;

@@ -227,10 +227,17 @@ impl Header {
         bytes
     }
 
-    /// `None` when `bytes` do not start a sealed blob (one stored before encryption).
-    pub(crate) fn decode(bytes: &[u8]) -> Option<Header> {
-        if bytes.len() < HEADER as usize || &bytes[..8] != MAGIC || bytes[8] != 1 {
-            return None;
+    /// `None` when `bytes` do not start a sealed blob (one stored before encryption); an
+    /// error for a sealed blob's header that is cut short or of an unknown version, which
+    /// must not pass for a clear blob.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Option<Header>> {
+        if !bytes.starts_with(&MAGIC[..bytes.len().min(MAGIC.len())]) || bytes.len() < MAGIC.len() {
+            return Ok(None);
+        }
+        if bytes.len() < HEADER as usize || bytes[8] != 1 {
+            return Err(sealed_error(
+                "the blob's encryption header is cut short or of an unknown version",
+            ));
         }
         let mut header = Header {
             blob_id: [0; 16],
@@ -244,13 +251,25 @@ impl Header {
         header.wrapped.key_id.copy_from_slice(&bytes[32..48]);
         header.wrapped.nonce.copy_from_slice(&bytes[48..60]);
         header.wrapped.sealed.copy_from_slice(&bytes[60..108]);
-        Some(header)
+        Ok(Some(header))
     }
 
     /// What the wrapped key is bound to: the format and the blob.
     fn context(blob_id: &[u8; 16]) -> Vec<u8> {
         [&MAGIC[..], &[1], blob_id].concat()
     }
+}
+
+/// What a sealed segment is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Role<'a> {
+    /// A whole segment, not the last.
+    Whole,
+    /// The blob's last segment (shorter than a segment, maybe empty), of the blob with
+    /// this digest.
+    Last(&'a Digest),
+    /// A chunk's unfinished segment, kept beside the staged data until the next chunk.
+    Tail,
 }
 
 /// A blob's data key, ready to seal and open its segments.
@@ -282,11 +301,20 @@ impl DataKey {
         })
     }
 
-    fn aad(&self, index: u64, last: bool) -> [u8; 25] {
-        let mut aad = [0u8; 25];
-        aad[..16].copy_from_slice(&self.blob_id);
-        aad[16..24].copy_from_slice(&index.to_be_bytes());
-        aad[24] = u8::from(last);
+    /// What a segment is bound to: the blob, its index, its role, and for the last
+    /// segment the blob's digest (so a sealed blob copied under another digest fails).
+    fn aad(&self, index: u64, role: Role<'_>) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(96);
+        aad.extend_from_slice(&self.blob_id);
+        aad.extend_from_slice(&index.to_be_bytes());
+        match role {
+            Role::Whole => aad.push(0),
+            Role::Last(digest) => {
+                aad.push(1);
+                aad.extend_from_slice(digest.to_string().as_bytes());
+            }
+            Role::Tail => aad.push(2),
+        }
         aad
     }
 
@@ -294,7 +322,7 @@ impl DataKey {
     pub(crate) fn seal(
         &self,
         index: u64,
-        last: bool,
+        role: Role<'_>,
         plain: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<()> {
@@ -306,7 +334,7 @@ impl DataKey {
             .key
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(self.aad(index, last)),
+                Aad::from(self.aad(index, role)),
                 &mut out[start..],
             )
             .map_err(|_| sealed_error("sealing a segment failed"))?;
@@ -318,7 +346,7 @@ impl DataKey {
     pub(crate) fn seal_into(
         &self,
         index: u64,
-        last: bool,
+        role: Role<'_>,
         plain: &[u8],
         out: &mut crate::local::AlignedBuf,
     ) -> Result<()> {
@@ -330,7 +358,7 @@ impl DataKey {
             .key
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(self.aad(index, last)),
+                Aad::from(self.aad(index, role)),
                 &mut out.filled_mut()[start..],
             )
             .map_err(|_| sealed_error("sealing a segment failed"))?;
@@ -343,7 +371,7 @@ impl DataKey {
     pub(crate) fn open_segment<'a>(
         &self,
         index: u64,
-        last: bool,
+        role: Role<'_>,
         sealed: &'a mut [u8],
     ) -> Result<&'a [u8]> {
         if (sealed.len() as u64) < OVERHEAD {
@@ -356,7 +384,7 @@ impl DataKey {
             .key
             .open_in_place(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(self.aad(index, last)),
+                Aad::from(self.aad(index, role)),
                 body,
             )
             .map_err(|_| {
@@ -414,19 +442,18 @@ async fn staged_tail(
         .await?
         .ok_or_else(|| BlobStoreError::PartMissing(name.clone()))?
         .to_vec();
-    let plain = key.open_segment(staged.size / SEGMENT, false, &mut sealed)?;
+    let plain = key.open_segment(staged.size / SEGMENT, Role::Tail, &mut sealed)?;
     if plain.len() as u64 != staged.size % SEGMENT {
         return Err(sealed_error(format!("{name} holds the wrong length")));
     }
     Ok(plain.to_vec())
 }
 
-/// Encrypts as it stores; without keys, stores in the clear and refuses to serve a sealed
-/// blob as if its ciphertext were the content.
+/// Encrypts as it stores.
 #[derive(Debug)]
 pub(crate) struct SealedBackend {
     inner: Arc<dyn BlobBackend>,
-    keys: Option<Arc<dyn KeyEncryption>>,
+    keys: Arc<dyn KeyEncryption>,
     /// Whether blobs stored before encryption was switched on are still served.
     plaintext_reads: bool,
 }
@@ -434,7 +461,7 @@ pub(crate) struct SealedBackend {
 impl SealedBackend {
     pub(crate) fn new(
         inner: Arc<dyn BlobBackend>,
-        keys: Option<Arc<dyn KeyEncryption>>,
+        keys: Arc<dyn KeyEncryption>,
         plaintext_reads: bool,
     ) -> Self {
         SealedBackend {
@@ -444,29 +471,21 @@ impl SealedBackend {
         }
     }
 
-    fn keys(&self) -> Result<&dyn KeyEncryption> {
-        self.keys.as_deref().ok_or_else(|| {
-            sealed_error(
-                "the blob is encrypted and no key-encryption key is configured \
-                 (encryption_key_file or BULWARK_ENCRYPTION_KEY)",
-            )
-        })
+    fn keys(&self) -> &dyn KeyEncryption {
+        &*self.keys
     }
 
     /// The header of a committed blob of `raw` stored bytes, `None` when it is stored in
     /// the clear.
     async fn header_of(&self, digest: &Digest, raw: u64) -> Result<Option<Header>> {
-        if raw < HEADER {
-            return Ok(None);
-        }
-        let Some(mut stream) = self.inner.read(digest, Some(0..HEADER)).await? else {
+        let Some(mut stream) = self.inner.read(digest, Some(0..HEADER.min(raw))).await? else {
             return Ok(None);
         };
         let mut bytes = Vec::with_capacity(HEADER as usize);
         while let Some(chunk) = stream.try_next().await? {
             bytes.extend_from_slice(&chunk);
         }
-        Ok(Header::decode(&bytes))
+        Header::decode(&bytes)
     }
 
     /// The staged session's data key: from its header, or `None` before its first byte.
@@ -479,10 +498,10 @@ impl SealedBackend {
             return Ok(None);
         }
         let start = self.inner.read_staged_start(lock, staged, HEADER).await?;
-        let header = Header::decode(&start).ok_or_else(|| {
+        let header = Header::decode(&start)?.ok_or_else(|| {
             sealed_error("the upload's staged data has no header: it was staged unencrypted")
         })?;
-        Ok(Some(DataKey::open(self.keys()?, &header)?))
+        Ok(Some(DataKey::open(self.keys(), &header)?))
     }
 
     /// The stored form of a session that has `staged` (plaintext measures).
@@ -514,13 +533,20 @@ impl BlobBackend for SealedBackend {
             return Ok(None);
         };
         let Some(header) = self.header_of(digest, raw).await? else {
-            if self.keys.is_some() && !self.plaintext_reads {
+            if !self.plaintext_reads {
                 return Err(sealed_error(format!(
                     "blob {digest} is stored unencrypted and plaintext_reads is off: run \
                      `bulwark keys migrate`"
                 )));
             }
-            return self.inner.read(digest, range).await;
+            // A whole clear blob is served only if it still hashes to its digest: with
+            // encryption on, a sealed blob swapped for clear bytes is refused at its end.
+            let whole = range.as_ref().is_none_or(|r| r.start == 0 && r.end == raw);
+            let stream = self.inner.read(digest, range).await?;
+            return Ok(match stream {
+                Some(stream) if whole => Some(verified(stream, digest.clone())),
+                other => other,
+            });
         };
         let size = plain_size(raw)
             .ok_or_else(|| sealed_error(format!("blob {digest} has an impossible length")))?;
@@ -532,7 +558,7 @@ impl BlobBackend for SealedBackend {
                 size,
             });
         }
-        let key = DataKey::open(self.keys()?, &header)?;
+        let key = DataKey::open(self.keys(), &header)?;
         let last = size / SEGMENT;
         let first = range.start / SEGMENT;
         // The segment holding the range's last byte; a range to the end goes on to the last
@@ -554,17 +580,29 @@ impl BlobBackend for SealedBackend {
             .read(digest, Some(raw_offset(first)..raw_end))
             .await?
             .ok_or_else(|| BlobStoreError::Inconsistent(format!("blob {digest} vanished")))?;
-        let mut plain = open_segments(
-            stored,
-            key,
-            Span {
-                first,
-                through,
-                last,
-                size,
-                range,
-            },
-        );
+        let span = Span {
+            first,
+            through,
+            last,
+            size,
+            range,
+            digest: digest.clone(),
+        };
+        if through != last {
+            // The last segment binds the blob to its digest: opened even when the range
+            // does not reach it, so that a blob copied under another name is refused.
+            let mut sealed = Vec::with_capacity(span.sealed_len(last));
+            let mut tail = self
+                .inner
+                .read(digest, Some(raw_offset(last)..raw))
+                .await?
+                .ok_or_else(|| BlobStoreError::Inconsistent(format!("blob {digest} vanished")))?;
+            while let Some(chunk) = tail.try_next().await? {
+                sealed.extend_from_slice(&chunk);
+            }
+            key.open_segment(last, Role::Last(digest), &mut sealed)?;
+        }
+        let mut plain = open_segments(stored, key, span);
         // The first segment is opened before the answer starts, so a changed blob is an
         // error the client sees as such, not a response cut off after its head.
         let head = plain.next().await;
@@ -583,9 +621,7 @@ impl BlobBackend for SealedBackend {
     }
 
     async fn open_part(&self, lock: &SessionLock, staged: &StagedUpload) -> Result<(String, Sink)> {
-        let Some(keys) = self.keys.as_deref() else {
-            return self.inner.open_part(lock, staged).await;
-        };
+        let keys = self.keys();
         let (key, header) = match self.staged_key(lock, staged).await? {
             Some(key) => (key, None),
             None => {
@@ -620,9 +656,7 @@ impl BlobBackend for SealedBackend {
         staged: &StagedUpload,
         expected: &Digest,
     ) -> Result<u64> {
-        let Some(keys) = self.keys.as_deref() else {
-            return self.inner.commit(lock, staged, expected).await;
-        };
+        let keys = self.keys();
         if let Some(size) =
             committed_with_size(self.blob_size(expected).await?, expected, staged.size)?
         {
@@ -647,7 +681,7 @@ impl BlobBackend for SealedBackend {
                     .read_staged(lock, staged, raw_offset(index)..raw_offset(index + 1))
                     .await?
                     .to_vec();
-                hasher.update(key.open_segment(index, false, &mut sealed)?);
+                hasher.update(key.open_segment(index, Role::Whole, &mut sealed)?);
             }
             hasher.update(&staged_tail(&*self.inner, lock, staged, &key).await?);
             check_digest(expected, hasher.finish())?;
@@ -658,7 +692,7 @@ impl BlobBackend for SealedBackend {
         if let Some(header) = &header {
             last.extend_from_slice(header);
         }
-        key.seal(index, true, &tail, &mut last)?;
+        key.seal(index, Role::Last(expected), &tail, &mut last)?;
         let raw_from = if header.is_some() {
             0
         } else {
@@ -678,9 +712,6 @@ impl BlobBackend for SealedBackend {
     }
 
     async fn discard_part(&self, lock: &SessionLock, offset: u64, part: &StagedPart) -> Result<()> {
-        if self.keys.is_none() {
-            return self.inner.discard_part(lock, offset, part).await;
-        }
         // The chunk wrote from the start of the segment `offset` is in; what came before
         // it is whole segments.
         let raw_from = if offset == 0 {
@@ -740,6 +771,37 @@ impl BlobBackend for SealedBackend {
     }
 }
 
+/// `stream`, ending in an error instead of its end when what it held does not hash to
+/// `digest`.
+fn verified(stream: BlobStream, digest: Digest) -> BlobStream {
+    let hasher = DigestHasher::new(digest.algorithm());
+    futures::stream::try_unfold(
+        (stream, Some(hasher), digest),
+        |(mut stream, mut hasher, digest)| async move {
+            match stream.try_next().await? {
+                Some(chunk) => {
+                    if let Some(hasher) = hasher.as_mut() {
+                        hasher.update(&chunk);
+                    }
+                    Ok(Some((chunk, (stream, hasher, digest))))
+                }
+                None => {
+                    if let Some(hasher) = hasher.take() {
+                        check_digest(&digest, hasher.finish()).map_err(|_| {
+                            sealed_error(format!(
+                                "blob {digest} is stored in the clear and its bytes do not \
+                                 match its digest"
+                            ))
+                        })?;
+                    }
+                    Ok(None)
+                }
+            }
+        },
+    )
+    .boxed()
+}
+
 /// Stores the unfinished segment a chunk leaves, under that chunk's name.
 pub(crate) struct TailWriter {
     inner: Arc<dyn BlobBackend>,
@@ -769,6 +831,8 @@ struct Span {
     size: u64,
     /// The plaintext wanted.
     range: Range<u64>,
+    /// The blob's digest, which its last segment is bound to.
+    digest: Digest,
 }
 
 /// Sealed pieces opened ahead of the one being sent: opening runs on the blocking pool,
@@ -841,6 +905,14 @@ fn sealed_pieces(
 }
 
 impl Span {
+    fn role(&self, index: u64) -> Role<'_> {
+        if index == self.last {
+            Role::Last(&self.digest)
+        } else {
+            Role::Whole
+        }
+    }
+
     fn sealed_len(&self, index: u64) -> usize {
         let plain = if index == self.last {
             self.size % SEGMENT
@@ -864,7 +936,7 @@ fn open_piece(
     for index in first..first + count {
         let len = span.sealed_len(index);
         let opened = key
-            .open_segment(index, index == span.last, &mut piece[at..at + len])?
+            .open_segment(index, span.role(index), &mut piece[at..at + len])?
             .len() as u64;
         let start = index * SEGMENT;
         let from = span.range.start.saturating_sub(start).min(opened) as usize;
@@ -916,13 +988,34 @@ fn blob_files(root: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
     Ok(files)
 }
 
+/// The digest a blob file is named by: `…/<algorithm>/<2 hex>/<hex>`.
+fn digest_of_path(path: &std::path::Path) -> Result<Digest> {
+    let name = |path: Option<&std::path::Path>| {
+        path.and_then(std::path::Path::file_name)
+            .and_then(|name| name.to_str())
+            .map(str::to_owned)
+    };
+    let (Some(hex), Some(algorithm)) = (
+        name(Some(path)),
+        name(path.parent().and_then(std::path::Path::parent)),
+    ) else {
+        return Err(sealed_error(format!(
+            "{} is not a blob's file",
+            path.display()
+        )));
+    };
+    format!("{algorithm}:{hex}")
+        .parse()
+        .map_err(|_| sealed_error(format!("{} is not a blob's file", path.display())))
+}
+
 fn read_header(path: &std::path::Path) -> Result<Option<Header>> {
     use std::io::Read;
     let mut start = Vec::with_capacity(HEADER as usize);
     std::fs::File::open(path)?
         .take(HEADER)
         .read_to_end(&mut start)?;
-    Ok(Header::decode(&start))
+    Header::decode(&start)
 }
 
 /// Seals every blob of the local store under `root` that was stored before encryption was
@@ -937,6 +1030,7 @@ pub fn migrate_directory(root: &std::path::Path, keys: &dyn KeyEncryption) -> Re
             done.unchanged += 1;
             continue;
         }
+        let digest = digest_of_path(&path)?;
         let (key, header) = DataKey::create(keys)?;
         let temporary = path.with_extension("sealing");
         let mut source = std::io::BufReader::new(std::fs::File::open(&path)?);
@@ -957,7 +1051,12 @@ pub fn migrate_directory(root: &std::path::Path, keys: &dyn KeyEncryption) -> Re
             }
             let last = filled < segment.len();
             sealed.clear();
-            key.seal(index, last, &segment[..filled], &mut sealed)?;
+            let role = if last {
+                Role::Last(&digest)
+            } else {
+                Role::Whole
+            };
+            key.seal(index, role, &segment[..filled], &mut sealed)?;
             target.write_all(&sealed)?;
             if last {
                 break;
@@ -976,10 +1075,10 @@ pub fn migrate_directory(root: &std::path::Path, keys: &dyn KeyEncryption) -> Re
 }
 
 /// Wraps the data key of every sealed blob of the local store under `root` with `keys`'
-/// current key-encryption key, rewriting only its header: the data is not encrypted again.
+/// current key-encryption key, changing only its header: the data is not encrypted again
+/// (the segments are copied as they are into a new file renamed over the old).
 /// Blocking; safe to run again.
 pub fn rotate_directory(root: &std::path::Path, keys: &dyn KeyEncryption) -> Result<Rewritten> {
-    use std::os::unix::fs::FileExt;
     let mut done = Rewritten::default();
     for path in blob_files(root)? {
         let Some(header) = read_header(&path)? else {
@@ -996,10 +1095,22 @@ pub fn rotate_directory(root: &std::path::Path, keys: &dyn KeyEncryption) -> Res
             blob_id: header.blob_id,
             wrapped: keys.wrap(&data_key, &context)?,
         };
-        // One 128-byte write inside the first block.
-        let file = std::fs::OpenOptions::new().write(true).open(&path)?;
-        file.write_all_at(&rotated.encode(), 0)?;
-        file.sync_data()?;
+        // A new file with the new header and the same segments, renamed over the old: a
+        // crash leaves one whole file or the other, never a blob without its data key.
+        let temporary = path.with_extension("sealing");
+        {
+            use std::io::{Seek, Write};
+            let mut source = std::fs::File::open(&path)?;
+            source.seek(std::io::SeekFrom::Start(HEADER))?;
+            let mut target = std::fs::File::create(&temporary)?;
+            target.write_all(&rotated.encode())?;
+            std::io::copy(&mut source, &mut target)?;
+            target.sync_all()?;
+        }
+        std::fs::rename(&temporary, &path)?;
+        if let Some(folder) = path.parent() {
+            std::fs::File::open(folder)?.sync_all()?;
+        }
         done.changed += 1;
     }
     Ok(done)

@@ -820,6 +820,20 @@ async fn sealed_blobs_hold_no_plaintext_and_refuse_any_alteration() {
     assert!(try_read(&store, &digest, Some(0..10)).await.is_err());
     write(&pristine);
     assert!(read_all(&store, &digest, None).await == content);
+    // A whole sealed blob copied under another blob's name: its last segment names the
+    // digest it was sealed for, and even a range that does not reach it is refused.
+    let other_file = dir.path().join(blob_path(&other_digest).as_ref());
+    let other_pristine = std::fs::read(&other_file).unwrap();
+    std::fs::write(&other_file, &pristine).unwrap();
+    assert!(try_read(&store, &other_digest, Some(0..10)).await.is_err());
+    assert!(try_read(&store, &other_digest, None).await.is_err());
+    std::fs::write(&other_file, &other_pristine).unwrap();
+    // The header's version changed: refused, never taken for a clear blob.
+    let mut downgraded = pristine.clone();
+    downgraded[8] = 7;
+    write(&downgraded);
+    assert!(try_read(&store, &digest, None).await.is_err());
+    write(&pristine);
 
     // A blob stored before encryption was switched on: read as it is while plaintext
     // reads are allowed, refused after.
@@ -832,6 +846,10 @@ async fn sealed_blobs_hold_no_plaintext_and_refuse_any_alteration() {
         .unwrap()
         .encrypted(keys.clone(), true);
     assert_eq!(read_all(&lenient, &legacy_digest, None).await, legacy);
+    // A clear blob is served whole only if it still hashes to its digest.
+    std::fs::write(&legacy_file, b"stored in the clear, then changed").unwrap();
+    assert!(try_read(&lenient, &legacy_digest, None).await.is_err());
+    std::fs::write(&legacy_file, &legacy).unwrap();
     let error = try_read(&store, &legacy_digest, None).await.unwrap_err();
     assert!(error.to_string().contains("keys migrate"), "{error}");
     // And a sealed blob needs its key.

@@ -197,7 +197,7 @@ async fn open_registry(config: &Config, metadata: MetadataStore) -> anyhow::Resu
         .with_context(|| format!("opening blob storage in {}", config.data_dir.display()))?;
     let blobs = match config.encryption_keys()? {
         Some(keys) => blobs.encrypted(std::sync::Arc::new(keys), config.encryption_plaintext_reads),
-        None => blobs.unencrypted(),
+        None => blobs,
     };
     let limits = RegistryLimits {
         max_blob_size: config.max_blob_size,

@@ -230,13 +230,19 @@ async fn blobs_are_stored_encrypted_and_any_change_is_refused() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 500);
-    assert!(
-        server
-            .logs()
-            .iter()
-            .any(|line| line.contains("does not authenticate")),
-        "the server says why"
-    );
+    // The server says why (its log is read from its stderr as it comes).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !server
+        .logs()
+        .iter()
+        .any(|line| line.contains("does not authenticate"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not say why"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
