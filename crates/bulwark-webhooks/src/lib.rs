@@ -26,6 +26,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 pub mod signing;
+mod targets;
 
 /// The event types a webhook may subscribe to.
 pub const EVENT_TYPES: [&str; 5] = [
@@ -75,12 +76,16 @@ pub struct WebhookSettings {
     pub max_attempts: u32,
     /// How long a receiver has to answer.
     pub timeout: Duration,
+    /// Whether webhooks may send to loopback, private and link-local addresses (receivers
+    /// inside the network); off, such targets are refused (see `targets`).
+    pub allow_private_networks: bool,
 }
 
 impl Default for WebhookSettings {
     fn default() -> Self {
         WebhookSettings {
             retry_base: Duration::from_secs(10),
+            allow_private_networks: false,
             max_attempts: 12,
             timeout: Duration::from_secs(10),
         }
@@ -273,7 +278,11 @@ fn severity_name(rank: i64) -> &'static str {
 impl Webhooks {
     pub fn new(metadata: MetadataStore, settings: WebhookSettings) -> Result<Self> {
         // No redirects: a receiver could otherwise send a signed delivery anywhere.
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        if !settings.allow_private_networks {
+            http = http.dns_resolver(std::sync::Arc::new(targets::PublicOnly));
+        }
+        let http = http
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
@@ -296,6 +305,7 @@ impl Webhooks {
         author: &str,
     ) -> Result<CreatedWebhook> {
         check_url(&request.url)?;
+        self.check_target(&request.url)?;
         let events = check_events(&request.events)?;
         if request.description.chars().count() > MAX_DESCRIPTION_LEN {
             return Err(invalid(format!(
@@ -328,6 +338,26 @@ impl Webhooks {
             webhook: view(&record),
             secret,
         })
+    }
+
+    /// Refuses a URL whose host is an address webhooks may not reach (names are checked
+    /// when they are resolved, at every delivery).
+    fn check_target(&self, url: &str) -> Result<()> {
+        if self.settings.allow_private_networks {
+            return Ok(());
+        }
+        let parsed = reqwest::Url::parse(url).map_err(|e| invalid(format!("the URL: {e}")))?;
+        let ip = parsed
+            .host_str()
+            .map(|host| host.trim_start_matches('[').trim_end_matches(']'))
+            .and_then(|host| host.parse::<std::net::IpAddr>().ok());
+        match ip {
+            Some(ip) if !targets::is_public(ip) => Err(invalid(format!(
+                "{ip} is a loopback, private or link-local address: webhooks may reach it \
+                 only with webhook_allow_private_networks = true"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     pub async fn list(&self, project: Option<&str>) -> Result<Vec<WebhookView>> {
@@ -718,6 +748,26 @@ impl Webhooks {
     ) -> Result<Option<bool>> {
         let attempt = delivery.attempts + 1;
         let message_id = format!("delivery_{}", delivery.id);
+        // Made before private targets were refused: refused now.
+        if let Err(refused) = self.check_target(&hook.url) {
+            let now = bulwark_metadata::now_millis();
+            let error = refused.to_string();
+            self.metadata
+                .record_attempt(
+                    delivery.id,
+                    attempt,
+                    &AttemptOutcome {
+                        status: None,
+                        error: Some(&error),
+                        millis: 0,
+                        delivered: false,
+                        retry_at: None,
+                    },
+                    now,
+                )
+                .await?;
+            return Ok(Some(false));
+        }
         let timestamp = bulwark_metadata::now_millis() / 1000;
         let body = delivery.payload.as_bytes().to_vec();
         let signature = signing::sign(&hook.secret, &message_id, timestamp, &body)

@@ -80,3 +80,49 @@ fn the_cloud_event_is_structured_json_with_a_stable_id() {
     other.key = "8".into();
     assert_ne!(event["id"], cloud_event(&other)["id"]);
 }
+
+#[tokio::test]
+async fn private_targets_are_refused_unless_allowed() {
+    let database =
+        bulwark_test_support::TestDatabase::new(bulwark_test_support::Backend::Sqlite).await;
+    let metadata = MetadataStore::connect(database.url(), 2).await.unwrap();
+    let guarded = Webhooks::new(metadata.clone(), WebhookSettings::default()).unwrap();
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.7/hook",
+    ] {
+        let request = WebhookRequest {
+            url: url.into(),
+            events: Vec::new(),
+            description: String::new(),
+        };
+        let refused = guarded.create(None, &request, "admin").await.unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("webhook_allow_private_networks"),
+            "{url}: {refused}"
+        );
+    }
+    // A name is checked when it is resolved: one that resolves only to loopback is dropped.
+    let resolved =
+        reqwest::dns::Resolve::resolve(&targets::PublicOnly, "localhost".parse().unwrap()).await;
+    assert!(resolved.is_err());
+    // Allowed by the operator, for receivers inside the network.
+    let open = Webhooks::new(
+        metadata,
+        WebhookSettings {
+            allow_private_networks: true,
+            ..WebhookSettings::default()
+        },
+    )
+    .unwrap();
+    let request = WebhookRequest {
+        url: "http://127.0.0.1:8080/hook".into(),
+        events: Vec::new(),
+        description: String::new(),
+    };
+    assert!(open.create(None, &request, "admin").await.is_ok());
+}

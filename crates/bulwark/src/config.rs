@@ -98,6 +98,10 @@ pub struct Config {
     /// Attempts at a webhook delivery before it is given up (`bulwark webhook redeliver`
     /// sends it again).
     pub webhook_max_attempts: u32,
+    /// Whether webhooks may send to loopback, private and link-local addresses (receivers
+    /// inside the network). Off by default: a webhook must not become a way into the
+    /// registry's own network or a cloud metadata service.
+    pub webhook_allow_private_networks: bool,
     /// A file of key-encryption keys (base64, one per line, the first current; `bulwark
     /// keys generate` makes one): blobs are stored encrypted. `BULWARK_ENCRYPTION_KEY`
     /// gives the keys instead, kept out of files and of `bulwark config`.
@@ -149,6 +153,7 @@ const SETTING_KEYS: &[&str] = &[
     "audit_retention_days",
     "webhook_retry_base_secs",
     "webhook_max_attempts",
+    "webhook_allow_private_networks",
     "encryption_key_file",
     "encryption_plaintext_reads",
 ];
@@ -210,6 +215,7 @@ impl Default for Config {
             audit_retention_days: 0,
             webhook_retry_base_secs: 10,
             webhook_max_attempts: 12,
+            webhook_allow_private_networks: false,
             encryption_key_file: String::new(),
             encryption_plaintext_reads: true,
         }

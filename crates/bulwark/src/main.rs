@@ -299,6 +299,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         bulwark_webhooks::WebhookSettings {
             retry_base: Duration::from_secs(config.webhook_retry_base_secs.max(1)),
             max_attempts: config.webhook_max_attempts.max(1),
+            allow_private_networks: config.webhook_allow_private_networks,
             ..bulwark_webhooks::WebhookSettings::default()
         },
     )

@@ -462,7 +462,7 @@ async fn matrix_delivery(server: &TestServer, of_project: bool) -> (i64, i64) {
                 server,
                 Method::POST,
                 hooks,
-                json!({ "url": "http://127.0.0.1:9/shared", "description": "matrix" }),
+                json!({ "url": "https://hooks.example.com/shared", "description": "matrix" }),
             )
             .await;
             hook["id"].as_i64().unwrap()
@@ -735,7 +735,7 @@ async fn request_for(
         ),
         "/api/v1/projects/{project}/webhooks" | "/api/v1/webhooks" => (
             endpoint.1.replace("{project}", "proj"),
-            json_body(json!({ "url": "http://127.0.0.1:9/matrix" })),
+            json_body(json!({ "url": "https://hooks.example.com/matrix" })),
         ),
         "/api/v1/projects/{project}/webhooks/{webhook}" | "/api/v1/webhooks/{webhook}" => {
             // Its own webhook, since an allowed call deletes it.
@@ -744,7 +744,7 @@ async fn request_for(
                 server,
                 Method::POST,
                 &hooks,
-                json!({ "url": format!("http://127.0.0.1:9/doomed-{cell}") }),
+                json!({ "url": format!("https://hooks.example.com/doomed-{cell}") }),
             )
             .await;
             (format!("{hooks}/{}", hook["id"]), None)

@@ -194,7 +194,16 @@ fn import_critical_advisory(server: &TestServer) {
 }
 
 async fn webhooks_deliver_signed_events(backend: Backend) {
-    let server = TestServer::start_with(backend, &[("BULWARK_WEBHOOK_RETRY_BASE_SECS", "1")]).await;
+    // The receivers are on loopback: reachable only when private targets are allowed,
+    // which they are not by default.
+    let server = TestServer::start_with(
+        backend,
+        &[
+            ("BULWARK_WEBHOOK_RETRY_BASE_SECS", "1"),
+            ("BULWARK_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true"),
+        ],
+    )
+    .await;
     server.login_as_admin();
     let project_receiver = receiver(0).await;
     let flaky = receiver(2).await;
