@@ -15,8 +15,9 @@ pub enum KeysCommand {
     /// `encryption_key_file`, or the value of BULWARK_ENCRYPTION_KEY.
     Generate,
     /// Re-wrap every blob's data key under the current key-encryption key (the first one
-    /// configured), rewriting only each blob's header: the data is not encrypted again.
-    /// Put the new key first and keep the old one after it until this has run.
+    /// configured): each blob gets a new header, its segments are copied as they are, never
+    /// encrypted again. Put the new key first and keep the old one after it until this has
+    /// run.
     Rotate {
         /// Data directory of the registry [env: BULWARK_DATA_DIR]
         #[arg(long)]
