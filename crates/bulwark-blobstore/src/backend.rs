@@ -17,7 +17,7 @@
 use std::fmt::Debug;
 use std::ops::Range;
 
-use bulwark_oci::Digest;
+use bulwark_oci::{Digest, DigestHasher};
 
 use crate::pipeline::Sink;
 use crate::{BlobStream, Result, SessionLock, StagedPart, StagedUpload};
@@ -30,6 +30,19 @@ pub(crate) trait BlobBackend: Send + Sync + Debug {
     /// Streams a committed blob, whole or the byte `range` (end exclusive); `None` when it
     /// is not stored.
     async fn read(&self, digest: &Digest, range: Option<Range<u64>>) -> Result<Option<BlobStream>>;
+
+    /// The text an upload's hash state is stored as (in the database), for
+    /// [`BlobBackend::resume_state`].
+    fn save_state(&self, _session: &str, hasher: &DigestHasher) -> Result<String> {
+        Ok(hasher.saved_state())
+    }
+
+    /// The hash state [`BlobBackend::save_state`] saved for `session`.
+    fn resume_state(&self, _session: &str, saved: &str) -> Result<DigestHasher> {
+        DigestHasher::resume(saved).map_err(|e| {
+            crate::BlobStoreError::Inconsistent(format!("an upload's saved hash state: {e}"))
+        })
+    }
 
     /// Takes the right to change `session`'s staged bytes (see [`SessionLock`]); fails with
     /// [`crate::BlobStoreError::SessionBusy`] while another request holds it.

@@ -253,6 +253,17 @@ impl BlobStore {
         self.backend.read(digest, range).await
     }
 
+    /// The text to store an upload's hash state as: sealed when blobs are encrypted (a
+    /// state holds the last bytes that fill no whole block).
+    pub fn save_state(&self, session: &str, hasher: &DigestHasher) -> Result<String> {
+        self.backend.save_state(session, hasher)
+    }
+
+    /// The hash state [`BlobStore::save_state`] saved for `session`.
+    pub fn resume_state(&self, session: &str, saved: &str) -> Result<DigestHasher> {
+        self.backend.resume_state(session, saved)
+    }
+
     /// Takes the right to change `session`'s staged bytes; fails with
     /// [`BlobStoreError::SessionBusy`] while another request holds it.
     pub async fn lock_session(&self, session: &str) -> Result<SessionLock> {

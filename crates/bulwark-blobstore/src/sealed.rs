@@ -72,6 +72,10 @@ pub trait KeyEncryption: Send + Sync + std::fmt::Debug {
     fn wrap(&self, data_key: &[u8; 32], context: &[u8]) -> Result<WrappedKey>;
     /// The data key inside `wrapped`; an error when no known key opens it.
     fn unwrap(&self, wrapped: &WrappedKey, context: &[u8]) -> Result<[u8; 32]>;
+    /// Encrypts a small value (an upload's saved hash state) bound to `context`.
+    fn encrypt_value(&self, value: &[u8], context: &[u8]) -> Result<Vec<u8>>;
+    /// The value [`KeyEncryption::encrypt_value`] encrypted with the same `context`.
+    fn decrypt_value(&self, sealed: &[u8], context: &[u8]) -> Result<Vec<u8>>;
 }
 
 fn sealed_error(message: impl Into<String>) -> BlobStoreError {
@@ -160,6 +164,52 @@ impl KeyFile {
 impl KeyEncryption for KeyFile {
     fn current(&self) -> KeyId {
         self.keys[0].0
+    }
+
+    /// `key id(16) | nonce(12) | ciphertext | tag(16)`.
+    fn encrypt_value(&self, value: &[u8], context: &[u8]) -> Result<Vec<u8>> {
+        let (key_id, key) = &self.keys[0];
+        let nonce = random::<NONCE_LEN>()?;
+        let mut sealed = Vec::with_capacity(16 + NONCE_LEN + value.len() + TAG_LEN as usize);
+        sealed.extend_from_slice(key_id);
+        sealed.extend_from_slice(&nonce);
+        let start = sealed.len();
+        sealed.extend_from_slice(value);
+        let tag = key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context),
+                &mut sealed[start..],
+            )
+            .map_err(|_| sealed_error("encrypting a value failed"))?;
+        sealed.extend_from_slice(tag.as_ref());
+        Ok(sealed)
+    }
+
+    fn decrypt_value(&self, sealed: &[u8], context: &[u8]) -> Result<Vec<u8>> {
+        let malformed = || sealed_error("an encrypted value is malformed or does not authenticate");
+        if sealed.len() < 16 + NONCE_LEN + TAG_LEN as usize {
+            return Err(malformed());
+        }
+        let (key_id, rest) = sealed.split_at(16);
+        let (nonce, body) = rest.split_at(NONCE_LEN);
+        let (_, key) = self
+            .keys
+            .iter()
+            .find(|(id, _)| id[..] == *key_id)
+            .ok_or_else(|| sealed_error("an encrypted value's key is not configured"))?;
+        let nonce = <[u8; NONCE_LEN]>::try_from(nonce).map_err(|_| malformed())?;
+        let mut body = body.to_vec();
+        let opened = key
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context),
+                &mut body,
+            )
+            .map_err(|_| malformed())?
+            .len();
+        body.truncate(opened);
+        Ok(body)
     }
 
     fn wrap(&self, data_key: &[u8; 32], context: &[u8]) -> Result<WrappedKey> {
@@ -416,6 +466,14 @@ pub(crate) fn plain_size(raw: u64) -> Option<u64> {
     (last < SEGMENT).then_some(whole * SEGMENT + last)
 }
 
+/// How a sealed hash state begins, where it is stored.
+const SEALED_STATE: &str = "sealed:";
+
+/// What an upload's sealed hash state is bound to: its session.
+fn state_context(session: &str) -> Vec<u8> {
+    [&b"bulwark-upload-hash-state:"[..], session.as_bytes()].concat()
+}
+
 /// The side file holding the unfinished segment a chunk ending at `end` left.
 fn tail_name(end: u64, part: &str) -> String {
     format!("tail-{end}-{part}")
@@ -618,6 +676,34 @@ impl BlobBackend for SealedBackend {
 
     async fn lock_session(&self, session: &str) -> Result<SessionLock> {
         self.inner.lock_session(session).await
+    }
+
+    /// Sealed: a hash state holds the last bytes fed that fill no whole block (up to 63
+    /// bytes of plaintext, all of a small blob), and it is stored in the database.
+    fn save_state(&self, session: &str, hasher: &DigestHasher) -> Result<String> {
+        let sealed = self
+            .keys()
+            .encrypt_value(hasher.saved_state().as_bytes(), &state_context(session))?;
+        Ok(format!(
+            "{SEALED_STATE}{}",
+            base64::engine::general_purpose::STANDARD.encode(sealed)
+        ))
+    }
+
+    fn resume_state(&self, session: &str, saved: &str) -> Result<DigestHasher> {
+        let Some(sealed) = saved.strip_prefix(SEALED_STATE) else {
+            // Saved before encryption was switched on.
+            return self.inner.resume_state(session, saved);
+        };
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .map_err(|_| sealed_error("an upload's saved hash state is malformed"))?;
+        let state = self
+            .keys()
+            .decrypt_value(&sealed, &state_context(session))?;
+        let state = String::from_utf8(state)
+            .map_err(|_| sealed_error("an upload's saved hash state is malformed"))?;
+        self.inner.resume_state(session, &state)
     }
 
     async fn open_part(&self, lock: &SessionLock, staged: &StagedUpload) -> Result<(String, Sink)> {

@@ -126,20 +126,6 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-/// The hash state the session's record saved.
-fn saved_hasher(record: &UploadRecord) -> Result<DigestHasher> {
-    match &record.hasher_state {
-        None if record.size == 0 => Ok(DigestHasher::new(DigestAlgorithm::Sha256)),
-        None => Err(RegistryError::StorageInconsistent(format!(
-            "upload session {} holds {} bytes but no hash state",
-            record.id, record.size
-        ))),
-        Some(saved) => DigestHasher::resume(saved).map_err(|e| {
-            RegistryError::StorageInconsistent(format!("upload session {}: {e}", record.id))
-        }),
-    }
-}
-
 /// Distinct blobs and manifests one manifest may reference: far above real images (Docker
 /// caps an image at 127 layers) and indexes, low enough that checking them all while the
 /// repository's write lock is held stays short.
@@ -205,6 +191,20 @@ fn parse_session(session: &str) -> Result<String> {
 }
 
 impl Registry {
+    /// The hash state the session's record saved.
+    fn saved_hasher(&self, record: &UploadRecord) -> Result<DigestHasher> {
+        match &record.hasher_state {
+            None if record.size == 0 => Ok(DigestHasher::new(DigestAlgorithm::Sha256)),
+            None => Err(RegistryError::StorageInconsistent(format!(
+                "upload session {} holds {} bytes but no hash state",
+                record.id, record.size
+            ))),
+            Some(saved) => self.blobs.resume_state(&record.id, saved).map_err(|e| {
+                RegistryError::StorageInconsistent(format!("upload session {}: {e}", record.id))
+            }),
+        }
+    }
+
     pub fn new(blobs: BlobStore, metadata: MetadataStore, limits: RegistryLimits) -> Self {
         Registry {
             blobs,
@@ -354,7 +354,7 @@ impl Registry {
         // unfinished segment, and finds the data key where the first one began.
         let staged = StagedUpload {
             size: record.size,
-            sha256: saved_hasher(record)?,
+            sha256: self.saved_hasher(record)?,
             parts: self
                 .metadata
                 .upload_parts(&record.id)
@@ -431,7 +431,7 @@ impl Registry {
                     name: new.part.name.clone(),
                     size: new.part.size,
                 },
-                &new.sha256.saved_state(),
+                &self.blobs.save_state(&record.id, &new.sha256)?,
             )
             .await?;
         if !recorded {
@@ -489,7 +489,7 @@ impl Registry {
         let record = self.session(repository, &record.id).await?;
         let staged = StagedUpload {
             size: record.size,
-            sha256: saved_hasher(&record)?,
+            sha256: self.saved_hasher(&record)?,
             parts: self
                 .metadata
                 .upload_parts(&record.id)
