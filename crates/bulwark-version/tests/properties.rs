@@ -121,7 +121,10 @@ fn pieces(
 
 /// Maven's `ComparableVersion` is not transitive where words and sub-lists mix in corners
 /// (see the `maven` module), so qualifiers here follow a `-` or come straight after a
-/// digit, as in practically every published version, where the order is total.
+/// digit, as in practically every published version, where the order is total. Nor where
+/// every number is zero, which Maven trims away to leave qualifiers alone: `00-sp` <
+/// `0-ga-SNAPSHOT` < `00` < `00-sp` in Maven's own `ComparableVersion` (checked with
+/// maven-artifact 3.8.7), and so here; published versions carry a non-zero number.
 fn maven() -> impl Strategy<Value = String> {
     pieces(
         vec![
@@ -146,6 +149,9 @@ fn maven() -> impl Strategy<Value = String> {
         vec!["-", ""],
         vec![".", "-", ""],
     )
+    .prop_filter("a number other than zero", |text| {
+        text.bytes().any(|b| (b'1'..=b'9').contains(&b))
+    })
 }
 
 fn rubygems() -> impl Strategy<Value = String> {
