@@ -188,6 +188,21 @@ pub struct Webhooks {
     metadata: MetadataStore,
     settings: WebhookSettings,
     http: reqwest::Client,
+    /// Seals the signing secrets kept in the database, when encryption at rest is on.
+    secret_keys: Option<std::sync::Arc<dyn bulwark_blobstore::KeyEncryption>>,
+}
+
+/// How a sealed signing secret begins, where it is stored.
+const SEALED_SECRET: &str = "sealed:";
+
+/// What a sealed secret is bound to: its webhook's scope and URL, so that one cannot be
+/// moved to another webhook.
+fn secret_context(project: Option<&str>, url: &str) -> Vec<u8> {
+    format!(
+        "bulwark-webhook-secret\0{}\0{url}",
+        project.unwrap_or_default()
+    )
+    .into_bytes()
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -293,7 +308,54 @@ impl Webhooks {
             metadata,
             settings,
             http,
+            secret_keys: None,
         })
+    }
+
+    /// Keeps the signing secrets of new webhooks sealed with these keys (the server must
+    /// hold a secret to sign with it, so it cannot be hashed; sealed, a copy of the
+    /// database alone does not give it away).
+    pub fn sealing_secrets(
+        mut self,
+        keys: std::sync::Arc<dyn bulwark_blobstore::KeyEncryption>,
+    ) -> Self {
+        self.secret_keys = Some(keys);
+        self
+    }
+
+    /// The secret as stored: sealed when keys are configured.
+    fn stored_secret(&self, project: Option<&str>, url: &str, secret: &str) -> Result<String> {
+        use base64::Engine;
+        match &self.secret_keys {
+            None => Ok(secret.to_owned()),
+            Some(keys) => {
+                let sealed = keys
+                    .encrypt_value(secret.as_bytes(), &secret_context(project, url))
+                    .map_err(|e| WebhookError::Random(e.to_string()))?;
+                Ok(format!(
+                    "{SEALED_SECRET}{}",
+                    base64::engine::general_purpose::STANDARD.encode(sealed)
+                ))
+            }
+        }
+    }
+
+    /// The secret a webhook's deliveries are signed with.
+    fn signing_secret(&self, hook: &WebhookRecord) -> Result<String> {
+        use base64::Engine;
+        let Some(sealed) = hook.secret.strip_prefix(SEALED_SECRET) else {
+            return Ok(hook.secret.clone());
+        };
+        let keys = self.secret_keys.as_ref().ok_or_else(|| {
+            invalid("the webhook's secret is sealed and no key-encryption key is configured")
+        })?;
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .map_err(|_| invalid("the webhook's sealed secret is malformed"))?;
+        let secret = keys
+            .decrypt_value(&sealed, &secret_context(hook.project.as_deref(), &hook.url))
+            .map_err(|e| invalid(e.to_string()))?;
+        String::from_utf8(secret).map_err(|_| invalid("the webhook's sealed secret is malformed"))
     }
 
     /// Subscribes `project` (or the system, for `None`); the answer holds the signing
@@ -323,7 +385,7 @@ impl Webhooks {
             .create_webhook(&NewWebhook {
                 project,
                 url: &request.url,
-                secret: &secret,
+                secret: &self.stored_secret(project, &request.url, &secret)?,
                 events: &events,
                 description: &request.description,
                 created_by: author,
@@ -770,7 +832,7 @@ impl Webhooks {
         }
         let timestamp = bulwark_metadata::now_millis() / 1000;
         let body = delivery.payload.as_bytes().to_vec();
-        let signature = signing::sign(&hook.secret, &message_id, timestamp, &body)
+        let signature = signing::sign(&self.signing_secret(hook)?, &message_id, timestamp, &body)
             .ok_or_else(|| invalid("the webhook's secret is malformed"))?;
         let started = Instant::now();
         let sent = self

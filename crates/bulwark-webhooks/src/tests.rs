@@ -126,3 +126,36 @@ async fn private_targets_are_refused_unless_allowed() {
     };
     assert!(open.create(None, &request, "admin").await.is_ok());
 }
+
+#[tokio::test]
+async fn secrets_are_kept_sealed_when_keys_are_configured() {
+    let database =
+        bulwark_test_support::TestDatabase::new(bulwark_test_support::Backend::Sqlite).await;
+    let metadata = MetadataStore::connect(database.url(), 2).await.unwrap();
+    let keys = bulwark_blobstore::KeyFile::parse(&bulwark_blobstore::KeyFile::generate().unwrap())
+        .unwrap();
+    let webhooks = Webhooks::new(metadata.clone(), WebhookSettings::default())
+        .unwrap()
+        .sealing_secrets(std::sync::Arc::new(keys));
+    let request = WebhookRequest {
+        url: "https://hooks.example.com/a".into(),
+        events: Vec::new(),
+        description: String::new(),
+    };
+    let created = webhooks.create(None, &request, "admin").await.unwrap();
+    let stored = metadata.webhook(created.webhook.id).await.unwrap().unwrap();
+    assert!(
+        stored.secret.starts_with(SEALED_SECRET),
+        "{}",
+        stored.secret
+    );
+    assert!(!stored.secret.contains(&created.secret[6..]));
+    assert_eq!(webhooks.signing_secret(&stored).unwrap(), created.secret);
+    // Moved to another webhook (another URL), it no longer opens.
+    let mut moved = stored.clone();
+    moved.url = "https://hooks.example.com/b".into();
+    assert!(webhooks.signing_secret(&moved).is_err());
+    // Without the keys, a sealed secret signs nothing.
+    let keyless = Webhooks::new(metadata, WebhookSettings::default()).unwrap();
+    assert!(keyless.signing_secret(&stored).is_err());
+}

@@ -192,11 +192,15 @@ pub(crate) fn auth_config(config: &Config) -> anyhow::Result<AuthConfig> {
     })
 }
 
-async fn open_registry(config: &Config, metadata: MetadataStore) -> anyhow::Result<Registry> {
+async fn open_registry(
+    config: &Config,
+    metadata: MetadataStore,
+    keys: Option<std::sync::Arc<dyn bulwark_blobstore::KeyEncryption>>,
+) -> anyhow::Result<Registry> {
     let blobs = BlobStore::open_local(&config.data_dir.join("blobs"), config.direct_io)
         .with_context(|| format!("opening blob storage in {}", config.data_dir.display()))?;
-    let blobs = match config.encryption_keys()? {
-        Some(keys) => blobs.encrypted(std::sync::Arc::new(keys), config.encryption_plaintext_reads),
+    let blobs = match keys {
+        Some(keys) => blobs.encrypted(keys, config.encryption_plaintext_reads),
         None => blobs,
     };
     let limits = RegistryLimits {
@@ -246,7 +250,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("loading the token signing keys")?;
     let metadata_for_jobs = metadata.clone();
-    let registry = open_registry(&config, metadata.clone()).await?;
+    // One set of key-encryption keys: blobs, upload states and webhook secrets.
+    let keys: Option<std::sync::Arc<dyn bulwark_blobstore::KeyEncryption>> =
+        match config.encryption_keys()? {
+            Some(keys) => Some(std::sync::Arc::new(keys)),
+            None => None,
+        };
+    let registry = open_registry(&config, metadata.clone(), keys.clone()).await?;
     // Reclaim what a previous process left behind before taking traffic.
     registry
         .sweep_uploads()
@@ -304,6 +314,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         },
     )
     .context("setting up webhooks")?;
+    let webhooks = match keys {
+        Some(keys) => webhooks.sealing_secrets(keys),
+        None => webhooks,
+    };
     {
         // Events reach receivers within about a second of their commit.
         let webhooks = webhooks.clone();

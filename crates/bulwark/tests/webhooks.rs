@@ -201,6 +201,12 @@ async fn webhooks_deliver_signed_events(backend: Backend) {
         &[
             ("BULWARK_WEBHOOK_RETRY_BASE_SECS", "1"),
             ("BULWARK_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true"),
+            // Encrypted at rest: the signing secrets are kept sealed, and deliveries are
+            // still signed with the secret given out.
+            (
+                "BULWARK_ENCRYPTION_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ),
         ],
     )
     .await;
@@ -237,6 +243,14 @@ async fn webhooks_deliver_signed_events(backend: Backend) {
     let listed = cli_json(&server, &["webhook", "list", "--project", "proj"]);
     assert_eq!(listed[0]["url"], project_receiver.url.as_str());
     assert!(listed[0].get("secret").is_none(), "{listed}");
+    let stored = server
+        .metadata()
+        .await
+        .webhook(project_hook["id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.secret.starts_with("sealed:"), "kept in the clear");
 
     // A push by skopeo.
     let work = tempfile::tempdir().unwrap();
