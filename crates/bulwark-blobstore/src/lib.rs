@@ -40,8 +40,7 @@ mod pipeline;
 mod sealed;
 
 pub use sealed::{
-    KeyEncryption, KeyFile, KeyId, Rewritten, WrappedKey, key_id, migrate_directory,
-    rotate_directory,
+    KeyEncryption, KeyFile, KeyId, Rewritten, WrappedKey, migrate_directory, rotate_directory,
 };
 
 /// Read buffer for serving local files; object_store's own local stream reads 8 KiB at a time,

@@ -112,7 +112,7 @@ impl std::fmt::Debug for KeyFile {
 }
 
 /// The id of a key-encryption key.
-pub fn key_id(key: &[u8; 32]) -> KeyId {
+fn key_id(key: &[u8; 32]) -> KeyId {
     use sha2::Digest as _;
     let mut hasher = sha2::Sha256::new();
     hasher.update(b"bulwark-key-encryption-key-v1");
@@ -153,11 +153,6 @@ impl KeyFile {
     /// A new key-encryption key, as a key file line.
     pub fn generate() -> Result<String> {
         Ok(base64::engine::general_purpose::STANDARD.encode(random::<32>()?))
-    }
-
-    /// The ids of the keys, the current first.
-    pub fn ids(&self) -> Vec<KeyId> {
-        self.keys.iter().map(|(id, _)| *id).collect()
     }
 }
 

@@ -31,6 +31,18 @@ async fn records_until(
     panic!("the audit log never showed what was expected at {path}");
 }
 
+/// `bulwark audit verify` on the server's store: its exit status and its report.
+fn verify(server: &TestServer) -> (Option<i32>, Value) {
+    let output = server
+        .command()
+        .args(["audit", "verify", "--json", "--data-dir"])
+        .arg(&server.data_dir)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    (output.status.code(), report)
+}
+
 fn has(items: &[Value], operation: &str, outcome: &str, actor: &str) -> bool {
     items.iter().any(|record| {
         record["operation"] == operation
@@ -209,15 +221,8 @@ async fn actions_are_recorded_scoped_and_verifiable(backend: common::Backend) {
 
     // A clean shutdown writes and signs every queued record: the log verifies whole.
     server.stop();
-    let verify = |server: &TestServer| {
-        let mut command = server.command();
-        command.args(["audit", "verify", "--json", "--data-dir"]);
-        command.arg(&server.data_dir);
-        command.output().unwrap()
-    };
-    let intact = verify(&server);
-    let report: Value = serde_json::from_slice(&intact.stdout).unwrap();
-    assert!(intact.status.success(), "{report}");
+    let (status, report) = verify(&server);
+    assert_eq!(status, Some(0), "{report}");
     assert_eq!(report["problems"], json!([]));
     assert_eq!(report["unsigned_records"], 0, "{report}");
     assert!(report["records"].as_u64().unwrap() >= 8, "{report}");
@@ -232,9 +237,8 @@ async fn actions_are_recorded_scoped_and_verifiable(backend: common::Backend) {
         .await
         .unwrap();
     pool.close().await;
-    let tampered = verify(&server);
-    assert_eq!(tampered.status.code(), Some(3));
-    let report: Value = serde_json::from_slice(&tampered.stdout).unwrap();
+    let (status, report) = verify(&server);
+    assert_eq!(status, Some(3), "{report}");
     assert!(
         report["problems"]
             .as_array()
@@ -273,16 +277,8 @@ async fn a_crash_leaves_a_log_that_verifies(backend: common::Backend) {
     })
     .await;
     server.kill();
-    let verify = |server: &TestServer| {
-        let mut command = server.command();
-        command.args(["audit", "verify", "--json", "--data-dir"]);
-        command.arg(&server.data_dir);
-        let output = command.output().unwrap();
-        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-        (output.status.success(), report)
-    };
-    let (ok, report) = verify(&server);
-    assert!(ok, "{report}");
+    let (status, report) = verify(&server);
+    assert_eq!(status, Some(0), "{report}");
     assert_eq!(report["problems"], json!([]), "{report}");
     let after_crash = report["records"].as_u64().unwrap();
     assert!(after_crash >= 20, "{report}");
@@ -291,8 +287,8 @@ async fn a_crash_leaves_a_log_that_verifies(backend: common::Backend) {
     server.restart();
     api(&server, Method::GET, "/api/v1/projects", json!(null)).await;
     server.stop();
-    let (ok, report) = verify(&server);
-    assert!(ok, "{report}");
+    let (status, report) = verify(&server);
+    assert_eq!(status, Some(0), "{report}");
     assert_eq!(report["problems"], json!([]), "{report}");
     assert_eq!(report["unsigned_records"], 0, "{report}");
     assert!(

@@ -57,55 +57,15 @@ fn new_key() -> String {
 fn marked_image(dir: &Path, marker: &str) -> Vec<u8> {
     let text: String = (0..5000).map(|i| format!("{marker} line {i}\n")).collect();
     let tar = tar_of(&[("opt/app/notes.txt", text.as_bytes())]);
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
-    std::io::Write::write_all(&mut encoder, &tar).unwrap();
-    let layer = encoder.finish().unwrap();
-    assert!(layer.windows(marker.len()).any(|w| w == marker.as_bytes()));
-    let blobs = dir.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs).unwrap();
-    let put = |bytes: &[u8]| {
-        let digest = sha256(bytes);
-        std::fs::write(blobs.join(digest.encoded()), bytes).unwrap();
-        digest
-    };
-    let layer_digest = put(&layer);
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [sha256(&tar).to_string()]},
-        "config": {}
-    }))
-    .unwrap();
-    let config_digest = put(&config);
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": config_digest.to_string(), "size": config.len()},
-        "layers": [{"mediaType": OCI_LAYER, "digest": layer_digest.to_string(), "size": layer.len()}],
-    }))
-    .unwrap();
-    let manifest_digest = put(&manifest);
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "manifests": [{"mediaType": OCI_MANIFEST, "digest": manifest_digest.to_string(),
-                       "size": manifest.len(),
-                       "annotations": {"org.opencontainers.image.ref.name": "1.0"}}]
-    });
-    std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
-    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    layer
-}
-
-fn push(server: &TestServer, layout: &Path, reference: &str) {
-    run(
-        "skopeo",
-        &[
-            "copy",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            &server.creds(),
-            &format!("oci:{}:1.0", layout.display()),
-            &format!("docker://{}/{reference}", server.address),
-        ],
+    write_oci_image_compressed(
+        dir,
+        "1.0",
+        std::slice::from_ref(&tar),
+        flate2::Compression::none(),
     );
+    let layer = gzip(&tar, flate2::Compression::none());
+    assert!(layer.windows(marker.len()).any(|w| w == marker.as_bytes()));
+    layer
 }
 
 /// Pulls with skopeo into a layout; the layer blobs it wrote.
@@ -148,7 +108,7 @@ async fn blobs_are_stored_encrypted_and_any_change_is_refused() {
     // A push by skopeo, and a chunked push whose chunks end inside segments.
     let layout = work.path().join("image");
     let layer = marked_image(&layout, "SKOPEO-PUSHED-PLAINTEXT");
-    push(&server, &layout, "proj/app:1.0");
+    push_layout(&server, &layout, "proj/app:1.0");
     let chunked: Vec<u8> = (0..300_000u32)
         .flat_map(|i| format!("CHUNKED-PLAINTEXT {i}\n").into_bytes())
         .take(300_000)
@@ -287,7 +247,7 @@ async fn clear_blobs_are_migrated_and_keys_rotated() {
     let work = tempfile::tempdir().unwrap();
     let layout = work.path().join("image");
     let layer = marked_image(&layout, "STORED-BEFORE-ENCRYPTION");
-    push(&server, &layout, "proj/old:1.0");
+    push_layout(&server, &layout, "proj/old:1.0");
     assert!(!holding(&server.data_dir, b"STORED-BEFORE-ENCRYPTION").is_empty());
 
     // Switched on: the old blob is still served as it is.

@@ -29,8 +29,8 @@ fn alpine(installed: &[u8]) -> Vec<u8> {
     ])
 }
 
+/// The critical advisory for the image's musl, imported into the server's database.
 fn import(server: &TestServer) {
-    let dir = tempfile::tempdir().unwrap();
     let record = json!({
         "schema_version": "1.6.0",
         "id": CVE,
@@ -42,20 +42,7 @@ fn import(server: &TestServer) {
         }],
         "database_specific": { "severity": "CRITICAL" },
     });
-    std::fs::write(dir.path().join("cve.json"), record.to_string()).unwrap();
-    let output = server
-        .command()
-        .args(["db", "import"])
-        .arg(dir.path())
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    import_advisories(server, &[record]);
 }
 
 fn output_of(command: &mut Command) -> Output {
@@ -68,20 +55,6 @@ fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
-}
-
-fn push(server: &TestServer, layout: &Path, reference: &str) {
-    run(
-        "skopeo",
-        &[
-            "copy",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            &server.creds(),
-            &format!("oci:{}:1.0", layout.display()),
-            &format!("docker://{}/{reference}", server.address),
-        ],
-    );
 }
 
 /// `skopeo copy` from the registry into a fresh layout: what a user's pull does.
@@ -359,7 +332,7 @@ async fn pull_policy(backend: Backend) {
     // blocks malicious packages, so it pulls.
     let vulnerable = work.path().join("vulnerable");
     let digest = write_oci_image(&vulnerable, "1.0", &[alpine(VULNERABLE_APK)]).to_string();
-    push(&server, &vulnerable, "team/app:1.0");
+    push_layout(&server, &vulnerable, "team/app:1.0");
     let report = scanned(&server, "team/app", "1.0").await;
     assert_eq!(report["findings"][0]["id"], CVE, "{report:#}");
     assert_pulls(&server, "team/app:1.0");
@@ -404,7 +377,7 @@ async fn pull_policy(backend: Backend) {
     // its own.
     let platform = work.path().join("platform");
     let platform_digest = write_oci_image(&platform, "1.0", &[alpine(CLEAN_APK)]).to_string();
-    push(&server, &platform, "team/app:clean");
+    push_layout(&server, &platform, "team/app:clean");
     let index = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": OCI_INDEX,
@@ -617,7 +590,7 @@ async fn pull_policy(backend: Backend) {
     // layer is no archive fails its scan and is refused with the reason.
     let clean = work.path().join("clean");
     write_oci_image(&clean, "1.0", &[alpine(CLEAN_APK)]);
-    push(&server, &clean, "team/clean:1.0");
+    push_layout(&server, &clean, "team/clean:1.0");
     assert_pulls(&server, "team/clean:1.0");
     let broken_layer = b"this is not a tar archive".to_vec();
     let config = br#"{"architecture":"amd64","os":"linux"}"#;
@@ -768,7 +741,7 @@ async fn pull_policy(backend: Backend) {
     // A Sigstore bundle attached as a referrer counts too (it names no repository, so the
     // same image elsewhere in the project can carry its own): refused for another digest,
     // another key, or an attestation that is not cosign's signing predicate.
-    push(&server, &clean, "team/bundled:1.0");
+    push_layout(&server, &clean, "team/bundled:1.0");
     assert_refused(&server, "team/bundled:1.0", &["signature"]);
     let subject = (clean_digest.as_str(), manifest_size(&clean, &clean_digest));
     const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -805,7 +778,7 @@ async fn pull_policy(backend: Backend) {
 
     // Immutable tags: `v1` can be neither moved nor deleted, except by an administrator's
     // explicit override.
-    push(&server, &clean, "team/clean:v1");
+    push_layout(&server, &clean, "team/clean:v1");
     let moved = output_of(Command::new("skopeo").args([
         "copy",
         "--dest-tls-verify=false",
@@ -891,7 +864,7 @@ async fn pull_policy(backend: Backend) {
         &["policy", "set", "prod", policy.to_str().unwrap()],
     );
     // (The same image as team/app, without the VEX statement attached there.)
-    push(&server, &vulnerable, "team/vuln:1.0");
+    push_layout(&server, &vulnerable, "team/vuln:1.0");
     let refused = cli(&server, &["promote", "team/vuln:1.0", "prod/app:1.0"]);
     assert!(!refused.status.success());
     assert!(text(&refused).contains(CVE), "{}", text(&refused));

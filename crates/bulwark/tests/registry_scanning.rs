@@ -52,29 +52,6 @@ fn advisory(id: &str, ecosystem: &str, name: &str, fixed: &str, modified: &str) 
     })
 }
 
-/// Imports `records` with `bulwark db import` into the server's own database, as an
-/// operator does while it runs.
-fn import(server: &TestServer, records: &[Value]) {
-    let dir = tempfile::tempdir().unwrap();
-    for record in records {
-        let id = record["id"].as_str().unwrap();
-        std::fs::write(dir.path().join(format!("{id}.json")), record.to_string()).unwrap();
-    }
-    let output = server
-        .command()
-        .args(["db", "import"])
-        .arg(dir.path())
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "db import: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// Imports `records` through the management API (JSON lines), as an administrator.
 async fn import_through_the_api(server: &TestServer, records: &[Value]) {
     let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
@@ -207,7 +184,7 @@ fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
 
 async fn pushed_image_is_scanned_and_rematched(backend: Backend) {
     let server = TestServer::start(backend).await;
-    import(
+    import_advisories(
         &server,
         &[
             advisory(
@@ -655,7 +632,7 @@ async fn push_layers(server: &TestServer, repo: &str, layers: &[Vec<u8>], tag: &
 
 async fn indexes_and_failures(backend: Backend) {
     let server = TestServer::start(backend).await;
-    import(
+    import_advisories(
         &server,
         &[
             advisory(

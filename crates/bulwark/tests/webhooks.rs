@@ -168,7 +168,6 @@ const CVE: &str = "CVE-2099-0002";
 
 /// A critical advisory for the image's musl, imported into the server's database.
 fn import_critical_advisory(server: &TestServer) {
-    let dir = tempfile::tempdir().unwrap();
     let record = json!({
         "schema_version": "1.6.0", "id": CVE, "modified": "2024-01-01T00:00:00Z",
         "affected": [{
@@ -177,20 +176,7 @@ fn import_critical_advisory(server: &TestServer) {
         }],
         "database_specific": { "severity": "CRITICAL" },
     });
-    std::fs::write(dir.path().join("cve.json"), record.to_string()).unwrap();
-    let output = server
-        .command()
-        .args(["db", "import"])
-        .arg(dir.path())
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    import_advisories(server, &[record]);
 }
 
 async fn webhooks_deliver_signed_events(backend: Backend) {
@@ -260,17 +246,7 @@ async fn webhooks_deliver_signed_events(backend: Backend) {
         ("lib/apk/db/installed", MUSL_APK),
     ]);
     let digest = write_oci_image(&layout, "1.0", &[image]).to_string();
-    run(
-        "skopeo",
-        &[
-            "copy",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            &server.creds(),
-            &format!("oci:{}:1.0", layout.display()),
-            &format!("docker://{}/proj/app:1.0", server.address),
-        ],
-    );
+    push_layout(&server, &layout, "proj/app:1.0");
     let pushed = project_receiver.wait_for("artifact.pushed", &digest).await;
     assert_signed(&pushed, &project_secret);
     let event = pushed.event();

@@ -458,6 +458,25 @@ pub fn write_oci_layout(dir: &Path, tag: &str, payload: &[u8]) -> Digest {
 /// Writes an OCI image layout with one tagged image of these layers (tar archives, bottom
 /// first, gzipped here) to `dir` and returns the manifest digest.
 pub fn write_oci_image(dir: &Path, tag: &str, layers: &[Vec<u8>]) -> Digest {
+    write_oci_image_compressed(dir, tag, layers, flate2::Compression::fast())
+}
+
+/// `bytes` gzipped at `level`; `Compression::none()` keeps them readable inside the
+/// gzip stream (deflate's stored blocks).
+pub fn gzip(bytes: &[u8], level: flate2::Compression) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), level);
+    std::io::Write::write_all(&mut encoder, bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// [`write_oci_image`] with the layers gzipped at `level` (each layer blob is
+/// [`gzip`]`(tar, level)`).
+pub fn write_oci_image_compressed(
+    dir: &Path,
+    tag: &str,
+    layers: &[Vec<u8>],
+    level: flate2::Compression,
+) -> Digest {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let put = |bytes: &[u8]| {
@@ -471,9 +490,7 @@ pub fn write_oci_image(dir: &Path, tag: &str, layers: &[Vec<u8>]) -> Digest {
         diff_ids.push(sha256(tar).to_string());
         // Gzipped, as registries expect: skopeo compresses uncompressed layers on push, which
         // would change the manifest and defeat the byte-exact round trip.
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut encoder, tar).unwrap();
-        let layer = encoder.finish().unwrap();
+        let layer = gzip(tar, level);
         let digest = put(&layer);
         descriptors.push(serde_json::json!(
             {"mediaType": OCI_LAYER, "digest": digest.to_string(), "size": layer.len()}
@@ -531,4 +548,43 @@ pub fn run(program: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `skopeo copy` of the image tagged `1.0` in the OCI layout `layout` to `reference` on the
+/// server, as the administrator.
+pub fn push_layout(server: &TestServer, layout: &Path, reference: &str) {
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &server.creds(),
+            &format!("oci:{}:1.0", layout.display()),
+            &format!("docker://{}/{reference}", server.address),
+        ],
+    );
+}
+
+/// Imports OSV `records` with `bulwark db import` into the server's own database, as an
+/// operator does while it runs.
+pub fn import_advisories(server: &TestServer, records: &[serde_json::Value]) {
+    let dir = tempfile::tempdir().unwrap();
+    for record in records {
+        let id = record["id"].as_str().unwrap();
+        std::fs::write(dir.path().join(format!("{id}.json")), record.to_string()).unwrap();
+    }
+    let output = server
+        .command()
+        .args(["db", "import"])
+        .arg(dir.path())
+        .arg("--data-dir")
+        .arg(&server.data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "db import: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
